@@ -1,0 +1,265 @@
+"""``relevance-distill`` command line: data tools and the main job (``run``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from relevance_distill import storage
+from relevance_distill.config import (
+    ConfigError,
+    DataGenerationConfig,
+    PrepareDataConfig,
+    RunConfig,
+    load_config,
+    parse_config,
+)
+
+app = typer.Typer(help="Distil a reasoning LLM into a fast BERT relevance model (arXiv 2510.11056).", no_args_is_help=True)
+data_app = typer.Typer(help="Generate, validate, split and describe query-service relevance data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+console = Console(stderr=True)
+
+FORMATS = ["jsonl", "crowdflower", "esci", "qbqtc"]
+
+# Stages of the distillation pipeline that this build does not run yet; `run` names them instead of faking them.
+NOT_BUILT_STAGES = [
+    "teacher_cpt", "teacher_sft", "reward_model", "teacher_preference", "annotate_shard", "merge_annotations",
+    "train_student", "evaluate_student", "gate", "export_student", "deploy_canary", "analyze_ab",
+]
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    raise typer.Exit(code=2)
+
+
+@contextlib.contextmanager
+def _row_progress(description: str) -> Iterator[callable]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(description, total=None)
+        yield lambda: progress.advance(task)
+
+
+def _print_counts(title: str, counts: dict[str, object]) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in counts.items():
+        table.add_row(str(key), json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value))
+    Console().print(table)
+
+
+@data_app.command("generate")
+def data_generate(
+    out: Annotated[Path, typer.Option(help="Directory to write services/labeled/search_logs/corpus JSONL into.")],
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 13,
+    services: Annotated[int, typer.Option(help="Services in the catalogue.")] = 600,
+    queries: Annotated[int, typer.Option(help="Distinct labelled queries.")] = 400,
+    candidates: Annotated[int, typer.Option(help="Judged services per labelled query.")] = 8,
+    log_pairs: Annotated[int, typer.Option(help="Unlabelled search-log pairs.")] = 3000,
+    corpus_docs: Annotated[int, typer.Option(help="Platform-text documents for pre-training.")] = 2000,
+    chinese_share: Annotated[float, typer.Option(help="Share of Chinese queries and services.")] = 0.4,
+) -> None:
+    """Generate the built-in local-services data (seeded, deterministic)."""
+    from relevance_distill.data.generate import generate_dataset
+
+    try:
+        config = parse_config(DataGenerationConfig, {
+            "seed": seed, "num_services": services, "num_queries": queries, "candidates_per_query": candidates,
+            "num_log_pairs": log_pairs, "corpus_documents": corpus_docs, "chinese_share": chinese_share,
+        })
+    except ConfigError as error:
+        _fail(str(error))
+    summary = generate_dataset(config, out)
+    _print_counts(f"generated into {out}", {**summary["counts"], "labels": summary["labels"]})
+
+
+@data_app.command("validate")
+def data_validate(
+    input_uri: Annotated[str, typer.Argument(metavar="INPUT", help="Input file: local path or s3:// URI.")],
+    input_format: Annotated[str, typer.Option("--format", help=f"Input format: {', '.join(FORMATS)}.")] = "jsonl",
+    output: Annotated[str, typer.Option(help="Where kept rows go (our JSONL schema).")] = "kept.jsonl",
+    quarantine: Annotated[str, typer.Option(help="Where quarantined rows go, one JSON per line with 'reason'.")] = "quarantine.jsonl",
+    products: Annotated[Optional[str], typer.Option(help="Products file (esci format only).")] = None,
+    label_scheme: Annotated[Optional[str], typer.Option(help="Label scheme; default follows the format.")] = None,
+    allow_unlabeled: Annotated[bool, typer.Option(help="Keep rows without a label (search logs).")] = False,
+    dedup: Annotated[bool, typer.Option(help="Quarantine repeated (query, service) pairs.")] = True,
+    report: Annotated[Optional[str], typer.Option(help="Also write the counts as JSON here.")] = None,
+) -> None:
+    """Validate a file: keep good rows, quarantine bad ones with reasons, and report the counts."""
+    from relevance_distill.data.adapters import DEFAULT_SCHEME_FOR_FORMAT
+    from relevance_distill.data.validate import report_json, validate_file
+    from relevance_distill.schemas import get_label_scheme
+
+    if input_format not in FORMATS:
+        _fail(f"unknown --format {input_format!r}; allowed: {FORMATS}")
+    try:
+        scheme = get_label_scheme(label_scheme or DEFAULT_SCHEME_FOR_FORMAT[input_format])
+        with _row_progress(f"validating {input_uri}") as advance:
+            result = validate_file(input_uri, input_format, output, quarantine, scheme, products,
+                                   require_label=not allow_unlabeled, deduplicate=dedup, on_row=advance)
+    except (ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    if report:
+        storage.write_text(report, report_json(result))
+    _print_counts(f"validated {input_uri}", {"rows in": result.rows_in, "kept": result.kept,
+                                             "quarantined": result.quarantined, "reasons": result.reasons,
+                                             "labels": result.labels})
+    print(f"kept {result.kept} rows -> {output}; quarantined {result.quarantined} rows -> {quarantine}; "
+          f"rows in {result.rows_in} = kept {result.kept} + quarantined {result.quarantined}")
+
+
+def _parse_fractions(text: str) -> dict[str, float]:
+    fractions = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        try:
+            fractions[name.strip()] = float(value)
+        except ValueError:
+            _fail(f"bad --fractions entry {part!r}; expected NAME=SHARE, e.g. train=0.8,dev=0.1,test=0.1")
+    return fractions
+
+
+@data_app.command("split")
+def data_split(
+    input_uri: Annotated[str, typer.Argument(metavar="INPUT", help="Validated JSONL (our schema).")],
+    out: Annotated[str, typer.Option(help="Directory or s3:// prefix for NAME.jsonl per split.")],
+    strategy: Annotated[str, typer.Option(help="'query' keeps a query's pairs together; 'random' does not.")] = "query",
+    fractions: Annotated[str, typer.Option(help="Split shares, NAME=SHARE comma separated.")] = "train=0.8,dev=0.1,test=0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the assignment.")] = 13,
+) -> None:
+    """Split validated pairs deterministically into train/dev/test."""
+    from relevance_distill.data.readers import read_models, write_jsonl
+    from relevance_distill.data.split import dataset_stats, split_pairs
+    from relevance_distill.schemas import QueryServicePair
+
+    try:
+        config = parse_config(PrepareDataConfig, {"split_strategy": strategy, "split_fractions": _parse_fractions(fractions), "seed": seed})
+        pairs = read_models(input_uri, QueryServicePair)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    splits = split_pairs(pairs, config.split_fractions, config.split_strategy, config.seed)
+    stats = {}
+    for name, subset in splits.items():
+        write_jsonl(storage.join(out, f"{name}.jsonl"), subset)
+        stats[name] = dataset_stats(subset)
+    storage.write_text(storage.join(out, "split_stats.json"), json.dumps(stats, indent=2, ensure_ascii=False))
+    _print_counts(f"split {input_uri} ({strategy})", {name: f"{s['pairs']} pairs, {s['queries']} queries" for name, s in stats.items()})
+
+
+@data_app.command("stats")
+def data_stats(input_uri: Annotated[str, typer.Argument(metavar="INPUT", help="Validated JSONL (our schema).")]) -> None:
+    """Describe a validated JSONL file: pairs, queries, labels, languages, sources, text lengths."""
+    from relevance_distill.data.readers import read_models
+    from relevance_distill.data.split import dataset_stats
+    from relevance_distill.schemas import QueryServicePair
+
+    try:
+        pairs = read_models(input_uri, QueryServicePair)
+    except (ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    stats = dataset_stats(pairs)
+    _print_counts(f"stats of {input_uri}", stats)
+    print(json.dumps(stats, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def _s3_environment(endpoint: str | None, workdir: Path) -> Iterator[str]:
+    """Point boto3 at ``endpoint``, or start the embedded S3 server for the duration of the run."""
+    saved = dict(os.environ)
+    server = None
+    try:
+        if endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+        else:
+            server = storage.EmbeddedS3(log_path=workdir / "embedded-s3.log").start()
+            os.environ.update(server.env())
+        yield os.environ["AWS_ENDPOINT_URL"]
+    finally:
+        if server:
+            server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@app.command("run")
+def run(
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML RunConfig; flags below win.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="smoke (tiny, fast) or demo (default).")] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the run keeps local files and summary.json.")] = Path("runs/demo"),
+    s3_endpoint: Annotated[Optional[str], typer.Option(help="Use this S3 endpoint instead of the embedded server.")] = None,
+) -> None:
+    """The main job: run every built stage locally on the built-in data, artifacts in (embedded) S3."""
+    from relevance_distill.data.generate import generate_dataset
+    from relevance_distill.data.prepare import prepare_dataset
+
+    overrides = {"profile": profile} if profile else {}
+    try:
+        config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
+    except ConfigError as error:
+        _fail(str(error))
+    if config.profile == "smoke" and "data" not in (overrides or {}) and not config_file:
+        config.data = DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=200, corpus_documents=100)
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    started = time.monotonic()
+    root = storage.join(config.storage.root_uri, "runs", run_id)
+    stages: list[tuple[str, str, float]] = []
+
+    with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
+        console.print(f"[bold]relevance-distill run[/] profile={config.profile} artifacts={root} S3 endpoint={endpoint}")
+        storage.ensure_bucket(root)
+
+        t0 = time.monotonic()
+        generated = generate_dataset(config.data, workdir / "data" / "builtin")
+        storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
+        stages.append(("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs, "
+                                        f"{generated['counts']['search_log_pairs']} log pairs", time.monotonic() - t0))
+
+        t0 = time.monotonic()
+        with _row_progress("prepare_data") as advance:
+            prepared = prepare_dataset(storage.join(root, "raw", "labeled.jsonl"), storage.join(root, "prepared"),
+                                       config.prepare, on_row=advance)
+        fetched = storage.fetch_dir(storage.join(root, "prepared"), workdir / "prepared")
+        validation = prepared["validation"]
+        stages.append(("prepare_data", f"kept {validation['kept']}/{validation['rows_in']}, quarantined "
+                                       f"{validation['quarantined']}; " + ", ".join(
+                                           f"{name} {s['pairs']}" for name, s in prepared["splits"].items()),
+                       time.monotonic() - t0))
+
+    table = Table(title="stages")
+    table.add_column("stage")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    for name, result, seconds in stages:
+        table.add_row(name, result, f"{seconds:.1f}")
+    for name in NOT_BUILT_STAGES:
+        table.add_row(name, "[yellow]not built yet[/]", "-")
+    Console().print(table)
+    summary = {
+        "run_id": run_id,
+        "profile": config.profile,
+        "artifacts_uri": root,
+        "stages_completed": [name for name, _, _ in stages],
+        "stages_not_built": NOT_BUILT_STAGES,
+        "prepare": {"validation": validation, "splits": prepared["splits"], "local_copy": str(fetched)},
+        "wall_seconds": round(time.monotonic() - started, 1),
+    }
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"summary: {workdir / 'summary.json'}")
+    print(f"NOT BUILT YET (no output produced): {', '.join(NOT_BUILT_STAGES)}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,164 @@
+"""Stage configs (one pydantic model per stage) and YAML loading with errors a user can act on.
+
+Every field is documented once, in ``Field(description=...)``; the README's config reference and the CLI
+help are generated from these descriptions, never written twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from relevance_distill.schemas import BUILTIN_LABEL_SCHEMES, LabelScheme, StrictModel, get_label_scheme
+
+ConfigT = TypeVar("ConfigT", bound=StrictModel)
+
+DataFormat = Literal["jsonl", "crowdflower", "esci", "qbqtc"]
+SplitStrategy = Literal["query", "random"]
+
+
+class ConfigError(ValueError):
+    """A config file or value is wrong; the message names each bad field's path and the allowed values."""
+
+
+class StorageConfig(StrictModel):
+    """Where artifacts live. Credentials never appear here: boto3 reads the standard AWS variables."""
+
+    root_uri: str = Field(
+        default="s3://relevance-distill",
+        description="Root for every artifact: 's3://bucket/prefix' or a local directory.",
+    )
+    endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint for MinIO/SeaweedFS/moto; None uses AWS_ENDPOINT_URL or AWS itself.",
+    )
+    multipart_threshold_mb: int = Field(
+        default=64, ge=5, description="Files larger than this are uploaded in parts (S3's minimum part is 5 MiB)."
+    )
+
+
+class DataGenerationConfig(StrictModel):
+    """Sizes and seed of the built-in local-services data (see ``data/generate.py``)."""
+
+    seed: int = Field(default=13, description="Seed of every random choice; the same seed gives the same bytes.")
+    num_services: int = Field(default=600, ge=10, description="Services in the catalogue.")
+    num_queries: int = Field(default=400, ge=5, description="Distinct labelled queries.")
+    candidates_per_query: int = Field(
+        default=8, ge=2, description="Services judged per labelled query (a mix of matches and near misses)."
+    )
+    num_log_pairs: int = Field(default=3000, ge=0, description="Unlabelled search-log pairs for the teacher to annotate.")
+    corpus_documents: int = Field(default=2000, ge=0, description="Platform-text documents for continued pre-training.")
+    chinese_share: float = Field(default=0.4, ge=0, le=1, description="Share of queries written in Chinese.")
+
+
+class PrepareDataConfig(StrictModel):
+    """Validation, de-duplication and splitting of labelled pairs."""
+
+    input_format: DataFormat = Field(default="jsonl", description="Reader/adapter for the input file.")
+    label_scheme: str | LabelScheme = Field(
+        default="local_services",
+        description=f"Built-in scheme name ({', '.join(sorted(BUILTIN_LABEL_SCHEMES))}) or a full LabelScheme.",
+    )
+    require_label: bool = Field(default=True, description="Quarantine rows without a label (gold data needs one).")
+    deduplicate: bool = Field(
+        default=True, description="Quarantine repeated (query, service) pairs; the first occurrence is kept."
+    )
+    split_strategy: SplitStrategy = Field(
+        default="query", description="'query' keeps each query's pairs in one split; 'random' splits pairs freely."
+    )
+    split_fractions: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.8, "dev": 0.1, "test": 0.1},
+        description="Split name to share of pairs; shares must sum to 1.",
+    )
+    seed: int = Field(default=13, description="Seed of the split assignment.")
+
+    @field_validator("label_scheme")
+    @classmethod
+    def _scheme_is_known(cls, value: str | LabelScheme) -> str | LabelScheme:
+        if isinstance(value, str):
+            get_label_scheme(value)
+        return value
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> PrepareDataConfig:
+        total = sum(self.split_fractions.values())
+        if abs(total - 1.0) > 1e-6 or any(share < 0 for share in self.split_fractions.values()):
+            raise ValueError(f"split_fractions must be non-negative and sum to 1, got {self.split_fractions}")
+        return self
+
+    def resolved_label_scheme(self) -> LabelScheme:
+        if isinstance(self.label_scheme, LabelScheme):
+            return self.label_scheme
+        return get_label_scheme(self.label_scheme)
+
+
+class RunConfig(StrictModel):
+    """The main job: every stage of the local run, one section per stage."""
+
+    profile: Literal["smoke", "demo"] = Field(
+        default="demo", description="'smoke' is tiny and fast (tests, CI); 'demo' is the default local run."
+    )
+    storage: StorageConfig = Field(default_factory=StorageConfig, description="Artifact storage.")
+    data: DataGenerationConfig = Field(default_factory=DataGenerationConfig, description="Built-in data sizes.")
+    prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
+
+
+def _allowed_values(model: type[StrictModel], location: tuple[Any, ...]) -> list[str] | None:
+    """Field names allowed at ``location`` (for unknown-key errors), walking nested config models."""
+    current: Any = model
+    for part in location[:-1]:
+        if not (isinstance(current, type) and issubclass(current, StrictModel)) or part not in current.model_fields:
+            return None
+        annotation = current.model_fields[part].annotation
+        nested = [arg for arg in (get_args(annotation) or (annotation,)) if isinstance(arg, type)]
+        current = next((arg for arg in nested if issubclass(arg, StrictModel)), None)
+    if isinstance(current, type) and issubclass(current, StrictModel):
+        return sorted(current.model_fields)
+    return None
+
+
+def format_validation_error(error: ValidationError, model: type[StrictModel], source: str = "") -> str:
+    lines = [f"invalid {model.__name__}{f' in {source}' if source else ''}:"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "<root>"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_values(model, item["loc"])
+            message = f"unknown key; allowed keys: {allowed}" if allowed else "unknown key"
+        elif item["type"] == "literal_error":
+            message = f"{message}, got {item['input']!r}"
+        lines.append(f"  {path}: {message}")
+    return "\n".join(lines)
+
+
+def parse_config(model: type[ConfigT], data: dict[str, Any] | None, source: str = "") -> ConfigT:
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, model, source)) from None
+
+
+def load_config(model: type[ConfigT], path: str | Path, overrides: dict[str, Any] | None = None) -> ConfigT:
+    """Load a YAML file into ``model``; ``overrides`` (nested dict) win over the file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top, got {type(data).__name__}")
+    return parse_config(model, _deep_merge(data or {}, overrides or {}), source=str(path))
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

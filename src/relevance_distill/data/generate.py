@@ -1,0 +1,307 @@
+"""Built-in local-services search data: the embedded default data of the main job.
+
+A seeded, deterministic generator of a city's local-services platform (food, beauty, leisure, home
+services, pets) with English and Chinese queries. Labels follow documented rules, and each labelled pair
+carries a gold reasoning chain written from the same rules, in the query's language:
+
+* the service's category group differs from the query's intent       -> ``irrelevant``
+* same group, different kind of service (e.g. sushi for 'hotpot')     -> ``weak``
+* right kind of service, two or more stated requirements unmet        -> ``weak``
+* right kind of service, exactly one stated requirement unmet         -> ``relevant``
+* right kind of service, every stated requirement met                 -> ``exact``
+
+Requirements a query can state: a district, a feature (private room, delivery, open late, …) and a price
+ceiling. A feature counts as offered only when the service's attributes list it; descriptions mention only
+some of them, as on real platforms, so a model has to read the structured fields.
+
+Outputs (``generate_dataset``): ``services.jsonl``, ``labeled.jsonl`` (gold pairs with reasoning),
+``search_logs.jsonl`` (unlabelled pairs to annotate), ``corpus.jsonl`` (platform text for continued
+pre-training) and ``generation.json`` (config and counts).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from relevance_distill.config import DataGenerationConfig
+from relevance_distill.data.readers import write_jsonl
+from relevance_distill.schemas import QueryServicePair, Service, make_pair_id
+
+
+@dataclass(frozen=True)
+class Kind:
+    group: str
+    group_zh: str
+    key: str
+    names_en: tuple[str, ...]
+    names_zh: tuple[str, ...]
+    price: tuple[int, int]
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("Food", "美食", "hotpot", ("hotpot", "hot pot", "shabu shabu"), ("火锅", "涮锅"), (60, 220)),
+    Kind("Food", "美食", "sushi", ("sushi", "japanese sushi", "omakase"), ("寿司", "日料"), (50, 400)),
+    Kind("Food", "美食", "noodles", ("noodle shop", "ramen", "beef noodles"), ("面馆", "拉面", "牛肉面"), (15, 60)),
+    Kind("Food", "美食", "bbq", ("bbq", "barbecue", "korean bbq"), ("烧烤", "烤肉"), (50, 200)),
+    Kind("Food", "美食", "coffee", ("coffee shop", "cafe", "espresso bar"), ("咖啡", "咖啡馆"), (20, 60)),
+    Kind("Food", "美食", "bakery", ("bakery", "bread shop", "cake shop"), ("面包店", "蛋糕店"), (15, 80)),
+    Kind("Beauty", "丽人", "hair", ("hair salon", "haircut", "barber"), ("美发", "理发", "剪发"), (40, 300)),
+    Kind("Beauty", "丽人", "nails", ("nail salon", "manicure", "gel nails"), ("美甲", "做指甲"), (60, 300)),
+    Kind("Beauty", "丽人", "spa", ("spa", "day spa", "facial"), ("水疗", "美容院", "做脸"), (150, 800)),
+    Kind("Beauty", "丽人", "massage", ("massage", "foot massage", "thai massage"), ("按摩", "足疗", "推拿"), (80, 400)),
+    Kind("Leisure", "休闲娱乐", "ktv", ("karaoke", "ktv"), ("KTV", "唱歌"), (80, 400)),
+    Kind("Leisure", "休闲娱乐", "escape", ("escape room", "room escape"), ("密室逃脱", "密室"), (80, 200)),
+    Kind("Leisure", "休闲娱乐", "cinema", ("cinema", "movie theater", "imax"), ("电影院", "影城"), (35, 120)),
+    Kind("Leisure", "休闲娱乐", "gym", ("gym", "fitness center", "personal trainer"), ("健身房", "私教"), (50, 400)),
+    Kind("Leisure", "休闲娱乐", "yoga", ("yoga studio", "yoga class", "pilates"), ("瑜伽", "普拉提"), (80, 300)),
+    Kind("Home", "生活服务", "cleaning", ("house cleaning", "cleaning service", "maid service"), ("保洁", "家政", "打扫卫生"), (100, 500)),
+    Kind("Home", "生活服务", "plumbing", ("plumber", "pipe repair", "drain unclogging"), ("管道疏通", "水管维修", "通下水道"), (80, 400)),
+    Kind("Home", "生活服务", "appliance", ("appliance repair", "washing machine repair", "ac repair"), ("家电维修", "空调维修", "洗衣机维修"), (60, 500)),
+    Kind("Home", "生活服务", "moving", ("movers", "moving company", "moving service"), ("搬家", "搬家公司"), (300, 2000)),
+    Kind("Pets", "宠物", "grooming", ("pet grooming", "dog grooming", "cat grooming"), ("宠物美容", "狗狗洗澡", "猫咪洗澡"), (60, 300)),
+    Kind("Pets", "宠物", "vet", ("vet", "animal hospital", "pet clinic"), ("宠物医院", "兽医"), (100, 800)),
+)
+
+FEATURES: dict[str, tuple[tuple[str, str], ...]] = {
+    "Food": (("private room", "包间"), ("delivery", "外卖"), ("open late", "营业到深夜"), ("kid friendly", "适合带娃"), ("vegetarian options", "有素食")),
+    "Beauty": (("walk-in", "无需预约"), ("open late", "营业到深夜"), ("parking", "停车方便"), ("women only", "女士专属")),
+    "Leisure": (("open late", "营业到深夜"), ("parking", "停车方便"), ("group discount", "团购优惠"), ("kid friendly", "适合带娃")),
+    "Home": (("same-day service", "当天上门"), ("weekend service", "周末服务"), ("warranty", "保修"), ("licensed", "持证上岗")),
+    "Pets": (("same-day service", "当天上门"), ("parking", "停车方便"), ("24 hours", "24小时营业"), ("home visit", "上门服务")),
+}
+
+DISTRICTS: tuple[tuple[str, str], ...] = (
+    ("Chaoyang", "朝阳"), ("Haidian", "海淀"), ("Dongcheng", "东城"), ("Xicheng", "西城"),
+    ("Fengtai", "丰台"), ("Tongzhou", "通州"), ("Shunyi", "顺义"),
+)
+
+MERCHANT_WORDS_EN = ("Golden", "Happy", "Lucky", "Green", "Blue Sky", "Old Town", "Sunny", "Jade", "Red Lantern",
+                     "Silver", "Maple", "Harbor", "Lotus", "Panda", "Bamboo", "Phoenix", "River", "Star")
+MERCHANT_WORDS_ZH = ("金鼎", "福满", "好运来", "青山", "蓝天", "老城", "阳光", "玉兰", "红灯笼", "银河", "枫叶",
+                     "海港", "莲花", "熊猫", "竹林", "凤凰", "江畔", "星辰")
+
+LABELS = ("irrelevant", "weak", "relevant", "exact")
+
+
+@dataclass(frozen=True)
+class Intent:
+    kind: Kind
+    district: int | None
+    feature: int | None
+    max_price: int | None
+    language: str
+    text: str
+
+
+def _make_service(rng: random.Random, index: int, kind: Kind, chinese_share: float) -> Service:
+    zh = rng.random() < chinese_share
+    district = rng.randrange(len(DISTRICTS))
+    features = FEATURES[kind.group]
+    offered = sorted(rng.sample(range(len(features)), rng.randint(0, min(3, len(features)))))
+    low, high = kind.price
+    price = float(round(rng.uniform(low, high)))
+    if zh:
+        merchant = rng.choice(MERCHANT_WORDS_ZH)
+        name = rng.choice(kind.names_zh)
+        title = f"{merchant}{name}({DISTRICTS[district][1]}店)"
+        category = f"{kind.group_zh} > {kind.names_zh[0]}"
+        location = f"{DISTRICTS[district][1]}区"
+        mentioned = [features[i][1] for i in offered if rng.random() < 0.6]
+        description = f"{merchant}{name},位于{location}。" + (f"特色:{'、'.join(mentioned)}。" if mentioned else "") + f"人均约{price:g}元。"
+        feature_values = ", ".join(features[i][1] for i in offered)
+    else:
+        merchant = rng.choice(MERCHANT_WORDS_EN)
+        name = rng.choice(kind.names_en)
+        title = f"{merchant} {name.title()} ({DISTRICTS[district][0]})"
+        category = f"{kind.group} > {kind.names_en[0].title()}"
+        location = f"{DISTRICTS[district][0]} District"
+        mentioned = [features[i][0] for i in offered if rng.random() < 0.6]
+        description = f"{merchant} {name} in {location}." + (f" We offer {', '.join(mentioned)}." if mentioned else "") + f" About {price:g} per person."
+        feature_values = ", ".join(features[i][0] for i in offered)
+    attributes = {"kind": kind.key, "district": DISTRICTS[district][0]}
+    if feature_values:
+        attributes["features"] = feature_values
+    return Service(
+        service_id=f"svc-{index:05d}",
+        title=title,
+        category=category,
+        description=description,
+        attributes=attributes,
+        merchant=merchant,
+        location=location,
+        price=price,
+    )
+
+
+def _service_district(service: Service) -> int:
+    return next(i for i, (en, _) in enumerate(DISTRICTS) if en == service.attributes["district"])
+
+
+def _service_features(service: Service, kind: Kind) -> set[int]:
+    listed = service.attributes.get("features", "")
+    names = {part.strip() for part in listed.split(",") if part.strip()}
+    return {i for i, (en, zh) in enumerate(FEATURES[kind.group]) if en in names or zh in names}
+
+
+def _make_intent(rng: random.Random, chinese_share: float) -> Intent:
+    kind = rng.choice(KINDS)
+    zh = rng.random() < chinese_share
+    district = rng.randrange(len(DISTRICTS)) if rng.random() < 0.45 else None
+    feature = rng.randrange(len(FEATURES[kind.group])) if rng.random() < 0.4 else None
+    low, high = kind.price
+    max_price = None
+    if rng.random() < 0.25:
+        max_price = max(10, int(round(rng.uniform(low, high), -1)))
+    name = rng.choice(kind.names_zh if zh else kind.names_en)
+    if zh:
+        parts = [DISTRICTS[district][1] if district is not None else "", name]
+        if feature is not None:
+            parts.append(FEATURES[kind.group][feature][1])
+        if max_price is not None:
+            parts.append(f"{max_price}元以内")
+        text = " ".join(part for part in parts if part)
+    else:
+        text = name
+        if feature is not None:
+            text += f" with {FEATURES[kind.group][feature][0]}"
+        if max_price is not None:
+            text = rng.choice([f"{text} under {max_price}", f"cheap {text} under {max_price}"])
+        if district is not None:
+            text += rng.choice([f" in {DISTRICTS[district][0]}", f" near {DISTRICTS[district][0]}"])
+    return Intent(kind, district, feature, max_price, "zh" if zh else "en", text)
+
+
+def judge(intent: Intent, service: Service) -> tuple[str, str]:
+    """The labelling rules of the module docstring; returns (label, gold reasoning in the query's language)."""
+    kind = next(k for k in KINDS if k.key == service.attributes["kind"])
+    zh = intent.language == "zh"
+    wanted = intent.kind.names_zh[0] if zh else intent.kind.names_en[0]
+    offered = kind.names_zh[0] if zh else kind.names_en[0]
+    if kind.group != intent.kind.group:
+        group_q = intent.kind.group_zh if zh else intent.kind.group
+        group_s = kind.group_zh if zh else kind.group
+        if zh:
+            return "irrelevant", f"查询想找{wanted}({group_q}类)。该商户是{offered}({group_s}类),类别完全不同,无法满足需求。因此判定为不相关。"
+        return "irrelevant", f"The query asks for {wanted} ({group_q}). The service is {offered} ({group_s}), a different kind of business that cannot serve this need. So the label is irrelevant."
+    if kind.key != intent.kind.key:
+        if zh:
+            return "weak", f"查询想找{wanted}。该商户属于同一大类({kind.group_zh}),但提供的是{offered},不是用户要的服务。因此判定为弱相关。"
+        return "weak", f"The query asks for {wanted}. The service is in the same area ({kind.group}) but offers {offered}, not what the user wants. So the label is weak."
+
+    checks: list[tuple[bool, str]] = []
+    if intent.district is not None:
+        ok = _service_district(service) == intent.district
+        want_d = DISTRICTS[intent.district][1 if zh else 0]
+        have_d = DISTRICTS[_service_district(service)][1 if zh else 0]
+        checks.append((ok, (f"位置:要求{want_d},商户在{have_d},{'满足' if ok else '不满足'}。") if zh
+                       else f"Location: asked for {want_d}, service is in {have_d}: {'met' if ok else 'not met'}."))
+    if intent.feature is not None:
+        ok = intent.feature in _service_features(service, kind)
+        feature = FEATURES[kind.group][intent.feature][1 if zh else 0]
+        checks.append((ok, (f"{feature}:{'商户提供' if ok else '商户未提供'}。") if zh
+                       else f"{feature.capitalize()}: {'offered' if ok else 'not offered'}."))
+    if intent.max_price is not None:
+        ok = service.price is not None and service.price <= intent.max_price
+        checks.append((ok, (f"价格:要求{intent.max_price}元以内,人均{service.price:g}元,{'满足' if ok else '超出'}。") if zh
+                       else f"Price: asked for under {intent.max_price}, service costs {service.price:g}: {'met' if ok else 'too expensive'}."))
+    unmet = sum(1 for ok, _ in checks if not ok)
+    label = "exact" if unmet == 0 else "relevant" if unmet == 1 else "weak"
+    details = " ".join(text for _, text in checks)
+    if zh:
+        verdict = {"exact": "所有要求都满足,判定为完全相关。", "relevant": "服务类型正确,但有一项要求不满足,判定为相关。",
+                   "weak": "服务类型正确,但有多项要求不满足,判定为弱相关。"}[label]
+        return label, f"查询想找{wanted},该商户正是{offered}。" + (details + " " if details else "") + verdict
+    verdict = {"exact": "Every requirement is met, so the label is exact.",
+               "relevant": "The kind of service is right but one requirement is not met, so the label is relevant.",
+               "weak": "The kind of service is right but several requirements are not met, so the label is weak."}[label]
+    return label, f"The query asks for {wanted} and the service is {offered}. " + (details + " " if details else "") + verdict
+
+
+def _candidates(rng: random.Random, intent: Intent, by_kind: dict[str, list[Service]], by_group: dict[str, list[Service]],
+                services: list[Service], count: int) -> list[Service]:
+    """A retrieval-like mix: mostly the asked-for kind (matches and near misses), some neighbours, a few strays."""
+    chosen: dict[str, Service] = {}
+    same_kind = by_kind[intent.kind.key]
+    same_group = [s for s in by_group[intent.kind.group] if s.attributes["kind"] != intent.kind.key]
+    plan = [(same_kind, max(1, count // 2)), (same_group, max(1, count // 4)), (services, count)]
+    for pool, quota in plan:
+        for service in rng.sample(pool, min(quota, len(pool))):
+            if len(chosen) >= count:
+                break
+            chosen.setdefault(service.service_id, service)
+    return list(chosen.values())[:count]
+
+
+def generate_dataset(config: DataGenerationConfig, out_dir: str | Path) -> dict[str, Any]:
+    rng = random.Random(config.seed)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    services = [_make_service(rng, i, KINDS[i % len(KINDS)], config.chinese_share) for i in range(config.num_services)]
+    by_kind: dict[str, list[Service]] = {}
+    by_group: dict[str, list[Service]] = {}
+    for service in services:
+        by_kind.setdefault(service.attributes["kind"], []).append(service)
+        kind = next(k for k in KINDS if k.key == service.attributes["kind"])
+        by_group.setdefault(kind.group, []).append(service)
+
+    labeled: list[QueryServicePair] = []
+    seen_queries: set[str] = set()
+    attempts = 0
+    while len(seen_queries) < config.num_queries and attempts < config.num_queries * 50:
+        attempts += 1
+        intent = _make_intent(rng, config.chinese_share)
+        if intent.text in seen_queries:
+            continue
+        seen_queries.add(intent.text)
+        for service in _candidates(rng, intent, by_kind, by_group, services, config.candidates_per_query):
+            label, reasoning = judge(intent, service)
+            labeled.append(QueryServicePair(
+                pair_id=make_pair_id(intent.text, service.service_id), query=intent.text, query_id=intent.text,
+                service=service, label=label, reasoning=reasoning, source="builtin", language=intent.language,
+            ))
+
+    logs: list[QueryServicePair] = []
+    log_keys: set[str] = set()
+    attempts = 0
+    while len(logs) < config.num_log_pairs and attempts < config.num_log_pairs * 20:
+        attempts += 1
+        intent = _make_intent(rng, config.chinese_share)
+        for position, service in enumerate(_candidates(rng, intent, by_kind, by_group, services, 5)):
+            pair_id = make_pair_id(intent.text, service.service_id)
+            if len(logs) >= config.num_log_pairs or pair_id in log_keys:
+                continue
+            log_keys.add(pair_id)
+            logs.append(QueryServicePair(
+                pair_id=pair_id, query=intent.text, query_id=intent.text, service=service, source="builtin-logs",
+                language=intent.language, metadata={"position": position},
+            ))
+
+    corpus: list[dict[str, str]] = []
+    for index in range(config.corpus_documents):
+        service = services[index % len(services)]
+        choice = index % 3
+        if choice == 0:
+            text = f"{service.title}\n{service.category}\n{service.description}"
+        elif choice == 1:
+            text = f"{service.merchant} | {service.location} | " + "; ".join(f"{k}: {v}" for k, v in sorted(service.attributes.items()))
+        else:
+            queries = [_make_intent(rng, config.chinese_share).text for _ in range(5)]
+            text = "\n".join(queries)
+        corpus.append({"doc_id": f"doc-{index:06d}", "kind": ("service_page", "merchant_page", "query_log")[choice], "text": text})
+
+    write_jsonl(str(out / "services.jsonl"), services)
+    write_jsonl(str(out / "labeled.jsonl"), labeled)
+    write_jsonl(str(out / "search_logs.jsonl"), logs)
+    write_jsonl(str(out / "corpus.jsonl"), corpus)
+    summary = {
+        "config": config.model_dump(),
+        "counts": {"services": len(services), "labeled_pairs": len(labeled), "labeled_queries": len(seen_queries),
+                   "search_log_pairs": len(logs), "corpus_documents": len(corpus)},
+        "labels": {label: sum(1 for pair in labeled if pair.label == label) for label in LABELS},
+    }
+    (out / "generation.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    return summary

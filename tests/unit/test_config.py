@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+
+from relevance_distill.config import ConfigError, PrepareDataConfig, RunConfig, load_config, parse_config
+
+
+def test_defaults_are_valid():
+    config = RunConfig()
+    assert config.profile == "demo" and config.prepare.split_fractions == {"train": 0.8, "dev": 0.1, "test": 0.1}
+
+
+def test_unknown_key_names_path_and_allowed_keys(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("prepare:\n  split_strategi: query\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(RunConfig, path)
+    message = str(error.value)
+    assert "prepare.split_strategi: unknown key" in message and "'split_strategy'" in message and str(path) in message
+
+
+def test_bad_literal_lists_allowed_values():
+    with pytest.raises(ConfigError) as error:
+        parse_config(RunConfig, {"prepare": {"input_format": "tsv"}})
+    message = str(error.value)
+    assert "prepare.input_format" in message and "'crowdflower'" in message and "'tsv'" in message
+
+
+def test_value_errors_name_the_field():
+    with pytest.raises(ConfigError, match=r"data.num_services: Input should be greater than or equal to 10"):
+        parse_config(RunConfig, {"data": {"num_services": 3}})
+    with pytest.raises(ConfigError, match="sum to 1"):
+        parse_config(PrepareDataConfig, {"split_fractions": {"train": 0.9}})
+    with pytest.raises(ConfigError, match="unknown label scheme 'nope'"):
+        parse_config(PrepareDataConfig, {"label_scheme": "nope"})
+
+
+def test_yaml_errors(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(RunConfig, tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("profile: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(RunConfig, bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(RunConfig, listy)
+
+
+def test_overrides_win_over_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("profile: demo\ndata:\n  seed: 1\n  num_queries: 50\n")
+    config = load_config(RunConfig, path, {"profile": "smoke", "data": {"seed": 2}})
+    assert (config.profile, config.data.seed, config.data.num_queries) == ("smoke", 2, 50)
