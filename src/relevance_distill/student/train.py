@@ -1,0 +1,257 @@
+"""The student trainer: CRSD and its baselines in one readable loop.
+
+Every method sees the same examples in the same order for the same number of steps from the same
+initial weights (seeded); only the loss differs. That is what makes the comparison in the report fair.
+
+Output directory:
+``best/``             the best model on dev macro-F1 (encoder + classifier + tokenizer + projection head)
+``checkpoint-last/``  model + optimizer/scheduler state at the last evaluation (``resume`` continues it)
+``history.json``      per-step loss terms, dev metrics per evaluation, the batch-order fingerprint
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from relevance_distill.config import StudentTrainConfig
+from relevance_distill.evaluation.metrics import macro_f1
+from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
+from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy
+from relevance_distill.student.encoding import ViewEncoder, collate
+from relevance_distill.student.model import StudentModel, load_classifier
+
+CHECKPOINT_DIR = "checkpoint-last"
+BEST_DIR = "best"
+
+
+@dataclass(frozen=True)
+class StudentExample:
+    pair: QueryServicePair
+    label: str
+    soft_target: tuple[float, ...]
+    reasoning: str
+
+
+def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
+                   annotations: dict[str, Annotation] | None = None) -> tuple[list[StudentExample], dict[str, int]]:
+    """Training examples from teacher annotations (joined by pair_id) or, without them, gold labels and reasoning.
+
+    Pairs with no label from either source cannot be trained on; they are counted, never silently lost.
+    """
+    examples, counts = [], {"pairs": len(pairs), "examples": 0, "without_label": 0, "without_reasoning": 0}
+    for pair in pairs:
+        annotation = annotations.get(pair.pair_id) if annotations is not None else None
+        label = annotation.label if annotation else pair.label
+        if label is None:
+            counts["without_label"] += 1
+            continue
+        reasoning = (annotation.reasoning if annotation else pair.reasoning) or ""
+        counts["without_reasoning"] += not reasoning
+        votes = annotation.votes if annotation and annotation.votes else {label: 1.0}
+        soft = tuple(float(votes.get(name, 0.0)) for name in scheme.names)
+        examples.append(StudentExample(pair, scheme.resolve(label), soft, reasoning))
+    counts["examples"] = len(examples)
+    return examples, counts
+
+
+def resolve_device(choice: str) -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device; use 'auto' or 'cpu'")
+    return torch.device("cuda" if choice in {"auto", "cuda"} and torch.cuda.is_available() else "cpu")
+
+
+def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int) -> list[list[int]]:
+    """Indices of each step's batch: seeded reshuffle per epoch, independent of the method."""
+    rng = random.Random(seed)
+    batches: list[list[int]] = []
+    while len(batches) < total_steps:
+        order = list(range(num_examples))
+        rng.shuffle(order)
+        for start in range(0, num_examples - batch_size + 1, batch_size):
+            batches.append(order[start : start + batch_size])
+            if len(batches) == total_steps:
+                break
+    return batches
+
+
+@torch.inference_mode()
+def predict_probabilities(classifier: Any, encoder: ViewEncoder, pairs: list[QueryServicePair],
+                          batch_size: int = 64, device: torch.device | None = None) -> np.ndarray:
+    """Label distributions from the standard view only (the production path)."""
+    classifier.eval()
+    device = device or next(classifier.parameters()).device
+    standard, _ = encoder.encode_pairs(pairs)
+    outputs = []
+    for start in range(0, len(standard), batch_size):
+        batch = {k: v.to(device) for k, v in collate(standard[start : start + batch_size], encoder.pad_id).items()}
+        outputs.append(torch.softmax(classifier(**batch).logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, classifier.config.num_labels))
+
+
+def _optimizer(model: torch.nn.Module, config: StudentTrainConfig) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
+    return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+
+
+def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(warmup, 1)
+        return max(0.0, (total - step) / max(total - warmup, 1))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: list[QueryServicePair],
+                  dev_pairs: list[QueryServicePair], output_dir: str | Path,
+                  annotations: dict[str, Annotation] | None = None, show_progress: bool = True) -> dict[str, Any]:
+    output = Path(output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+    device = resolve_device(config.device)
+    examples, counts = build_examples(train_pairs, scheme, annotations)
+    if len(examples) < config.batch_size:
+        raise ValueError(f"{len(examples)} training examples is fewer than one batch of {config.batch_size}")
+    dev_examples = [pair for pair in dev_pairs if pair.label is not None]
+
+    texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
+    classifier, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary,
+                                            config.reset_pooler)
+    torch.manual_seed(config.seed)
+    model = StudentModel(classifier, config.projection_dim).to(device)
+    encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
+    standard, reasoning_views = encoder.encode_pairs([e.pair for e in examples], [e.reasoning for e in examples])
+    hard_targets = torch.tensor([scheme.index(e.label) for e in examples])
+    soft_targets = torch.tensor([e.soft_target for e in examples], dtype=torch.float)
+
+    micro_batch = config.batch_size
+    steps_per_epoch = len(examples) // (micro_batch * config.gradient_accumulation_steps)
+    total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
+    batches = batch_order(len(examples), micro_batch, total_steps * config.gradient_accumulation_steps, config.seed)
+    optimizer = _optimizer(model, config)
+    scheduler = _linear_schedule(optimizer, int(config.warmup_ratio * total_steps), total_steps)
+    weights = CRSDWeights(temperature=config.temperature,
+                          exclude_same_label_negatives=config.exclude_same_label_negatives, **config.loss_weights())
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
+
+    history: dict[str, Any] = {"method": config.method, "total_steps": total_steps, "steps": [], "evals": []}
+    start_step, best_f1, evals_without_gain = 0, -1.0, 0
+    checkpoint = output / CHECKPOINT_DIR
+    if config.resume and (checkpoint / "trainer_state.pt").is_file():
+        state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_step, best_f1, evals_without_gain, history = (state["step"], state["best_f1"],
+                                                            state["evals_without_gain"], state["history"])
+
+    def evaluate(step: int) -> float:
+        probabilities = predict_probabilities(model.classifier_model, encoder, dev_examples, device=device)
+        gold = np.array([scheme.index(p.label) for p in dev_examples])
+        score = macro_f1(gold, probabilities.argmax(axis=1), scheme.num_labels) if len(gold) else 0.0
+        history["evals"].append({"step": step, "dev_macro_f1": score})
+        return score
+
+    progress = None
+    if show_progress:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(TextColumn(f"train {config.method}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                            TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), transient=True)
+        progress.start()
+        task = progress.add_task("train", total=total_steps, completed=start_step, loss=float("nan"))
+
+    started = time.monotonic()
+    step = start_step
+    stopped_early = False
+    try:
+        for step in range(start_step, total_steps):
+            model.train()
+            terms_sum: dict[str, float] = {}
+            for micro in range(config.gradient_accumulation_steps):
+                indices = batches[step * config.gradient_accumulation_steps + micro]
+                batch = {k: v.to(device) for k, v in collate([standard[i] for i in indices], encoder.pad_id).items()}
+                targets = (soft_targets[indices] if config.targets == "soft" else hard_targets[indices]).to(device)
+                with autocast:
+                    logits, h = model(batch)
+                    if config.uses_reasoning_view:
+                        batch_r = {k: v.to(device) for k, v in
+                                   collate([reasoning_views[i] for i in indices], encoder.pad_id).items()}
+                        logits_r, h_r = model(batch_r)
+                        terms = crsd_loss(logits.float(), logits_r.float(), model.project(h).float(),
+                                          model.project(h_r).float(), targets, weights)
+                    elif config.method == "logit_kd":
+                        kd = soft_cross_entropy(logits.float(), soft_targets[indices].to(device))
+                        terms = {"loss": kd, "kd": kd}
+                    else:
+                        ce = soft_cross_entropy(logits.float(), targets)
+                        terms = {"loss": ce, "ce": ce}
+                (terms["loss"] / config.gradient_accumulation_steps).backward()
+                for name, value in terms.items():
+                    terms_sum[name] = terms_sum.get(name, 0.0) + value.detach().item() / config.gradient_accumulation_steps
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            history["steps"].append({"step": step + 1, "lr": scheduler.get_last_lr()[0], **terms_sum})
+            if progress:
+                progress.update(task, advance=1, loss=terms_sum["loss"])
+
+            if (step + 1) % config.eval_every_steps == 0 or step + 1 == total_steps:
+                score = evaluate(step + 1)
+                if score > best_f1:
+                    best_f1, evals_without_gain = score, 0
+                    shutil.rmtree(output / BEST_DIR, ignore_errors=True)
+                    model.save(output / BEST_DIR, tokenizer)
+                else:
+                    evals_without_gain += 1
+                checkpoint.mkdir(exist_ok=True)
+                model.save(checkpoint, tokenizer)
+                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "step": step + 1,
+                            "best_f1": best_f1, "evals_without_gain": evals_without_gain, "history": history},
+                           checkpoint / "trainer_state.pt")
+                if config.early_stopping_patience and evals_without_gain >= config.early_stopping_patience:
+                    stopped_early = True
+                    break
+    finally:
+        if progress:
+            progress.stop()
+
+    fingerprint = hashlib.sha256(json.dumps(
+        [[examples[i].pair.pair_id for i in batch] for batch in batches[: total_steps * config.gradient_accumulation_steps]]
+    ).encode()).hexdigest()
+    steps_done = len(history["steps"])
+    result = {
+        "method": config.method,
+        "steps": steps_done,
+        "total_steps": total_steps,
+        "stopped_early": stopped_early,
+        "best_dev_macro_f1": best_f1,
+        "best_step": max(history["evals"], key=lambda e: e["dev_macro_f1"])["step"] if history["evals"] else None,
+        "seconds": round(time.monotonic() - started, 2),
+        "device": device.type,
+        "examples": counts,
+        "batch_order_sha256": fingerprint,
+        "best_model_dir": str(output / BEST_DIR),
+        "config": config.model_dump(),
+    }
+    history["result"] = result
+    (output / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    return result

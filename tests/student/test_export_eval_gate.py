@@ -1,0 +1,90 @@
+"""Evaluate, gate, export to S3, fetch back, ONNX parity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from relevance_distill import storage
+from relevance_distill.config import student_config_for
+from relevance_distill.evaluation.gate import GateConfig, evaluate_gate
+from relevance_distill.export import export_student
+from relevance_distill.student.compare import evaluate_methods, read_histories, train_methods
+from relevance_distill.student.encoding import ViewEncoder, collate
+
+
+@pytest.fixture(scope="module")
+def trained(builtin_splits, scheme, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("trained")
+    config = student_config_for("smoke", max_steps=6, eval_every_steps=3)
+    train_methods(["crsd", "vanilla"], config, scheme, builtin_splits["train"], builtin_splits["dev"], directory, show_progress=False)
+    return directory
+
+
+def test_evaluate_writes_metrics_report_and_gate(trained, builtin_splits, scheme, tmp_path):
+    summary = evaluate_methods({m: trained / m / "best" for m in ["crsd", "vanilla"]}, builtin_splits["test"], scheme,
+                               tmp_path, max_length=64, teacher_macro_f1=0.9, histories=read_histories(trained, ["crsd", "vanilla"]),
+                               latency_requests=3)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["test"]["count"] == len(builtin_splits["test"])
+    for key in ["macro_f1", "accuracy", "qwk", "roc_auc_relevant", "ndcg_at_10", "per_class", "confusion_matrix"]:
+        assert key in metrics["test"]
+    assert metrics["retention"] == pytest.approx(metrics["test"]["macro_f1"] / 0.9)
+    assert metrics["latency"]["p99_ms"] >= metrics["latency"]["p50_ms"] > 0
+    assert metrics["size"]["layers"] == 2
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 3 and "vanilla" in html
+    for png in ["confusion_matrix.png", "per_class_f1.png", "training_curves.png"]:
+        assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((tmp_path / "gate.json").read_text()) == summary["gate"]
+
+
+def _metrics(macro_f1, qwk=0.5, sha="abc"):
+    return {"test": {"macro_f1": macro_f1, "qwk": qwk}, "test_set_sha256": sha}
+
+
+def test_gate_rejects_regression_and_low_quality():
+    config = GateConfig(min_macro_f1=0.5, min_retention=0.8, max_regression=0.01)
+    passed = evaluate_gate(_metrics(0.70), config, _metrics(0.705), teacher_macro_f1=0.8)
+    assert passed["passed"], passed["reasons"]
+    regressed = evaluate_gate(_metrics(0.70), config, _metrics(0.75), teacher_macro_f1=0.8)
+    assert not regressed["passed"] and any("macro_f1 0.7000 vs production 0.7500" in r for r in regressed["reasons"])
+    low = evaluate_gate(_metrics(0.40), config, None, teacher_macro_f1=0.8)
+    assert not low["passed"] and len(low["reasons"]) == 2  # below minimum, and retention 0.5 < 0.8
+    no_teacher = evaluate_gate(_metrics(0.70), config)
+    assert not no_teacher["passed"] and "no teacher macro-F1" in no_teacher["reasons"][0]
+    other_set = evaluate_gate(_metrics(0.70), config.model_copy(update={"min_retention": None}), _metrics(0.6, sha="zzz"))
+    assert not other_set["passed"] and "different test set" in other_set["reasons"][0]
+
+
+def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3_bucket, tmp_path):
+    from relevance_distill.student.model import StudentModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    result = export_student(trained / "crsd" / "best", s3_bucket, scheme, "relevance", "v1", {"test": {"macro_f1": 0.5}},
+                            max_length=64, onnx=True, quantize=True)
+    assert result["model_uri"] == f"{s3_bucket}/models/relevance/v1"
+    assert result["onnx"]["parity_max_abs_diff"] <= 1e-4
+    assert {"model.safetensors", "tokenizer.json", "label_scheme.json", "metrics.json", "README.md", "model.onnx",
+            "model.int8.onnx", "relevance_distill.json"} <= set(result["files"])
+    assert "projection_head.safetensors" not in result["files"]
+    fetched = storage.fetch_dir(result["model_uri"], tmp_path / "fetched")
+    exported = AutoModelForSequenceClassification.from_pretrained(fetched).eval()
+    original, tokenizer = StudentModel.load(trained / "crsd" / "best")
+    original.eval()
+    encoder = ViewEncoder(AutoTokenizer.from_pretrained(fetched), 64, 64)
+    standard, _ = encoder.encode(["hotpot in Chaoyang", "朝阳 火锅"], ["Golden Hotpot | Food > Hotpot", "金鼎火锅(朝阳店)"])
+    batch = collate(standard, encoder.pad_id)
+    with torch.inference_mode():
+        assert torch.equal(exported(**batch).logits, original.classifier_model(**batch).logits)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(fetched / "model.onnx"), providers=["CPUExecutionProvider"])
+    onnx_logits = session.run(["logits"], {k: v.numpy() for k, v in batch.items()})[0]
+    with torch.inference_mode():
+        assert np.abs(onnx_logits - exported(**batch).logits.numpy()).max() <= 1e-4
+    info = json.loads((fetched / "relevance_distill.json").read_text())
+    assert info["max_length"] == 64 and info["label_scheme"] == "local_services"

@@ -1,0 +1,67 @@
+"""The trainer on a tiny random BERT: weights change, methods share data order and steps, resume works."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from safetensors.torch import load_file
+
+from relevance_distill.config import STUDENT_METHODS, student_config_for
+from relevance_distill.schemas import Annotation
+from relevance_distill.student.compare import train_methods
+from relevance_distill.student.train import build_examples, train_student
+
+
+def _weights(directory):
+    return load_file(str(directory / "model.safetensors"))
+
+
+def test_every_method_trains_changes_weights_and_shares_order(builtin_splits, scheme, tmp_path):
+    config = student_config_for("smoke", max_steps=4, eval_every_steps=2)
+    results = train_methods(list(STUDENT_METHODS), config, scheme, builtin_splits["train"], builtin_splits["dev"],
+                            tmp_path, show_progress=False)
+    assert {r["steps"] for r in results.values()} == {4}
+    assert len({r["batch_order_sha256"] for r in results.values()}) == 1
+    # identical initial weights: the classifier of every method starts from the same seed
+    initial = {}
+    for method in STUDENT_METHODS:
+        history = json.loads((tmp_path / method / "history.json").read_text())
+        assert len(history["steps"]) == 4 and history["evals"][-1]["step"] == 4
+        initial[method] = history["steps"][0]["lr"]
+    assert len(set(initial.values())) == 1
+    crsd_terms = json.loads((tmp_path / "crsd" / "history.json").read_text())["steps"][0]
+    assert {"ce", "ce_reasoning", "kl", "info_nce", "loss"} <= set(crsd_terms)
+
+
+def test_training_changes_weights(builtin_splits, scheme, tmp_path):
+    config = student_config_for("smoke", max_steps=3, eval_every_steps=100)
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "a", show_progress=False)
+    trained = _weights(tmp_path / "a" / "best")
+    untrained_config = config.model_copy(update={"max_steps": 1, "learning_rate": 1e-12})
+    train_student(untrained_config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "b", show_progress=False)
+    nearly_initial = _weights(tmp_path / "b" / "best")
+    changed = [name for name in trained if not torch.allclose(trained[name], nearly_initial[name], atol=1e-6)]
+    assert len(changed) > 0.8 * len(trained), f"only {len(changed)}/{len(trained)} tensors changed"
+    assert result["steps"] == 3 and (tmp_path / "a" / "best" / "projection_head.safetensors").is_file()
+
+
+def test_resume_continues_from_last_checkpoint(builtin_splits, scheme, tmp_path):
+    first = student_config_for("smoke", max_steps=4, eval_every_steps=2)
+    train_student(first, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path, show_progress=False)
+    longer = first.model_copy(update={"max_steps": 6})
+    result = train_student(longer, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path, show_progress=False)
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4, 5, 6]
+    assert result["steps"] == 6
+
+
+def test_annotations_replace_gold_and_soft_targets(builtin_splits, scheme):
+    pairs = builtin_splits["train"][:3]
+    annotations = {pairs[0].pair_id: Annotation(pair_id=pairs[0].pair_id, label="weak", reasoning="because",
+                                                confidence=0.6, votes={"weak": 0.6, "exact": 0.4}, teacher_version="t")}
+    examples, counts = build_examples(pairs, scheme, annotations)
+    assert counts == {"pairs": 3, "examples": 1, "without_label": 2, "without_reasoning": 0}
+    assert examples[0].soft_target == (0.0, 0.6, 0.0, 0.4) and examples[0].reasoning == "because"
+    gold_examples, _ = build_examples(pairs, scheme)
+    assert len(gold_examples) == 3 and sum(gold_examples[0].soft_target) == 1.0
