@@ -57,11 +57,13 @@ def test_resume_continues_from_last_checkpoint(builtin_splits, scheme, tmp_path)
 
 
 def test_annotations_replace_gold_and_soft_targets(builtin_splits, scheme):
-    pairs = builtin_splits["train"][:3]
+    gold = builtin_splits["train"][:3]
+    # pairs[1:] stand for unlabelled search-log pairs; a pair with gold label and no annotation keeps its gold label
+    pairs = [gold[0]] + [pair.model_copy(update={"label": None, "reasoning": None}) for pair in gold[1:]]
     annotations = {pairs[0].pair_id: Annotation(pair_id=pairs[0].pair_id, label="weak", reasoning="because",
                                                 confidence=0.6, votes={"weak": 0.6, "exact": 0.4}, teacher_version="t")}
     examples, counts = build_examples(pairs, scheme, annotations)
     assert counts == {"pairs": 3, "examples": 1, "without_label": 2, "without_reasoning": 0}
     assert examples[0].soft_target == (0.0, 0.6, 0.0, 0.4) and examples[0].reasoning == "because"
-    gold_examples, _ = build_examples(pairs, scheme)
+    gold_examples, _ = build_examples(gold, scheme, {})
     assert len(gold_examples) == 3 and sum(gold_examples[0].soft_target) == 1.0

@@ -99,6 +99,24 @@ def predict_probabilities(classifier: Any, encoder: ViewEncoder, pairs: list[Que
     return np.concatenate(outputs) if outputs else np.zeros((0, classifier.config.num_labels))
 
 
+def method_loss(model: StudentModel, method: str, weights: CRSDWeights, batch: dict[str, torch.Tensor],
+                reasoning_batch: dict[str, torch.Tensor] | None, targets: torch.Tensor,
+                soft_targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The loss of one micro-batch for ``method``, with each term (for logging)."""
+    logits, h = model(batch)
+    if method.startswith("crsd"):
+        if reasoning_batch is None:
+            raise ValueError(f"method {method!r} needs the reasoning view")
+        logits_r, h_r = model(reasoning_batch)
+        return crsd_loss(logits.float(), logits_r.float(), model.project(h).float(), model.project(h_r).float(),
+                         targets, weights)
+    if method == "logit_kd":
+        kd = soft_cross_entropy(logits.float(), soft_targets)
+        return {"loss": kd, "kd": kd}
+    ce = soft_cross_entropy(logits.float(), targets)
+    return {"loss": ce, "ce": ce}
+
+
 def _optimizer(model: torch.nn.Module, config: StudentTrainConfig) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
@@ -188,20 +206,13 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                 indices = batches[step * config.gradient_accumulation_steps + micro]
                 batch = {k: v.to(device) for k, v in collate([standard[i] for i in indices], encoder.pad_id).items()}
                 targets = (soft_targets[indices] if config.targets == "soft" else hard_targets[indices]).to(device)
+                batch_r = None
+                if config.uses_reasoning_view:
+                    batch_r = {k: v.to(device) for k, v in
+                               collate([reasoning_views[i] for i in indices], encoder.pad_id).items()}
                 with autocast:
-                    logits, h = model(batch)
-                    if config.uses_reasoning_view:
-                        batch_r = {k: v.to(device) for k, v in
-                                   collate([reasoning_views[i] for i in indices], encoder.pad_id).items()}
-                        logits_r, h_r = model(batch_r)
-                        terms = crsd_loss(logits.float(), logits_r.float(), model.project(h).float(),
-                                          model.project(h_r).float(), targets, weights)
-                    elif config.method == "logit_kd":
-                        kd = soft_cross_entropy(logits.float(), soft_targets[indices].to(device))
-                        terms = {"loss": kd, "kd": kd}
-                    else:
-                        ce = soft_cross_entropy(logits.float(), targets)
-                        terms = {"loss": ce, "ce": ce}
+                    terms = method_loss(model, config.method, weights, batch, batch_r, targets,
+                                        soft_targets[indices].to(device))
                 (terms["loss"] / config.gradient_accumulation_steps).backward()
                 for name, value in terms.items():
                     terms_sum[name] = terms_sum.get(name, 0.0) + value.detach().item() / config.gradient_accumulation_steps
