@@ -42,3 +42,41 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (the real public datasets live in ../shared/data)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def builtin_splits(tmp_path_factory):
+    """Small built-in data, split by query (train/dev/test)."""
+    from relevance_distill.config import DataGenerationConfig
+    from relevance_distill.data.generate import generate_dataset
+    from relevance_distill.data.readers import read_models
+    from relevance_distill.data.split import split_pairs
+    from relevance_distill.schemas import QueryServicePair
+
+    directory = tmp_path_factory.mktemp("builtin")
+    generate_dataset(DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=0, corpus_documents=0, seed=2), directory)
+    pairs = read_models(str(directory / "labeled.jsonl"), QueryServicePair)
+    return split_pairs(pairs, {"train": 0.7, "dev": 0.15, "test": 0.15}, "query", seed=2)
+
+
+@pytest.fixture(scope="session")
+def scheme():
+    from relevance_distill.schemas import get_label_scheme
+
+    return get_label_scheme("local_services")
+
+
+@pytest.fixture(scope="session")
+def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
+    """A tiny student trained for a few steps and exported (with ONNX) to the embedded S3: (uri, local dir)."""
+    from relevance_distill.config import student_config_for
+    from relevance_distill.export import export_student
+    from relevance_distill.student.train import train_student
+
+    directory = tmp_path_factory.mktemp("exported")
+    config = student_config_for("smoke", max_steps=4, eval_every_steps=4)
+    train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], directory / "train", show_progress=False)
+    storage.ensure_bucket("s3://models")
+    result = export_student(directory / "train" / "best", "s3://models", scheme, "relevance", "v-test-1",
+                            {"test": {"macro_f1": 0.5}}, max_length=64, onnx=True, local_copy=directory / "local")
+    return result["model_uri"], directory / "local"

@@ -60,7 +60,7 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
     # The torch.export-based exporter: the TorchScript one traces transformers' mask logic as constants and
     # misses parity by ~1e-2 on BERT.
     batch_dim, sequence_dim = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
-    program = torch.onnx.export(LogitsOnly(classifier), tuple(batch[name] for name in ONNX_INPUTS),
+    program = torch.onnx.export(LogitsOnly(classifier).eval(), tuple(batch[name] for name in ONNX_INPUTS),
                                 input_names=list(ONNX_INPUTS), output_names=["logits"], opset_version=ONNX_OPSET,
                                 dynamic_shapes={name: {0: batch_dim, 1: sequence_dim} for name in ONNX_INPUTS},
                                 dynamo=True, external_data=False, verbose=False)

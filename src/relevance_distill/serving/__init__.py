@@ -1,0 +1,1 @@
+"""KServe predictor for the student (see predictor.py); ``python -m relevance_distill.serving`` starts it."""

@@ -1,0 +1,178 @@
+"""The predictor behind the real KServe model server over HTTP: V1, V2, metadata, health, metrics, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+
+from relevance_distill.schemas import Service
+
+from .conftest import ServerProcess
+
+LABELS = ["irrelevant", "weak", "relevant", "exact"]
+SERVICE = {"title": "Golden Hotpot (Chaoyang)", "category": "Food > Hotpot", "location": "Chaoyang District", "price": 88,
+           "attributes": {"features": "private room"}}
+
+
+def _v1(server, body, **kwargs):
+    return httpx.post(f"{server.base}/v1/models/relevance:predict", json=body, timeout=30, **kwargs)
+
+
+def _v2_body(queries, services):
+    return {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [len(queries)], "data": queries},
+                       {"name": "service_text", "datatype": "BYTES", "shape": [len(services)], "data": services}]}
+
+
+def test_v1_predict_with_version_header(server):
+    response = _v1(server, {"instances": [{"query": "hotpot in Chaoyang", "service": SERVICE},
+                                          {"query": "朝阳 火锅", "service_text": "金鼎火锅(朝阳店) | 美食 > 火锅"}]})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-model-version"] == "v-test-1"
+    predictions = response.json()["predictions"]
+    assert len(predictions) == 2
+    for prediction in predictions:
+        assert prediction["label"] in LABELS and 0 <= prediction["score"] <= 1
+        assert list(prediction["probs"]) == LABELS and sum(prediction["probs"].values()) == pytest.approx(1, abs=1e-5)
+        assert prediction["label"] == max(prediction["probs"], key=prediction["probs"].get)
+
+
+def test_v2_infer_matches_v1(server):
+    text = Service(service_id="x", **SERVICE).to_text()
+    v1 = _v1(server, {"instances": [{"query": "hotpot in Chaoyang", "service": SERVICE}] * 3}).json()["predictions"]
+    response = httpx.post(f"{server.base}/v2/models/relevance/infer", timeout=30,
+                          json={"id": "req-7", **_v2_body(["hotpot in Chaoyang"] * 3, [text] * 3)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == "v-test-1" and body["id"] == "req-7" and body["model_name"] == "relevance"
+    outputs = {output["name"]: output for output in body["outputs"]}
+    assert outputs["label"]["datatype"] == "BYTES" and outputs["label"]["data"] == [p["label"] for p in v1]
+    assert outputs["score"]["datatype"] == "FP32" and outputs["score"]["shape"] == [3]
+    assert outputs["probs"]["shape"] == [3, 4]
+    probs = np.array(outputs["probs"]["data"]).reshape(3, 4)
+    assert np.allclose(probs[0], [v1[0]["probs"][label] for label in LABELS], atol=1e-6)
+
+
+def test_metadata_readiness_and_metrics(server):
+    metadata = httpx.get(f"{server.base}/v2/models/relevance", timeout=10).json()
+    assert [i["name"] for i in metadata["inputs"]] == ["query", "service_text"]
+    assert {o["name"]: o["shape"] for o in metadata["outputs"]} == {"label": [-1], "score": [-1], "probs": [-1, 4]}
+    assert httpx.get(f"{server.base}/v2/models/relevance/ready", timeout=10).status_code == 200
+    assert httpx.get(f"{server.base}/v1/models/relevance", timeout=10).json()["ready"] is True
+    metrics = httpx.get(f"{server.base}/metrics", timeout=10)
+    assert metrics.status_code == 200 and "request_predict_seconds" in metrics.text
+
+
+HUGE = "x" * 6000
+MALFORMED_V1 = [
+    b"not json at all",
+    b"[]",
+    b'"a string"',
+    b"{}",
+    b'{"instances": {}}',
+    b'{"instances": "hotpot"}',
+    b'{"instances": []}',
+    b'{"instances": [42]}',
+    b'{"instances": [null]}',
+    b'{"instances": [{"service": {"title": "t"}}]}',
+    b'{"instances": [{"query": "q"}]}',
+    b'{"instances": [{"query": 5, "service": {"title": "t"}}]}',
+    b'{"instances": [{"query": "", "service": {"title": "t"}}]}',
+    b'{"instances": [{"query": "   ", "service": {"title": "t"}}]}',
+    b'{"instances": [{"query": "q", "service": {"title": ""}}]}',
+    b'{"instances": [{"query": "q", "service": {}}]}',
+    b'{"instances": [{"query": "q", "service": "t"}]}',
+    b'{"instances": [{"query": "q", "service": {"title": "t", "price": "cheap"}}]}',
+    b'{"instances": [{"query": "q", "service": {"title": "t", "price": -3}}]}',
+    b'{"instances": [{"query": "q", "service": {"title": "t", "colour": "red"}}]}',
+    b'{"instances": [{"query": "q", "service_text": 7}]}',
+    b'{"instances": [{"query": "q", "service_text": ""}]}',
+    b'{"instances": [{"query": "q", "service": {"title": "t"}, "extra": 1}]}',
+    json.dumps({"instances": [{"query": HUGE, "service": {"title": "t"}}]}).encode(),
+    json.dumps({"instances": [{"query": "q", "service": {"title": "t"}}] * 65}).encode(),
+]
+MALFORMED_V2 = [
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["q"]}]},
+    {"inputs": []},
+    {"inputs": "query"},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["q"]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}]},
+    {"inputs": [{"name": "query", "datatype": "FP32", "shape": [1], "data": [1.0]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [2], "data": ["q"]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [2], "data": ["a"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1, 1], "data": ["q"]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [1, 1], "data": ["a"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": [""]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["q"]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [1], "data": ["a"]},
+                {"name": "user", "datatype": "BYTES", "shape": [1], "data": ["u"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": [HUGE]},
+                {"name": "service_text", "datatype": "BYTES", "shape": [1], "data": ["a"]}]},
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [0], "data": []},
+                {"name": "service_text", "datatype": "BYTES", "shape": [0], "data": []}]},
+    _v2_body(["q"] * 65, ["s"] * 65),
+    {"inputs": [{"name": "query", "datatype": "BYTES", "shape": [1], "data": ["q"]},
+                {"name": "query", "datatype": "BYTES", "shape": [1], "data": ["q"]}]},
+    {"outputs": [{"name": "label"}]},
+    {**_v2_body(["q"], ["s"]), "outputs": [{"name": "embedding"}]},
+]
+
+
+def test_malformed_requests_get_4xx_and_server_stays_ready(server):
+    assert len(MALFORMED_V1) + len(MALFORMED_V2) >= 30
+    for body in MALFORMED_V1:
+        response = httpx.post(f"{server.base}/v1/models/relevance:predict", content=body, timeout=30,
+                              headers={"content-type": "application/json"})
+        assert 400 <= response.status_code < 500, (body[:80], response.status_code, response.text)
+    for body in MALFORMED_V2:
+        response = httpx.post(f"{server.base}/v2/models/relevance/infer", json=body, timeout=30)
+        assert 400 <= response.status_code < 500, (str(body)[:120], response.status_code, response.text)
+    field_named = _v1(server, {"instances": [{"query": "q", "service": {"title": "t", "price": "cheap"}}]})
+    assert "instances[0].service.price" in field_named.text
+    assert httpx.get(f"{server.base}/v2/health/ready", timeout=10).status_code == 200
+    assert _v1(server, {"instances": [{"query": "hotpot", "service": SERVICE}]}).status_code == 200
+
+
+def test_long_inputs_are_truncated_not_rejected(server):
+    long_text = "hotpot " * 600  # far past 64 tokens, under the character limit
+    response = _v1(server, {"instances": [{"query": long_text[:4000], "service_text": long_text[:4900]}]})
+    assert response.status_code == 200, response.text
+
+
+def test_tritonclient_http_against_our_server(server):
+    import tritonclient.http as triton
+
+    client = triton.InferenceServerClient(url=f"127.0.0.1:{server.http_port}")
+    assert client.is_server_ready() and client.is_model_ready("relevance")
+    metadata = client.get_model_metadata("relevance")
+    assert {o["name"] for o in metadata["outputs"]} == {"label", "score", "probs"}
+    inputs = []
+    for name, values in (("query", ["hotpot in Chaoyang", "plumber"]), ("service_text", ["Golden Hotpot", "Pipe Fix"])):
+        tensor = triton.InferInput(name, [2], "BYTES")
+        tensor.set_data_from_numpy(np.array(values, dtype=np.object_), binary_data=True)
+        inputs.append(tensor)
+    outputs = [triton.InferRequestedOutput("probs", binary_data=True), triton.InferRequestedOutput("label", binary_data=False)]
+    result = client.infer("relevance", inputs, outputs=outputs)
+    probs = result.as_numpy("probs")
+    assert probs.shape == (2, 4) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert [label.decode() if isinstance(label, bytes) else label for label in result.as_numpy("label")] == \
+        [LABELS[i] for i in probs.argmax(axis=1)]
+    assert result.get_response()["model_version"] == "v-test-1"
+
+
+def test_onnx_backend_agrees_with_torch(server, exported_model, tmp_path):
+    uri, _ = exported_model
+    onnx_server = ServerProcess(uri, tmp_path / "onnx.log", backend="onnx")
+    try:
+        body = {"instances": [{"query": "hotpot in Chaoyang", "service": SERVICE}, {"query": "plumber", "service_text": "Pipe Fix"}]}
+        torch_predictions = _v1(server, body).json()["predictions"]
+        onnx_predictions = _v1(onnx_server, body).json()["predictions"]
+        for a, b in zip(torch_predictions, onnx_predictions):
+            assert a["label"] == b["label"]
+            assert np.allclose(list(a["probs"].values()), list(b["probs"].values()), atol=1e-4)
+    finally:
+        onnx_server.stop()
