@@ -59,8 +59,11 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--profile", default="demo", help="student profile whose sequence lengths are used")
+    parser.add_argument("--reasoning-max-length", type=int, help="override the profile's reasoning-view budget")
     args = parser.parse_args()
     config = student_config_for(args.profile)
+    if args.reasoning_max_length:
+        config = config.model_copy(update={"reasoning_max_length": args.reasoning_max_length})
     scheme = get_label_scheme("local_services")
     with tempfile.TemporaryDirectory() as directory:
         generate_dataset(DataGenerationConfig(num_services=200, num_queries=60, num_log_pairs=0, corpus_documents=0), directory)

@@ -1,0 +1,114 @@
+"""deploy_canary and promote_or_rollback in both modes: Kubernetes API (``apply``) or GitOps (``gitops``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Literal
+
+from relevance_distill.rollout.isvc import (
+    GROUP,
+    PLURAL,
+    VERSION,
+    InferenceServiceConfig,
+    apply_to_cluster,
+    build_isvc,
+    canary,
+    promote,
+    rollback,
+    to_yaml,
+    write_gitops,
+)
+
+Mode = Literal["apply", "gitops"]
+REPO_MANIFESTS = Path(__file__).resolve().parents[3] / "manifests"
+
+
+def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:
+    from kubernetes import client, config as kube_config
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    return client.CustomObjectsApi().get_namespaced_custom_object(GROUP, VERSION, config.namespace, PLURAL, config.name)
+
+
+def _copy_manifests(source: Path, target: Path) -> None:
+    if not (source / "base" / "kustomization.yaml").is_file():
+        raise FileNotFoundError(f"{source} does not hold manifests/base; pass the manifests directory of the repository")
+    for part in ("base", "rbac", "overlays/stable"):
+        if (source / part).is_dir():
+            shutil.copytree(source / part, target / part, dirs_exist_ok=True)
+
+
+def render(overlay: str | Path) -> str | None:
+    """``kubectl kustomize OVERLAY`` when kubectl is installed (None otherwise)."""
+    if shutil.which("kubectl") is None:
+        return None
+    return subprocess.run(["kubectl", "kustomize", str(overlay)], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+
+
+def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: InferenceServiceConfig | None = None,
+                  gitops_dir: str | Path | None = None, stable_model_uri: str | None = None,
+                  stable_version: str = "stable", manifests_dir: str | Path = REPO_MANIFESTS) -> dict[str, Any]:
+    """Roll ``model_uri`` out as a canary at ``config.canary_traffic_percent``.
+
+    ``apply`` patches the live InferenceService. ``gitops`` writes a manifests tree into ``gitops_dir``
+    (base and rbac copied from ``manifests_dir``, ``overlays/stable`` pinned to ``stable_model_uri``,
+    ``overlays/canary`` with the new patches) and renders it when kubectl is available.
+    """
+    config = config or InferenceServiceConfig()
+    if mode == "apply":
+        current = _read_cluster_isvc(config)
+        updated = canary(current, model_uri, model_version, config.canary_traffic_percent)
+        apply_to_cluster(updated)
+        return {"mode": mode, "resource": updated}
+    if mode != "gitops":
+        raise ValueError(f"unknown mode {mode!r}; allowed: ['apply', 'gitops']")
+    if gitops_dir is None or stable_model_uri is None:
+        raise ValueError("gitops mode needs gitops_dir and stable_model_uri (the model now in production)")
+    root = Path(gitops_dir)
+    _copy_manifests(Path(manifests_dir), root)
+    stable = build_isvc(stable_model_uri, stable_version, config)
+    write_gitops(stable, root / "overlays" / "stable", base="../../base")
+    updated = canary(stable, model_uri, model_version, config.canary_traffic_percent)
+    files = write_gitops(updated, root / "overlays" / "canary", base="../stable")
+    rendered = render(root / "overlays" / "canary")
+    if rendered is not None:
+        (root / "rendered-canary.yaml").write_text(rendered, encoding="utf-8")
+    return {"mode": mode, "resource": updated, "files": [str(f) for f in files],
+            "rendered": str(root / "rendered-canary.yaml") if rendered is not None else None}
+
+
+def promote_or_rollback(decision: str, mode: Mode, config: InferenceServiceConfig | None = None,
+                        gitops_dir: str | Path | None = None, current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Act on an A/B decision: ``promote`` (canary to 100 %, then clean), ``rollback`` (canary to 0 %), or
+    ``continue`` (nothing changes)."""
+    if decision not in {"promote", "rollback", "continue"}:
+        raise ValueError(f"unknown decision {decision!r}; allowed: ['continue', 'promote', 'rollback']")
+    config = config or InferenceServiceConfig()
+    if decision == "continue":
+        return {"decision": decision, "action": "none"}
+    if mode == "apply":
+        live = current or _read_cluster_isvc(config)
+        specs = promote(live) if decision == "promote" else [rollback(live)]
+        for spec in specs:
+            apply_to_cluster(spec)
+        return {"decision": decision, "action": "applied", "resource": specs[-1]}
+    if gitops_dir is None or current is None:
+        raise ValueError("gitops mode needs gitops_dir and the current canary resource")
+    root = Path(gitops_dir)
+    if decision == "promote":
+        clean = promote(current)[-1]
+        files = write_gitops(clean, root / "overlays" / "stable", base="../../base")
+        # With the new model stable, the canary overlay is the stable one until the next candidate arrives.
+        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
+        resource = clean
+    else:
+        resource = rollback(current)
+        files = write_gitops(resource, root / "overlays" / "canary", base="../stable")
+    return {"decision": decision, "action": "gitops", "files": [str(f) for f in files], "resource": resource,
+            "yaml": to_yaml(resource)}

@@ -1,0 +1,214 @@
+"""KServe InferenceService specs for the student, built with the kserve SDK models, and the rollout verbs.
+
+The predictor runs on our ``relevance-distill`` ServingRuntime (``manifests/base/servingruntime.yaml``), so
+the InferenceService names a model format and a ``storageUri``; KServe's storage initializer pulls the
+export into ``/mnt/models`` with the credentials of the ServiceAccount's Secret (referenced by name only).
+
+Rollout verbs (KServe canary semantics: the newest revision gets ``canaryTrafficPercent``, the previously
+rolled-out one the rest):
+* ``canary``: new ``storageUri`` + ``canaryTrafficPercent``; the old URI is recorded in an annotation.
+* ``promote``: canary to 100 %, then a clean spec without ``canaryTrafficPercent``.
+* ``rollback``: canary to 0 %; the previous model keeps serving and the candidate stays for inspection.
+
+Two ways to act: ``apply`` (Kubernetes API, in-cluster or kubeconfig) and ``gitops`` (write the overlay patch
+files for Argo CD / Flux instead of touching the cluster).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from relevance_distill.schemas import StrictModel
+
+GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
+MODEL_FORMAT = "relevance-distill"
+VERSION_ANNOTATION = "relevance-distill.io/model-version"
+PREVIOUS_URI_ANNOTATION = "relevance-distill.io/previous-storage-uri"
+TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
+
+
+class InferenceServiceConfig(StrictModel):
+    """How the student's InferenceService looks in the cluster."""
+
+    name: str = Field(default="relevance", description="InferenceService name (also the model name in URLs).")
+    namespace: str = Field(default="relevance-distill", description="Namespace of the InferenceService.")
+    service_account: str = Field(
+        default="relevance-distill-predictor", description="ServiceAccount whose Secret grants read access to the model bucket."
+    )
+    runtime: str = Field(default="relevance-distill", description="ServingRuntime name (manifests/base/servingruntime.yaml).")
+    cpu_request: str = Field(default="1", description="CPU request of the predictor container.")
+    cpu_limit: str = Field(default="2", description="CPU limit of the predictor container.")
+    memory_request: str = Field(default="1Gi", description="Memory request.")
+    memory_limit: str = Field(default="2Gi", description="Memory limit.")
+    min_replicas: int = Field(default=1, ge=0, description="Minimum replicas (0 allows scale to zero).")
+    max_replicas: int = Field(default=4, ge=1, description="Maximum replicas for KServe autoscaling.")
+    canary_traffic_percent: int = Field(default=10, ge=0, le=100, description="Traffic share of a new canary.")
+    protocol_version: str = Field(default="v2", description="Protocol KServe advertises for the model ('v1' or 'v2').")
+
+
+def build_isvc(storage_uri: str, model_version: str, config: InferenceServiceConfig | None = None) -> dict[str, Any]:
+    """A complete InferenceService (as a plain dict) serving ``storage_uri``."""
+    from kserve import (
+        V1beta1InferenceService,
+        V1beta1InferenceServiceSpec,
+        V1beta1ModelFormat,
+        V1beta1ModelSpec,
+        V1beta1PredictorSpec,
+    )
+    from kubernetes.client import ApiClient, V1ObjectMeta, V1ResourceRequirements
+
+    config = config or InferenceServiceConfig()
+    isvc = V1beta1InferenceService(
+        api_version=f"{GROUP}/{VERSION}",
+        kind="InferenceService",
+        metadata=V1ObjectMeta(
+            name=config.name, namespace=config.namespace,
+            labels={"app.kubernetes.io/name": "relevance-distill", "app.kubernetes.io/component": "predictor"},
+            annotations={TAG_ROUTING_ANNOTATION: "true", VERSION_ANNOTATION: model_version},
+        ),
+        spec=V1beta1InferenceServiceSpec(predictor=V1beta1PredictorSpec(
+            service_account_name=config.service_account,
+            min_replicas=config.min_replicas,
+            max_replicas=config.max_replicas,
+            model=V1beta1ModelSpec(
+                name="kserve-container",
+                model_format=V1beta1ModelFormat(name=MODEL_FORMAT),
+                runtime=config.runtime,
+                protocol_version=config.protocol_version,
+                storage_uri=storage_uri,
+                resources=V1ResourceRequirements(
+                    requests={"cpu": config.cpu_request, "memory": config.memory_request},
+                    limits={"cpu": config.cpu_limit, "memory": config.memory_limit},
+                ),
+            ),
+        )),
+    )
+    return ApiClient().sanitize_for_serialization(isvc)
+
+
+def current_storage_uri(isvc: dict[str, Any]) -> str:
+    return isvc["spec"]["predictor"]["model"]["storageUri"]
+
+
+def canary(isvc: dict[str, Any], storage_uri: str, model_version: str, percent: int) -> dict[str, Any]:
+    """Roll ``storage_uri`` out to ``percent`` % of traffic; the current model keeps the rest."""
+    if not 0 < percent < 100:
+        raise ValueError(f"canary percent must be between 1 and 99, got {percent}")
+    updated = copy.deepcopy(isvc)
+    annotations = updated["metadata"].setdefault("annotations", {})
+    annotations[PREVIOUS_URI_ANNOTATION] = current_storage_uri(isvc)
+    annotations[VERSION_ANNOTATION] = model_version
+    updated["spec"]["predictor"]["model"]["storageUri"] = storage_uri
+    updated["spec"]["predictor"]["canaryTrafficPercent"] = percent
+    return updated
+
+
+def promote(isvc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two steps: the canary to 100 %, then the clean spec (no canary fields) that stays in Git/the cluster."""
+    full = copy.deepcopy(isvc)
+    full["spec"]["predictor"]["canaryTrafficPercent"] = 100
+    clean = copy.deepcopy(isvc)
+    clean["spec"]["predictor"].pop("canaryTrafficPercent", None)
+    clean["metadata"].get("annotations", {}).pop(PREVIOUS_URI_ANNOTATION, None)
+    return [full, clean]
+
+
+def rollback(isvc: dict[str, Any]) -> dict[str, Any]:
+    """Send all traffic back to the previously rolled-out model; the candidate revision stays for inspection."""
+    if PREVIOUS_URI_ANNOTATION not in isvc["metadata"].get("annotations", {}):
+        raise ValueError(f"no canary to roll back: annotation {PREVIOUS_URI_ANNOTATION} is absent")
+    updated = copy.deepcopy(isvc)
+    updated["spec"]["predictor"]["canaryTrafficPercent"] = 0
+    return updated
+
+
+def to_yaml(resource: dict[str, Any]) -> str:
+    return yaml.safe_dump(resource, sort_keys=False)
+
+
+# -- validation against the real CRD ------------------------------------------------------------------
+
+def crd_schema(crd_path: str | Path, version: str = VERSION) -> dict[str, Any]:
+    document = yaml.safe_load(Path(crd_path).read_text(encoding="utf-8"))
+    for entry in document["spec"]["versions"]:
+        if entry["name"] == version:
+            return entry["schema"]["openAPIV3Schema"]
+    raise ValueError(f"CRD {crd_path} has no version {version!r}")
+
+
+def validate_against_crd(resource: dict[str, Any], crd_path: str | Path) -> list[str]:
+    """Errors of ``resource`` against the CRD's OpenAPI v3 schema (empty when valid)."""
+    import jsonschema
+
+    version = str(resource.get("apiVersion", f"{GROUP}/{VERSION}")).rpartition("/")[2]
+    validator = jsonschema.Draft7Validator(crd_schema(crd_path, version))
+    return [f"{'.'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
+            for error in sorted(validator.iter_errors(resource), key=lambda e: list(e.absolute_path))]
+
+
+# -- acting: Kubernetes API or GitOps -----------------------------------------------------------------
+
+def apply_to_cluster(resource: dict[str, Any]) -> dict[str, Any]:
+    """Patch the existing InferenceService through the Kubernetes API (in-cluster, else kubeconfig).
+
+    The pipeline's Role may only get and patch (manifests/rbac): the InferenceService itself is created once
+    by the platform team from ``manifests/overlays/stable``.
+    """
+    from kubernetes import client, config as kube_config
+    from kubernetes.client.rest import ApiException
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    api = client.CustomObjectsApi()
+    namespace, name = resource["metadata"]["namespace"], resource["metadata"]["name"]
+    try:
+        api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as error:
+        if error.status == 404:
+            raise RuntimeError(f"InferenceService {namespace}/{name} does not exist; deploy "
+                               "manifests/overlays/stable first (the pipeline may only get and patch)") from None
+        raise
+    return api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, resource)
+
+
+def _patch(resource: dict[str, Any], annotations: list[str], spec: dict[str, Any]) -> dict[str, Any]:
+    kept = {key: value for key, value in resource["metadata"].get("annotations", {}).items() if key in annotations}
+    metadata: dict[str, Any] = {"name": resource["metadata"]["name"]}
+    if kept:
+        metadata["annotations"] = kept
+    return {"apiVersion": resource["apiVersion"], "kind": resource["kind"], "metadata": metadata, "spec": spec}
+
+
+def write_gitops(resource: dict[str, Any], overlay_dir: str | Path, base: str = "../stable") -> list[Path]:
+    """Write ``resource`` as a kustomize overlay of small patches, each named after what it changes.
+
+    A canary (or rolled-back canary) becomes ``canary-storage-uri.yaml`` + ``canary-traffic-percent.yaml``
+    on top of ``base``; a promoted spec (no canary fields) becomes ``storage-uri.yaml``. Argo CD / Flux sync
+    the overlay; the cluster is never touched from here.
+    """
+    overlay = Path(overlay_dir)
+    overlay.mkdir(parents=True, exist_ok=True)
+    predictor = resource["spec"]["predictor"]
+    uri_spec = {"predictor": {"model": {"storageUri": predictor["model"]["storageUri"]}}}
+    if "canaryTrafficPercent" in predictor:
+        patches = {
+            "canary-storage-uri.yaml": _patch(resource, [VERSION_ANNOTATION, PREVIOUS_URI_ANNOTATION], uri_spec),
+            "canary-traffic-percent.yaml": _patch(resource, [], {"predictor": {"canaryTrafficPercent": predictor["canaryTrafficPercent"]}}),
+        }
+    else:
+        patches = {"storage-uri.yaml": _patch(resource, [VERSION_ANNOTATION], uri_spec)}
+    kustomization = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                     "resources": [base], "patches": [{"path": name} for name in patches]}
+    written = [overlay / "kustomization.yaml"]
+    written[0].write_text(to_yaml(kustomization), encoding="utf-8")
+    for name, patch in patches.items():
+        (overlay / name).write_text(to_yaml(patch), encoding="utf-8")
+        written.append(overlay / name)
+    return written
