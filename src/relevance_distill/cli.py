@@ -33,11 +33,6 @@ console = Console(stderr=True)
 
 FORMATS = ["jsonl", "crowdflower", "esci", "qbqtc"]
 
-# Stages of the distillation pipeline that this build does not run yet; `run` names them instead of faking them.
-NOT_BUILT_STAGES = [
-    "teacher_cpt", "teacher_sft", "reward_model", "teacher_preference", "annotate_shard", "merge_annotations",
-    "train_student", "evaluate_student", "gate", "export_student", "deploy_canary", "analyze_ab",
-]
 
 
 def _fail(message: str) -> None:
@@ -413,65 +408,82 @@ def run(
     workdir: Annotated[Path, typer.Option(help="Where the run keeps local files and summary.json.")] = Path("runs/demo"),
     s3_endpoint: Annotated[Optional[str], typer.Option(help="Use this S3 endpoint instead of the embedded server.")] = None,
 ) -> None:
-    """The main job: run every built stage locally on the built-in data, artifacts in (embedded) S3."""
-    from relevance_distill.data.generate import generate_dataset
-    from relevance_distill.data.prepare import prepare_dataset
+    """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
+    from pipelines.local import NOT_BUILT_STAGES, run_local
 
     overrides = {"profile": profile} if profile else {}
     try:
         config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
     except ConfigError as error:
         _fail(str(error))
-    if config.profile == "smoke" and "data" not in (overrides or {}) and not config_file:
+    if config.profile == "smoke" and not config_file:
         config.data = DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=200, corpus_documents=100)
+        config.gate = config.gate.model_copy(update={"min_macro_f1": 0.0})
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
-    root = storage.join(config.storage.root_uri, "runs", run_id)
-    stages: list[tuple[str, str, float]] = []
-
     with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
-        console.print(f"[bold]relevance-distill run[/] profile={config.profile} artifacts={root} S3 endpoint={endpoint}")
-        storage.ensure_bucket(root)
-
-        t0 = time.monotonic()
-        generated = generate_dataset(config.data, workdir / "data" / "builtin")
-        storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
-        stages.append(("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs, "
-                                        f"{generated['counts']['search_log_pairs']} log pairs", time.monotonic() - t0))
-
-        t0 = time.monotonic()
-        with _row_progress("prepare_data") as advance:
-            prepared = prepare_dataset(storage.join(root, "raw", "labeled.jsonl"), storage.join(root, "prepared"),
-                                       config.prepare, on_row=advance)
-        fetched = storage.fetch_dir(storage.join(root, "prepared"), workdir / "prepared")
-        validation = prepared["validation"]
-        stages.append(("prepare_data", f"kept {validation['kept']}/{validation['rows_in']}, quarantined "
-                                       f"{validation['quarantined']}; " + ", ".join(
-                                           f"{name} {s['pairs']}" for name, s in prepared["splits"].items()),
-                       time.monotonic() - t0))
-
-    table = Table(title="stages")
-    table.add_column("stage")
-    table.add_column("result")
-    table.add_column("seconds", justify="right")
-    for name, result, seconds in stages:
-        table.add_row(name, result, f"{seconds:.1f}")
-    for name in NOT_BUILT_STAGES:
-        table.add_row(name, "[yellow]not built yet[/]", "-")
-    Console().print(table)
-    summary = {
-        "run_id": run_id,
-        "profile": config.profile,
-        "artifacts_uri": root,
-        "stages_completed": [name for name, _, _ in stages],
-        "stages_not_built": NOT_BUILT_STAGES,
-        "prepare": {"validation": validation, "splits": prepared["splits"], "local_copy": str(fetched)},
-        "wall_seconds": round(time.monotonic() - started, 1),
-    }
+        console.print(f"[bold]relevance-distill run[/] profile={config.profile} S3 endpoint={endpoint} workdir={workdir}")
+        summary = run_local(config, workdir, run_id,
+                            on_stage=lambda s: console.print(f"  [green]done[/] {s['stage']} ({s['seconds']} s): {s['result']}"))
+    summary["wall_seconds"] = round(time.monotonic() - started, 1)
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    table = Table(title=f"relevance-distill run {run_id} ({config.profile})", show_header=False)
+    table.add_column(overflow="fold")
+    table.add_column(overflow="fold")
+    teacher = summary["teacher"]["macro_f1"]
+    table.add_row("teacher macro-F1", "not built yet" if teacher is None else f"{teacher:.4f}")
+    for method, result in summary["students"].items():
+        table.add_row(f"student {method} macro-F1", f"{result['macro_f1']:.4f}")
+    table.add_row("retention", "n/a (no teacher)" if summary["retention"] is None else f"{summary['retention']:.4f}")
+    table.add_row("gate", ("PASSED" if summary["gate"]["passed"] else "FAILED") + ": " + "; ".join(summary["gate"]["reasons"]))
+    table.add_row("published model", str(summary["model_uri"]))
+    if "ab" in summary:
+        table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")
+        table.add_row("canary manifests", summary["gitops_manifests"])
+    table.add_row("report", summary["report"])
+    table.add_row("not built yet", ", ".join(NOT_BUILT_STAGES))
+    table.add_row("wall time", f"{summary['wall_seconds']:.0f} s")
+    Console().print(table)
     print(f"summary: {workdir / 'summary.json'}")
-    print(f"NOT BUILT YET (no output produced): {', '.join(NOT_BUILT_STAGES)}")
+    if summary["model_uri"]:
+        print(f"serve it: relevance-distill serve --model {workdir / 'model'}")
+
+
+@app.command("compile")
+def compile_command(
+    out: Annotated[Path, typer.Option(help="Directory for distillation_pipeline.yaml and ab_analysis_pipeline.yaml.")] = Path("pipelines/compiled"),
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML KubernetesConfig (Secret names, GPUs).")] = None,
+) -> None:
+    """Compile both pipelines (and every component's component.yaml) for Kubeflow Pipelines."""
+    from pipelines.compile import compile_all
+
+    from relevance_distill.config import KubernetesConfig
+
+    try:
+        cluster = load_config(KubernetesConfig, config_file) if config_file else KubernetesConfig()
+    except ConfigError as error:
+        _fail(str(error))
+    for path in compile_all(out, cluster):
+        print(f"wrote {path}")
+
+
+@app.command("submit")
+def submit_command(
+    host: Annotated[str, typer.Option(help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline.")],
+    pipeline: Annotated[Path, typer.Option(help="Compiled pipeline YAML.")] = Path("pipelines/compiled/distillation_pipeline.yaml"),
+    params: Annotated[str, typer.Option(help="Pipeline arguments as JSON.")] = "{}",
+    experiment: Annotated[str, typer.Option(help="KFP experiment name.")] = "relevance-distill",
+    namespace: Annotated[Optional[str], typer.Option(help="Kubeflow profile namespace (multi-user installs).")] = None,
+) -> None:
+    """Submit a compiled pipeline to a KFP endpoint (auth from the environment, as kfp.Client reads it)."""
+    import kfp
+
+    client = kfp.Client(host=host, namespace=namespace)
+    run = client.create_run_from_pipeline_package(str(pipeline), arguments=json.loads(params), experiment_name=experiment)
+    print(f"submitted run {run.run_id}")
 
 
 if __name__ == "__main__":

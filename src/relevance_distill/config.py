@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from relevance_distill.evaluation.gate import GateConfig
 from relevance_distill.schemas import BUILTIN_LABEL_SCHEMES, LabelScheme, StrictModel, get_label_scheme
 
 ConfigT = TypeVar("ConfigT", bound=StrictModel)
@@ -104,6 +105,12 @@ class RunConfig(StrictModel):
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Artifact storage.")
     data: DataGenerationConfig = Field(default_factory=DataGenerationConfig, description="Built-in data sizes.")
     prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
+    gate: GateConfig = Field(
+        # No teacher stage is built yet, so retention cannot be measured in the local run.
+        default_factory=lambda: GateConfig(min_macro_f1=0.4, min_retention=None),
+        description="Release gate of the local run ('smoke' lowers min_macro_f1 to 0: it proves wiring, not quality).",
+    )
+    canary_traffic_percent: int = Field(default=10, ge=1, le=99, description="Canary share of users in the A/B run.")
 
 
 def _allowed_values(model: type[StrictModel], location: tuple[Any, ...]) -> list[str] | None:
@@ -256,3 +263,24 @@ def student_config_for(profile: str, **overrides: Any) -> StudentTrainConfig:
     if profile not in STUDENT_PROFILES:
         raise ConfigError(f"unknown student profile {profile!r}; allowed: {sorted(STUDENT_PROFILES)}")
     return parse_config(StudentTrainConfig, {**STUDENT_PROFILES[profile], **overrides}, source=f"profile {profile}")
+
+
+class KubernetesConfig(StrictModel):
+    """Cluster settings baked into the compiled pipelines (never secret values: only Secret names)."""
+
+    s3_secret_name: str = Field(
+        default="relevance-distill-s3",
+        description="Secret with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, mounted as env by reference.",
+    )
+    s3_endpoint_url: str = Field(default="", description="AWS_ENDPOINT_URL for MinIO/SeaweedFS; empty for AWS S3.")
+    gpu_components: list[str] = Field(
+        default_factory=lambda: ["train_student"], description="Components that request GPUs (trainer image with CUDA torch)."
+    )
+    gpu_count: int = Field(default=0, ge=0, description="GPUs per GPU component; 0 compiles a CPU-only pipeline.")
+    gpu_resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of the accelerator.")
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels for GPU components.")
+    tolerations: list[dict[str, str]] = Field(
+        default_factory=list, description="Tolerations for GPU components, e.g. {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}."
+    )
+    cpu_limit: str = Field(default="2", description="CPU limit of every component.")
+    memory_limit: str = Field(default="8G", description="Memory limit of every component.")

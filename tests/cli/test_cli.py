@@ -6,13 +6,16 @@ import sys
 
 from typer.testing import CliRunner
 
-from relevance_distill.cli import NOT_BUILT_STAGES, app
+from relevance_distill import storage
+from relevance_distill.cli import app
 
 runner = CliRunner()
 
 
 def test_every_command_has_help():
-    for command in [[], ["data"], ["data", "generate"], ["data", "validate"], ["data", "split"], ["data", "stats"], ["run"]]:
+    for command in [[], ["data"], ["data", "generate"], ["data", "validate"], ["data", "split"], ["data", "stats"], ["run"],
+                    ["train-student"], ["evaluate"], ["export"], ["serve"], ["compile"], ["submit"], ["abtest"],
+                    ["abtest", "simulate"], ["abtest", "analyze"]]:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output
@@ -37,18 +40,45 @@ def test_bad_arguments_fail_with_allowed_values(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
     result = runner.invoke(app, ["data", "split", "x.jsonl", "--out", str(tmp_path), "--fractions", "train=0.5"])
     assert result.exit_code == 2 and "sum to 1" in result.output
+    result = runner.invoke(app, ["train-student", "--train", "a", "--dev", "b", "--output", str(tmp_path), "--profile", "huge"])
+    assert result.exit_code == 2 and "allowed" in result.output
 
 
-def test_run_smoke_through_installed_entry_point(tmp_path):
-    """The main job as a user runs it: a real process, embedded S3 started and stopped by the run."""
+def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
+    from relevance_distill.data.readers import write_jsonl
+
+    for name, pairs in builtin_splits.items():
+        write_jsonl(str(tmp_path / f"{name}.jsonl"), pairs)
+    result = runner.invoke(app, ["train-student", "--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
+                                 "--output", str(tmp_path / "out"), "--methods", "crsd,vanilla", "--profile", "smoke", "--max-steps", "3"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["evaluate", "--test", str(tmp_path / "test.jsonl"), "--models",
+                                 f"crsd={tmp_path / 'out/crsd/best'},vanilla={tmp_path / 'out/vanilla/best'}",
+                                 "--out", str(tmp_path / "eval"), "--max-length", "64", "--training-dir", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "gate FAILED" in result.output  # a 3-step tiny model does not clear the default thresholds
+    result = runner.invoke(app, ["export", "--model", str(tmp_path / "out/crsd/best"), "--output-root", s3_bucket,
+                                 "--version", "v9", "--metrics", str(tmp_path / "eval/metrics.json"), "--max-length", "64"])
+    assert result.exit_code == 0, result.output
+    assert storage.read_manifest(f"{s3_bucket}/models/relevance/v9").files
+
+
+def test_run_smoke_end_to_end(tmp_path):
+    """The main job as a user runs it: a real process, the pipelines under kfp.local, embedded S3 started and stopped."""
     workdir = tmp_path / "run"
     process = subprocess.run([sys.executable, "-m", "relevance_distill.cli", "run", "--profile", "smoke", "--workdir", str(workdir)],
-                             capture_output=True, text=True, timeout=300)
-    assert process.returncode == 0, process.stderr + process.stdout
+                             capture_output=True, text=True, timeout=900)
+    assert process.returncode == 0, process.stderr[-3000:] + process.stdout[-3000:]
     summary = json.loads((workdir / "summary.json").read_text())
-    assert summary["stages_completed"] == ["generate_data", "prepare_data"]
-    assert summary["stages_not_built"] == NOT_BUILT_STAGES
-    assert "NOT BUILT YET" in process.stdout
-    validation = summary["prepare"]["validation"]
-    assert validation["rows_in"] == validation["kept"] + validation["quarantined"] > 0
-    assert (workdir / "prepared" / "manifest.json").is_file() and (workdir / "prepared" / "train.jsonl").is_file()
+    for method in ("crsd", "vanilla", "logit_kd"):
+        assert 0 <= summary["students"][method]["macro_f1"] <= 1
+    assert summary["teacher"]["macro_f1"] is None and summary["retention"] is None
+    assert summary["gate"]["passed"] is True
+    assert summary["model_uri"].endswith(f"/models/relevance/v{summary['run_id']}")
+    manifest = json.loads((workdir / "model" / "manifest.json").read_text())
+    assert {"model.safetensors", "label_scheme.json", "relevance_distill.json", "model.onnx"} <= set(manifest["files"])
+    assert summary["ab"]["decision"] in {"promote", "continue", "rollback"}
+    canary = workdir / "kfp"
+    assert list(canary.glob("*/deploy-canary/rollout/overlays/canary/canary-traffic-percent.yaml"))
+    assert "teacher_sft" in summary["stages_not_built"]
+    assert "not built yet" in process.stdout

@@ -6,6 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from relevance_distill.evaluation.metrics import classification_report
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 
@@ -41,12 +43,17 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     classifier = student.classifier_model
     encoder = ViewEncoder(tokenizer, max_length, max(max_length, 256))
     probabilities = predict_probabilities(classifier, encoder, gold_pairs)
+    grades = np.array([label.grade for label in scheme.labels])
+    scores = (probabilities @ grades - grades[0]) / (grades[-1] - grades[0])
+    predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
+                   for p, row, score in zip(gold_pairs, probabilities, scores)]
     report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs])
     metrics: dict[str, Any] = {
         "test": report,
         "test_set_sha256": test_set_fingerprint(gold_pairs),
         "size": model_size(model_dir, classifier),
         "latency": request_latency_ms(classifier, encoder, gold_pairs, 50, latency_requests) if latency_requests else {},
+        "predictions": predictions,
     }
     if teacher_macro_f1:
         metrics["teacher_macro_f1"] = teacher_macro_f1

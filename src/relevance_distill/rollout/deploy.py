@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,7 +23,8 @@ from relevance_distill.rollout.isvc import (
 )
 
 Mode = Literal["apply", "gitops"]
-REPO_MANIFESTS = Path(__file__).resolve().parents[3] / "manifests"
+# A checkout keeps manifests/ beside src/; the tools image copies them and points this variable at the copy.
+REPO_MANIFESTS = Path(os.environ.get("RELEVANCE_DISTILL_MANIFESTS", Path(__file__).resolve().parents[3] / "manifests"))
 
 
 def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:

@@ -43,16 +43,22 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                      out_dir: str | Path, max_length: int = 128, teacher_macro_f1: float | None = None,
                      gate_config: GateConfig | None = None, production_metrics: dict[str, Any] | None = None,
                      histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30) -> dict[str, Any]:
-    """Metrics for every model, the gate decision for the primary one, and the HTML report."""
+    """Metrics for every model (``metrics/``), per-pair test predictions (``predictions/``, scores the A/B
+    simulator can replay), the gate decision for the primary one, and the HTML report."""
     from relevance_distill.evaluation.evaluate import evaluate_student
     from relevance_distill.evaluation.report import write_report
 
     out = Path(out_dir)
     (out / "metrics").mkdir(parents=True, exist_ok=True)
     results = {}
+    (out / "predictions").mkdir(exist_ok=True)
     for method, directory in model_dirs.items():
-        results[method] = evaluate_student(directory, test_pairs, scheme, max_length, teacher_macro_f1, latency_requests)
-        (out / "metrics" / f"{method}.json").write_text(json.dumps(results[method], indent=2), encoding="utf-8")
+        metrics = evaluate_student(directory, test_pairs, scheme, max_length, teacher_macro_f1, latency_requests)
+        predictions = metrics.pop("predictions")
+        (out / "predictions" / f"{method}.jsonl").write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions), encoding="utf-8")
+        results[method] = metrics
+        (out / "metrics" / f"{method}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     primary = PRIMARY_METHOD if PRIMARY_METHOD in results else next(iter(results))
     gate = evaluate_gate(results[primary], gate_config or GateConfig(), production_metrics, teacher_macro_f1)
     (out / "gate.json").write_text(json.dumps(gate, indent=2), encoding="utf-8")

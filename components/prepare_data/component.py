@@ -1,0 +1,39 @@
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Metrics, Output
+
+from components.images import component_image
+
+
+@dsl.component(base_image=component_image("prepare_data"), install_kfp_package=False)
+def prepare_data(
+    input_uri: str,
+    output_uri: str,
+    validation: Output[Metrics],
+    prepared: Output[Artifact],
+    input_format: str = "jsonl",
+    label_scheme: str = "local_services",
+    products_uri: str = "",
+    split_strategy: str = "query",
+    seed: int = 13,
+) -> NamedTuple("PreparedData", [("prepared_uri", str), ("train_uri", str), ("dev_uri", str), ("test_uri", str)]):
+    """Validate (quarantine, de-duplicate) and split labelled pairs; publish them to OUTPUT_URI."""
+    import json
+    from collections import namedtuple
+
+    from relevance_distill import storage
+    from relevance_distill.config import PrepareDataConfig, parse_config
+    from relevance_distill.data.prepare import prepare_dataset
+
+    config = parse_config(PrepareDataConfig, {"input_format": input_format, "label_scheme": label_scheme,
+                                              "split_strategy": split_strategy, "seed": seed})
+    summary = prepare_dataset(input_uri, output_uri, config, products_uri or None)
+    report = summary["validation"]
+    for key in ("rows_in", "kept", "quarantined"):
+        validation.log_metric(key, report[key])
+    with open(prepared.path, "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2, ensure_ascii=False)
+    prepared.metadata["uri"] = output_uri
+    outputs = namedtuple("PreparedData", ["prepared_uri", "train_uri", "dev_uri", "test_uri"])
+    return outputs(output_uri, *(storage.join(output_uri, f"{name}.jsonl") for name in ("train", "dev", "test")))

@@ -1,0 +1,1 @@
+"""KFP pipelines: graph modules only wire components and set display names."""

@@ -1,0 +1,26 @@
+"""Cluster settings applied to every task at compile time: S3 credentials by Secret reference, GPUs, limits."""
+
+from __future__ import annotations
+
+from kfp import kubernetes
+
+from relevance_distill.config import KubernetesConfig
+
+
+def configure_task(task, component_name: str, config: KubernetesConfig):
+    kubernetes.use_secret_as_env(task, secret_name=config.s3_secret_name,
+                                 secret_key_to_env={"AWS_ACCESS_KEY_ID": "AWS_ACCESS_KEY_ID",
+                                                    "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"})
+    if config.s3_endpoint_url:
+        task.set_env_variable("AWS_ENDPOINT_URL", config.s3_endpoint_url)
+    task.set_cpu_limit(config.cpu_limit)
+    task.set_memory_limit(config.memory_limit)
+    if config.gpu_count and component_name in config.gpu_components:
+        task.set_accelerator_type(config.gpu_resource)
+        task.set_accelerator_limit(config.gpu_count)
+        for label, value in config.node_selector.items():
+            kubernetes.add_node_selector(task, label_key=label, label_value=value)
+        for toleration in config.tolerations:
+            kubernetes.add_toleration(task, key=toleration.get("key"), operator=toleration.get("operator", "Equal"),
+                                      value=toleration.get("value"), effect=toleration.get("effect"))
+    return task
