@@ -1,0 +1,99 @@
+"""Each component called through .python_func (the code the container runs), on local files and embedded S3."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kfp import dsl
+
+from components.analyze_ab.component import analyze_ab
+from components.deploy_canary.component import deploy_canary
+from components.evaluate_student.component import evaluate_student
+from components.export_student.component import export_student
+from components.gate.component import gate
+from components.prepare_data.component import prepare_data
+from components.promote_or_rollback.component import promote_or_rollback
+from components.train_student.component import train_student
+from relevance_distill import storage
+from relevance_distill.config import DataGenerationConfig
+from relevance_distill.data.generate import generate_dataset
+
+
+def artifact(kind, path):
+    return kind(name=path.name, uri=str(path), metadata={})
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, s3_server):
+    directory = tmp_path_factory.mktemp("components")
+    generate_dataset(DataGenerationConfig(num_services=100, num_queries=50, num_log_pairs=0, corpus_documents=0, seed=5), directory / "raw")
+    storage.ensure_bucket("s3://components")
+    storage.upload_file(directory / "raw" / "labeled.jsonl", "s3://components/raw/labeled.jsonl")
+    validation = artifact(dsl.Metrics, directory / "validation")
+    summary = artifact(dsl.Artifact, directory / "prepared.json")
+    outputs = prepare_data.python_func(input_uri="s3://components/raw/labeled.jsonl", output_uri="s3://components/prepared",
+                                       validation=validation, prepared=summary)
+    return directory, outputs, validation
+
+
+def test_prepare_data(prepared):
+    directory, outputs, validation = prepared
+    assert outputs.train_uri == "s3://components/prepared/train.jsonl"
+    assert validation.metadata["rows_in"] == validation.metadata["kept"] + validation.metadata["quarantined"] == 400
+    assert storage.read_manifest("s3://components/prepared").files
+
+
+def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
+    _, outputs, _ = prepared
+    models = artifact(dsl.Model, tmp_path / "models")
+    training = artifact(dsl.Metrics, tmp_path / "training")
+    train_student.python_func(train_uri=outputs.train_uri, dev_uri=outputs.dev_uri, models=models, training=training,
+                              methods="crsd,vanilla", profile="smoke", config_json=json.dumps({"max_steps": 3}))
+    assert {"crsd_best_dev_macro_f1", "vanilla_best_dev_macro_f1"} <= set(training.metadata)
+    metrics, confusion = artifact(dsl.Metrics, tmp_path / "metrics"), artifact(dsl.ClassificationMetrics, tmp_path / "cm")
+    report, evaluation = artifact(dsl.HTML, tmp_path / "report.html"), artifact(dsl.Artifact, tmp_path / "evaluation")
+    evaluate_student.python_func(models=models, test_uri=outputs.test_uri, metrics=metrics, confusion=confusion, report=report,
+                                 evaluation=evaluation, max_length=64, latency_requests=2, publish_uri="s3://components/evaluation")
+    assert 0 <= metrics.metadata["macro_f1"] <= 1 and "vanilla_macro_f1" in metrics.metadata
+    assert confusion.metadata["confusionMatrix"]["annotationSpecs"][0]["displayName"] == "irrelevant"
+    assert (tmp_path / "report.html").read_text().startswith("<!doctype html>")
+    assert storage.read_manifest("s3://components/evaluation").files
+
+    decision = artifact(dsl.Artifact, tmp_path / "gate.json")
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0) is True
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.99) is False
+    assert json.loads((tmp_path / "gate.json").read_text())["passed"] is False
+
+    uri = export_student.python_func(models=models, evaluation=evaluation, output_root_uri="s3://components", version="c1",
+                                     max_length=64, onnx=False)
+    assert uri == "s3://components/models/relevance/c1" and "model.safetensors" in storage.read_manifest(uri).files
+
+    rollout = artifact(dsl.Artifact, tmp_path / "rollout")
+    published = deploy_canary.python_func(model_uri=uri, model_version="c1", rollout=rollout, mode="gitops",
+                                          stable_model_uri="s3://components/models/relevance/c0",
+                                          publish_uri="s3://components/rollout")
+    assert published == "s3://components/rollout"
+    canary = json.loads((tmp_path / "rollout" / "canary.json").read_text())
+    assert canary["spec"]["predictor"]["canaryTrafficPercent"] == 10
+
+    result = artifact(dsl.Artifact, tmp_path / "result")
+    assert promote_or_rollback.python_func(decision="rollback", result=result, mode="gitops", rollout_uri=published) == "gitops"
+    assert "canaryTrafficPercent: 0" in (tmp_path / "result" / "overlays" / "canary" / "canary-traffic-percent.yaml").read_text()
+    assert promote_or_rollback.python_func(decision="continue", result=artifact(dsl.Artifact, tmp_path / "r2"), mode="gitops",
+                                           rollout_uri=published) == "none"
+
+
+def test_analyze_ab(tmp_path):
+    from typer.testing import CliRunner
+
+    from relevance_distill.cli import app
+
+    events = tmp_path / "events.jsonl"
+    assert CliRunner().invoke(app, ["abtest", "simulate", "--users", "2000", "--split", "0.1", "--out", str(events)]).exit_code == 0
+    decision, report, metrics = (artifact(dsl.Artifact, tmp_path / "decision"), artifact(dsl.HTML, tmp_path / "r.html"),
+                                 artifact(dsl.Metrics, tmp_path / "m"))
+    outcome = analyze_ab.python_func(events_uri=str(events), decision=decision, report=report, metrics=metrics, expected_split=0.1)
+    assert outcome in {"promote", "continue", "rollback"}
+    assert json.loads((tmp_path / "decision" / "decision.json").read_text())["decision"] == outcome
+    assert "srm_p_value" in metrics.metadata

@@ -1,0 +1,63 @@
+"""Compiled pipelines: every component present, condition, secret references without values, GPU settings,
+and the checked-in YAML is what the code compiles to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from components.images import COMPONENT_IMAGES
+from pipelines.compile import built_components, compile_all
+from relevance_distill.config import KubernetesConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_yaml_is_up_to_date(tmp_path):
+    compile_all(tmp_path, component_yaml=False)
+    for name in ("distillation_pipeline.yaml", "ab_analysis_pipeline.yaml"):
+        assert (tmp_path / name).read_text() == (ROOT / "pipelines" / "compiled" / name).read_text(), \
+            f"pipelines/compiled/{name} is stale: run `relevance-distill compile`"
+    from kfp import compiler
+
+    for name, component in built_components().items():
+        compiler.Compiler().compile(component, str(tmp_path / f"{name}.yaml"))
+        assert (tmp_path / f"{name}.yaml").read_text() == (ROOT / "components" / name / "component.yaml").read_text(), \
+            f"components/{name}/component.yaml is stale: run `relevance-distill compile`"
+
+
+def test_distillation_pipeline_structure(tmp_path):
+    compile_all(tmp_path, KubernetesConfig(gpu_count=1, node_selector={"pool": "gpu"},
+                                           tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]),
+                component_yaml=False)
+    documents = list(yaml.safe_load_all((tmp_path / "distillation_pipeline.yaml").read_text()))
+    spec, platform = documents[0], documents[1]
+    executors = spec["deploymentSpec"]["executors"]
+    for component in ("prepare-data", "train-student", "evaluate-student", "gate", "export-student", "deploy-canary"):
+        assert f"exec-{component}" in executors
+    text = (tmp_path / "distillation_pipeline.yaml").read_text()
+    assert "triggerPolicy" in text and "gate-passed" in text
+    train = executors["exec-train-student"]["container"]
+    assert train["resources"]["accelerator"]["resourceCount"] == "1" and train["image"] == "relevance-distill/trainer:0.1.0"
+    assert "accelerator" not in executors["exec-prepare-data"]["container"].get("resources", {})
+    kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert kubernetes["exec-train-student"]["nodeSelector"]["labels"] == {"pool": "gpu"}
+    assert kubernetes["exec-train-student"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    for executor in kubernetes.values():
+        secret = executor["secretAsEnv"][0]
+        assert secret["secretName"] == "relevance-distill-s3"
+        assert {item["envVar"] for item in secret["keyToEnv"]} == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    assert "secretKeyValue" not in text and "testing" not in text  # names only, never values
+
+
+def test_ab_pipeline_structure(tmp_path):
+    compile_all(tmp_path, component_yaml=False)
+    spec = next(yaml.safe_load_all((tmp_path / "ab_analysis_pipeline.yaml").read_text()))
+    assert {"exec-analyze-ab", "exec-promote-or-rollback"} <= set(spec["deploymentSpec"]["executors"])
+
+
+def test_components_use_the_image_map():
+    for name, component in built_components().items():
+        assert component.component_spec.implementation.container.image.endswith(
+            f"/{COMPONENT_IMAGES[name]}:0.1.0"), name
