@@ -1,0 +1,1 @@
+"""Stage 1: the reasoning teacher (continued pre-training, reasoning SFT, reward model, DPO)."""

@@ -1,0 +1,151 @@
+"""What every teacher step shares: its config base, the tiny model for the smoke profile, loading, saving.
+
+Teacher steps train with TRL/transformers trainers; this module only builds and moves models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from relevance_distill import storage
+from relevance_distill.schemas import StrictModel
+
+# vLLM's CPU attention supports these head sizes only; the tiny profiles use one of them.
+VLLM_CPU_HEAD_DIMS = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+class TeacherTrainConfig(StrictModel):
+    """Settings shared by the teacher's training steps (CPT, SFT, reward model, DPO)."""
+
+    init: str = Field(default="tiny", description="'tiny' (random Qwen2 built here), a Hugging Face directory, or an s3:// prefix.")
+    max_steps: int = Field(default=200, ge=1, description="Optimizer steps.")
+    batch_size: int = Field(default=8, ge=1, description="Examples per device per step.")
+    gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-batches per optimizer step.")
+    learning_rate: float = Field(default=5e-4, gt=0, description="Peak learning rate (tiny models take large ones; 7B LoRA ~1e-4).")
+    max_length: int = Field(default=512, ge=64, description="Token budget per example.")
+    lora: bool = Field(default=False, description="Train LoRA adapters (peft) instead of all weights; merged when saved.")
+    lora_r: int = Field(default=16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, ge=1, description="LoRA scaling.")
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        description="Modules that get LoRA adapters (Qwen2 names).")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="'auto': bf16 where the GPU supports it, else fp32.")
+    save_steps: int = Field(default=50, ge=1, description="Checkpoint interval; a rerun resumes from the last checkpoint.")
+    seed: int = Field(default=13, description="Seed of initialisation, data order and sampling.")
+    tiny_hidden_size: int = Field(default=128, ge=32, description="Hidden size of the 'tiny' model.")
+    tiny_heads: int = Field(default=2, ge=1, description="Attention heads of the 'tiny' model (head dim = hidden / heads).")
+    tiny_layers: int = Field(default=2, ge=1, description="Layers of the 'tiny' model.")
+    tiny_vocab_size: int = Field(default=4000, ge=300, description="BPE vocabulary trained here for the 'tiny' model.")
+
+    @model_validator(mode="after")
+    def _vllm_compatible_head_dim(self) -> TeacherTrainConfig:
+        if self.init == "tiny":
+            head_dim, remainder = divmod(self.tiny_hidden_size, self.tiny_heads)
+            if remainder or head_dim not in VLLM_CPU_HEAD_DIMS:
+                raise ValueError(f"tiny head dimension {self.tiny_hidden_size}/{self.tiny_heads} must be one of "
+                                 f"{VLLM_CPU_HEAD_DIMS} (vLLM's CPU attention)")
+        return self
+
+    def training_arguments(self, output_dir: str | Path) -> dict[str, Any]:
+        """Keyword arguments shared by TRL's SFTConfig/DPOConfig and transformers' TrainingArguments."""
+        import torch
+
+        bf16 = self.precision == "bf16" or (self.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        return {"output_dir": str(output_dir), "max_steps": self.max_steps, "per_device_train_batch_size": self.batch_size,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps, "learning_rate": self.learning_rate,
+                "lr_scheduler_type": "cosine", "warmup_steps": max(1, self.max_steps // 20), "logging_steps": max(1, min(10, self.max_steps // 10)),
+                "save_steps": self.save_steps, "save_total_limit": 1, "report_to": [], "seed": self.seed, "bf16": bf16,
+                "use_cpu": not torch.cuda.is_available(), "disable_tqdm": True}
+
+    def peft_config(self):
+        if not self.lora:
+            return None
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.lora_r, lora_alpha=self.lora_alpha, target_modules=self.lora_target_modules,
+                          lora_dropout=0.05, task_type="CAUSAL_LM")
+
+
+def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """A byte-level BPE tokenizer trained here (no hub download); byte fallback means no unknown tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|pad|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|pad|>",
+                                   model_max_length=2048)
+
+
+def build_tiny_causal_lm(texts: list[str], config: TeacherTrainConfig) -> tuple[Any, Any]:
+    """A random Qwen2-architecture model from a config, with a tokenizer trained on ``texts``."""
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = train_bpe_tokenizer(texts, config.tiny_vocab_size)
+    model_config = Qwen2Config(
+        vocab_size=len(tokenizer), hidden_size=config.tiny_hidden_size, intermediate_size=2 * config.tiny_hidden_size,
+        num_hidden_layers=config.tiny_layers, num_attention_heads=config.tiny_heads, num_key_value_heads=config.tiny_heads,
+        max_position_embeddings=2048, tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(config.seed)
+    return Qwen2ForCausalLM(model_config), tokenizer
+
+
+def resolve_model_dir(uri: str) -> Path:
+    """A local, verified directory for a model URI (s3:// prefixes must have been published with a manifest)."""
+    if storage.is_s3(uri):
+        return storage.fetch_dir(uri)
+    path = storage.local_path(uri)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"teacher model {uri!r} is not a directory with config.json")
+    return path
+
+
+def load_causal_lm(uri: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from relevance_distill.student.model import quiet_transformers
+
+    quiet_transformers()
+    directory = resolve_model_dir(uri)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return AutoModelForCausalLM.from_pretrained(directory), tokenizer
+
+
+def last_checkpoint(output_dir: str | Path) -> str | None:
+    """The newest ``checkpoint-N`` of a previous run of this step, to resume from."""
+    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None
+
+
+def save_model(model: Any, tokenizer: Any, directory: str | Path, metrics: dict[str, Any]) -> Path:
+    """HF directory, safetensors only, LoRA merged; ``metrics.json`` holds the loss curve for the report."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    (directory / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return directory
+
+
+def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    return [{"step": entry["step"], "loss": entry["loss"]} for entry in log_history if "loss" in entry and "step" in entry]
+
+
+def limit_threads() -> None:
+    """Tokenizer worker threads fight the trainer for the two cores of a small machine."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,56 @@
+"""Continued pre-training (domain adaptation): causal-LM training on platform text with TRL's SFTTrainer
+(plain-text dataset, packing), full fine-tuning or LoRA."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from relevance_distill.data.readers import iter_jsonl
+from relevance_distill.teacher.common import (
+    TeacherTrainConfig, build_tiny_causal_lm, last_checkpoint, limit_threads, load_causal_lm, loss_curve, save_model,
+)
+
+
+class CPTConfig(TeacherTrainConfig):
+    """Continued pre-training on the platform corpus."""
+
+    packing: bool = Field(default=True, description="Pack documents into full-length sequences (no padding waste).")
+    tokenizer_texts: list[str] = Field(
+        default_factory=list, description="Extra texts the 'tiny' tokenizer is trained on (e.g. prompts and answers).")
+
+
+def read_corpus(uri: str) -> list[str]:
+    texts = []
+    for number, row in iter_jsonl(uri):
+        if isinstance(row, dict) and isinstance(row.get("text"), str) and row["text"].strip():
+            texts.append(row["text"])
+        else:
+            raise ValueError(f"{uri}:{number} is not a corpus document {{\"text\": …}}")
+    return texts
+
+
+def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path) -> dict[str, Any]:
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    limit_threads()
+    output = Path(output_dir)
+    texts = read_corpus(corpus_uri)
+    if config.init == "tiny":
+        model, tokenizer = build_tiny_causal_lm(texts + config.tokenizer_texts, config)
+    else:
+        model, tokenizer = load_causal_lm(config.init)
+    args = SFTConfig(**config.training_arguments(output / "checkpoints"), dataset_text_field="text",
+                     packing=config.packing, max_length=config.max_length)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
+                         processing_class=tokenizer, peft_config=config.peft_config())
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
+    metrics = {"step": "cpt", "documents": len(texts), "loss_curve": loss_curve(trainer.state.log_history),
+               "config": config.model_dump()}
+    save_model(trainer.model, tokenizer, output / "model", metrics)
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics

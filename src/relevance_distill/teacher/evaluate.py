@@ -1,0 +1,54 @@
+"""The teacher's label quality on gold pairs: macro-F1 of its parsed labels, parse failures, mean rewards."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from relevance_distill.evaluation.metrics import confusion_matrix, macro_f1, per_class_prf
+from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
+from relevance_distill.schemas import LabelScheme, QueryServicePair
+from relevance_distill.teacher.generate import generate_answers
+
+
+def majority_baseline(train: list[QueryServicePair], test: list[QueryServicePair], scheme: LabelScheme) -> float:
+    """Macro-F1 of always predicting the most frequent training label."""
+    majority = Counter(p.label for p in train if p.label).most_common(1)[0][0]
+    gold = np.array([scheme.index(p.label) for p in test])
+    return macro_f1(gold, np.full(len(gold), scheme.index(majority)), scheme.num_labels)
+
+
+def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], scheme: LabelScheme,
+                     reward: Any | None = None, max_new_tokens: int = 160) -> dict[str, Any]:
+    """Greedy answers for labelled pairs; an unparseable answer counts as wrong (it could not label the pair)."""
+    gold_pairs = [p for p in pairs if p.label]
+    prompts = [build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in gold_pairs]
+    answers = [samples[0] for samples in generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens)]
+    predicted, failures = [], Counter()
+    for answer in answers:
+        try:
+            predicted.append(scheme.index(parse_answer(answer, scheme).label))
+        except AnswerParseError as error:
+            failures[error.reason.split(":")[0]] += 1
+            predicted.append(-1)
+    gold = np.array([scheme.index(p.label) for p in gold_pairs])
+    # An unparsed answer is an extra class K: it lowers recall of the gold class without inventing a label.
+    scored = np.array([k if k >= 0 else scheme.num_labels for k in predicted])
+    f1 = per_class_prf(confusion_matrix(gold, scored, scheme.num_labels + 1))[2][: scheme.num_labels]
+    present = np.array([(gold == k).any() or (scored == k).any() for k in range(scheme.num_labels)])
+    result: dict[str, Any] = {
+        "pairs": len(gold_pairs),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "accuracy": float((scored == gold).mean()),
+        "parse_rate": float((scored < scheme.num_labels).mean()),
+        "parse_failures": dict(failures),
+    }
+    if reward is not None:
+        scores = reward.score([{"query": p.query, "service_text": p.service.to_text(), "answer": a, "gold_label": p.label}
+                               for p, a in zip(gold_pairs, answers)])
+        result["reward"] = {name: float(np.mean([s[name] for s in scores if name in s]))
+                            for name in scores[0]} if scores else {}
+    return result
+

@@ -1,0 +1,59 @@
+"""Reasoning SFT: the teacher learns to answer the prompt with <reasoning>…</reasoning><label>…</label>.
+
+Prompt-completion examples with TRL's SFTTrainer, loss on the answer (completion) only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from relevance_distill.prompts import build_prompt, format_answer
+from relevance_distill.schemas import LabelScheme, QueryServicePair
+from relevance_distill.teacher.common import (
+    TeacherTrainConfig, build_tiny_causal_lm, last_checkpoint, limit_threads, load_causal_lm, loss_curve, save_model,
+)
+
+
+class SFTStageConfig(TeacherTrainConfig):
+    """Reasoning SFT on (query, service, label, reasoning) records."""
+
+
+def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: Any | None) -> list[dict[str, str]]:
+    """Prompt-completion records; pairs without a label or reasoning cannot teach the answer format."""
+    examples = []
+    for pair in pairs:
+        if pair.label and pair.reasoning:
+            examples.append({"prompt": build_prompt(pair.query, pair.service.to_text(), scheme, tokenizer),
+                             "completion": format_answer(pair.reasoning, pair.label)})
+    if not examples:
+        raise ValueError("no pair has both a label and a reasoning chain; SFT needs gold reasoning")
+    return examples
+
+
+def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
+            init_uri: str | None = None) -> dict[str, Any]:
+    """Train from ``init_uri`` (the CPT model) or ``config.init``; saves OUTPUT/model."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    limit_threads()
+    output = Path(output_dir)
+    source = init_uri or config.init
+    if source == "tiny":
+        plain = sft_examples(pairs, scheme, None)
+        model, tokenizer = build_tiny_causal_lm([e["prompt"] + e["completion"] for e in plain], config)
+    else:
+        model, tokenizer = load_causal_lm(source)
+    examples = sft_examples(pairs, scheme, tokenizer)
+    args = SFTConfig(**config.training_arguments(output / "checkpoints"), max_length=config.max_length,
+                     completion_only_loss=True)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
+                         peft_config=config.peft_config())
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
+    metrics = {"step": "sft", "examples": len(examples), "loss_curve": loss_curve(trainer.state.log_history),
+               "config": config.model_dump()}
+    save_model(trainer.model, tokenizer, output / "model", metrics)
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics
