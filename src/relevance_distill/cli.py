@@ -298,6 +298,33 @@ def serve_command(
     serve_main(argv)
 
 
+@app.command("teacher")
+def teacher_command(
+    corpus: Annotated[str, typer.Option(help="Platform text for CPT (JSONL of {\"text\": …}).")],
+    train: Annotated[str, typer.Option(help="Gold pairs with labels and reasoning (JSONL).")],
+    test: Annotated[str, typer.Option(help="Gold test pairs for the teacher's macro-F1.")],
+    output: Annotated[Path, typer.Option(help="Directory for cpt/ sft/ reward/ dpo/ and report.json.")],
+    profile: Annotated[str, typer.Option(help="smoke, demo, or a TeacherConfig YAML (e.g. configs/teacher/production-qwen2.5-7b.yaml).")] = "demo",
+    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    eval_pairs: Annotated[int, typer.Option(help="Test pairs the teacher answers after SFT and after DPO.")] = 200,
+) -> None:
+    """Build the teacher: CPT → reasoning SFT → reward model → DPO, measured after SFT and after DPO."""
+    from relevance_distill.teacher.profiles import teacher_config
+    from relevance_distill.teacher.run import run_teacher
+
+    try:
+        config = teacher_config(profile)
+        report = run_teacher(config, corpus, _read_pairs(train), _read_pairs(test), _scheme(label_scheme), output, eval_pairs)
+    except (ConfigError, ValueError, FileNotFoundError) as error:
+        _fail(str(error))
+    _print_counts("teacher", {"majority macro-F1": f"{report['majority_macro_f1']:.4f}",
+                              "after SFT macro-F1": f"{report['after_sft']['macro_f1']:.4f}",
+                              "after DPO macro-F1": f"{report['after_dpo']['macro_f1']:.4f}",
+                              "reward after SFT": report["after_sft"].get("reward", {}),
+                              "reward after DPO": report["after_dpo"].get("reward", {})})
+    print(f"report: {output / 'report.json'}")
+
+
 abtest_app = typer.Typer(help="Simulate A/B traffic and analyse canary experiments.", no_args_is_help=True)
 app.add_typer(abtest_app, name="abtest")
 

@@ -64,6 +64,8 @@ def test_rule_dimensions():
     assert made_up["faithfulness_rule"] < 0.2
     broken = rule_scores(query, service, "exact", SCHEME, config, "exact")
     assert broken == {"format": 0.0, "faithfulness_rule": 0.0, "conciseness": 0.0, "correctness": 0.0}
+    half = rule_scores(query, service, "<reasoning>hotpot</reasoning> exact", SCHEME, config, "exact")
+    assert half["format"] == pytest.approx(0.2) and half["correctness"] == 0.0
     long = rule_scores(query, service, format_answer("hotpot " * 200, "exact"), SCHEME, config, "exact")
     assert long["conciseness"] < 0.5
 

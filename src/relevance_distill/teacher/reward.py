@@ -1,7 +1,8 @@
 """Multi-dimensional reward model for the teacher's answers; every dimension in [0, 1], reported separately.
 
 Rule dimensions:
-* ``format``: the answer parses (prompts.parse_answer) and its reasoning length is within bounds;
+* ``format``: 1 when the answer parses (prompts.parse_answer) with reasoning length within bounds, 0.5 when
+  the length is out of bounds, 0.1 per answer tag present (at most 0.4) when it does not parse;
 * ``correctness``: 1 − |predicted grade index − gold index| / (K − 1), where a gold label exists;
 * ``faithfulness`` (rule part): content-token precision of the reasoning against query + service text;
 * ``conciseness``: 1 up to a character budget, then a linear penalty.
@@ -68,7 +69,10 @@ def rule_scores(query: str, service_text: str, answer: str, scheme: LabelScheme,
     try:
         parsed = parse_answer(answer, scheme)
     except AnswerParseError:
-        scores = {"format": 0.0, "faithfulness_rule": 0.0, "conciseness": 0.0}
+        # Partial structure earns partial format credit (0.1 per tag present, at most 0.4), so that preference
+        # pairs can still be formed from an early teacher whose answers do not parse yet.
+        present = sum(tag in answer for tag in ("<reasoning>", "</reasoning>", "<label>", "</label>"))
+        scores = {"format": 0.1 * present, "faithfulness_rule": 0.0, "conciseness": 0.0}
         if gold_label is not None:
             scores["correctness"] = 0.0
         return scores
@@ -147,7 +151,7 @@ class RewardModel:
             scores = rule_scores(item["query"], item["service_text"], item["answer"], self.scheme, self.config,
                                  item.get("gold_label"))
             rule_faithfulness = scores.pop("faithfulness_rule")
-            parsed_ok = scores["format"] > 0
+            parsed_ok = scores["format"] >= 0.5  # 0.5 and 1 mean it parsed; partial-structure credit stays below
             scores["faithfulness"] = (rule_faithfulness + heads["faithfulness"]) / 2 if heads and parsed_ok else rule_faithfulness
             if heads:
                 scores["consistency"] = heads["consistency"] if parsed_ok else 0.0

@@ -1,0 +1,61 @@
+"""Teacher profiles: one config per step, loaded from YAML (configs/teacher/*.yaml) or built in.
+
+* ``smoke``: a tiny random Qwen2 (head dim 64, vLLM-CPU compatible) and a few steps per stage: wiring.
+* ``demo``: a small Qwen2 trained here on the built-in corpus and gold reasoning (minutes on 2 cores).
+* ``production`` (``configs/teacher/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16, multi-GPU
+  through ``accelerate launch``/``torchrun``; documented and validated, not runnable on a CPU machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from relevance_distill.config import ConfigError, load_config, parse_config
+from relevance_distill.schemas import StrictModel
+from relevance_distill.teacher.cpt import CPTConfig
+from relevance_distill.teacher.preference import PreferenceConfig
+from relevance_distill.teacher.reward import RewardConfig
+from relevance_distill.teacher.sft import SFTStageConfig
+
+
+class TeacherConfig(StrictModel):
+    """All teacher steps of one profile."""
+
+    profile: str = Field(description="Profile name, recorded with every artifact.")
+    cpt: CPTConfig = Field(description="Continued pre-training.")
+    sft: SFTStageConfig = Field(description="Reasoning SFT (starts from the CPT model).")
+    reward: RewardConfig = Field(description="Multi-dimensional reward model.")
+    preference: PreferenceConfig = Field(description="Sampling, pair selection and DPO (starts from the SFT model).")
+    accelerate_launch: list[str] = Field(
+        default_factory=list, description="Launcher prefix for multi-GPU runs, e.g. ['accelerate', 'launch', '--num_processes', '8'].")
+
+
+_TINY = {"init": "tiny", "tiny_hidden_size": 128, "tiny_heads": 2, "tiny_layers": 2}
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"profile": "smoke",
+              "cpt": {**_TINY, "max_steps": 3, "batch_size": 4, "max_length": 256},
+              # Enough SFT for the tiny model to start writing the answer tags, so DPO has pairs to rank.
+              "sft": {**_TINY, "max_steps": 40, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3},
+              "reward": {"max_steps": 10, "batch_size": 8},
+              "preference": {**_TINY, "max_steps": 8, "batch_size": 4, "max_prompts": 32, "max_new_tokens": 64,
+                             "reward_margin": 0.0, "max_length": 512}},
+    # Minutes on 2 CPU cores: the same small architecture trained long enough to label better than chance.
+    "demo": {"profile": "demo",
+             "cpt": {**_TINY, "max_steps": 100, "batch_size": 8, "max_length": 256, "learning_rate": 2e-3},
+             "sft": {**_TINY, "max_steps": 300, "batch_size": 8, "max_length": 512, "learning_rate": 2e-3},
+             "reward": {"max_steps": 200, "batch_size": 16},
+             "preference": {**_TINY, "max_steps": 30, "batch_size": 4, "max_prompts": 64, "samples_per_prompt": 4,
+                            "max_new_tokens": 128, "reward_margin": 0.1, "learning_rate": 1e-4, "max_length": 640}},
+}
+
+
+def teacher_config(profile_or_path: str) -> TeacherConfig:
+    """A built-in profile by name, or a YAML file with a full TeacherConfig."""
+    if profile_or_path in BUILTIN_PROFILES:
+        return parse_config(TeacherConfig, BUILTIN_PROFILES[profile_or_path], source=f"profile {profile_or_path}")
+    if Path(profile_or_path).suffix in {".yaml", ".yml"}:
+        return load_config(TeacherConfig, profile_or_path)
+    raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(BUILTIN_PROFILES)} or a .yaml file")

@@ -1,0 +1,46 @@
+"""Teacher profiles: the production config loads and bad values are refused with the field named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from relevance_distill.config import ConfigError
+from relevance_distill.teacher.profiles import BUILTIN_PROFILES, teacher_config
+
+PRODUCTION = Path(__file__).resolve().parents[2] / "configs" / "teacher" / "production-qwen2.5-7b.yaml"
+
+
+def test_builtin_profiles_validate():
+    for name in BUILTIN_PROFILES:
+        config = teacher_config(name)
+        assert config.profile == name and config.cpt.init == "tiny"
+
+
+def test_production_config_loads():
+    config = teacher_config(str(PRODUCTION))
+    assert config.sft.lora and config.sft.precision == "bf16" and config.preference.beta == 0.1
+    assert config.accelerate_launch[:2] == ["accelerate", "launch"]
+    assert config.cpt.peft_config().r == 64
+
+
+@pytest.mark.parametrize("path, value, message", [
+    (("sft", "precision"), "fp8", "sft.precision"),
+    (("preference", "samples_per_prompt"), 1, "preference.samples_per_prompt"),
+    (("cpt", "learning_rate"), -1, "cpt.learning_rate"),
+    (("reward", "colour"), "red", "reward.colour: unknown key"),
+])
+def test_production_config_refuses_bad_values(tmp_path, path, value, message):
+    data = yaml.safe_load(PRODUCTION.read_text())
+    data[path[0]][path[1]] = value
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message):
+        teacher_config(str(bad))
+
+
+def test_unknown_profile_lists_allowed():
+    with pytest.raises(ConfigError, match="allowed"):
+        teacher_config("huge")
