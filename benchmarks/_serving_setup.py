@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 from relevance_distill.config import DataGenerationConfig, student_config_for
 from relevance_distill.data.generate import generate_dataset
@@ -43,38 +36,8 @@ def export_benchmark_model(work: Path, init: str = "minilm") -> Path:
     return work / "model"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def Server(model_dir: Path, threads: int, backend: str = "torch", max_batch_size: int = 256):
+    """The model server in its own process on a loopback port (stopped with .stop())."""
+    from relevance_distill.serving.process import ModelServerProcess
 
-
-class Server:
-    def __init__(self, model_dir: Path, threads: int, backend: str = "torch", max_batch_size: int = 256):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "relevance_distill.serving", "--model_name", "relevance", "--model_uri", str(model_dir),
-             "--http_port", str(self.port), "--grpc_port", str(free_port()), "--backend", backend,
-             "--num_threads", str(threads), "--max_batch_size", str(max_batch_size), "--enable_latency_logging", "false",
-             "--configure_logging", "false"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ), start_new_session=True)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"model server exited with {self.process.returncode}")
-            try:
-                if httpx.get(f"{self.base}/v2/health/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("model server did not become ready in 180 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+    return ModelServerProcess(model_dir, backend, threads, max_batch_size)

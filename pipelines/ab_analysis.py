@@ -5,16 +5,12 @@ from kfp import dsl
 
 from components.analyze_ab.component import analyze_ab
 from components.promote_or_rollback.component import promote_or_rollback
-from pipelines.kubernetes import configure_task
+from pipelines.kubernetes import task_configurer
 from relevance_distill.config import KubernetesConfig
 
 
 def build_ab_analysis_pipeline(cluster: KubernetesConfig | None = None, local: bool = False):
-    cluster = cluster or KubernetesConfig()
-
-    def configure(task, name: str):
-        task.set_display_name(name.replace("_", " "))
-        return task if local else configure_task(task, name, cluster)
+    configure = task_configurer(cluster or KubernetesConfig(), local)
 
     @dsl.pipeline(name="relevance-ab-analysis", description="Decide promotion or rollback of the canary student from A/B logs.")
     def ab_analysis_pipeline(

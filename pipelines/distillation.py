@@ -14,17 +14,13 @@ from components.export_student.component import export_student
 from components.gate.component import gate
 from components.prepare_data.component import prepare_data
 from components.train_student.component import train_student
-from pipelines.kubernetes import configure_task
+from pipelines.kubernetes import task_configurer
 from relevance_distill.config import KubernetesConfig
 
 
 def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False):
     """The pipeline function; ``local=True`` skips Kubernetes-only task settings (kfp.local runs)."""
-    cluster = cluster or KubernetesConfig()
-
-    def configure(task, name: str):
-        task.set_display_name(name.replace("_", " "))
-        return task if local else configure_task(task, name, cluster)
+    configure = task_configurer(cluster or KubernetesConfig(), local)
 
     @dsl.pipeline(name="relevance-distillation", description="Distil a reasoning teacher into a BERT relevance student (CRSD).")
     def distillation_pipeline(

@@ -24,3 +24,13 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
             kubernetes.add_toleration(task, key=toleration.get("key"), operator=toleration.get("operator", "Equal"),
                                       value=toleration.get("value"), effect=toleration.get("effect"))
     return task
+
+
+def task_configurer(cluster: KubernetesConfig, local: bool):
+    """Sets each task's display name and, unless running under kfp.local, its cluster settings."""
+
+    def configure(task, component_name: str):
+        task.set_display_name(component_name.replace("_", " "))
+        return task if local else configure_task(task, component_name, cluster)
+
+    return configure

@@ -15,18 +15,17 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from relevance_distill.processes import free_loopback_port, stop_process, wait_until_ready
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -330,12 +329,6 @@ def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold
     return target
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class EmbeddedS3:
     """moto's S3-compatible server in its own process on a free 127.0.0.1 port; stopped by PID.
 
@@ -344,7 +337,7 @@ class EmbeddedS3:
     """
 
     def __init__(self, port: int | None = None, startup_timeout_s: float = 30.0, log_path: str | Path | None = None):
-        self.port = port or _free_loopback_port()
+        self.port = port or free_loopback_port()
         self.startup_timeout_s = startup_timeout_s
         self.log_path = Path(log_path) if log_path else None
         self.process: subprocess.Popen[bytes] | None = None
@@ -373,28 +366,20 @@ class EmbeddedS3:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise StorageError(f"embedded S3 server exited with code {self.process.returncode} on start")
-            try:
-                with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
-                    return self
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.1)
-        self.stop()
-        raise StorageError(f"embedded S3 server did not answer on {self.endpoint} within {self.startup_timeout_s}s")
+
+        def answers() -> bool:
+            with urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1):
+                return True
+
+        try:
+            wait_until_ready(self.process, answers, self.startup_timeout_s, f"embedded S3 server on {self.endpoint}")
+        except RuntimeError as error:
+            self.process = None
+            raise StorageError(str(error)) from None
+        return self
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         self.process = None
 
     def __enter__(self) -> EmbeddedS3:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.generate import generate_dataset

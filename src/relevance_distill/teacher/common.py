@@ -149,3 +149,12 @@ def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
 def limit_threads() -> None:
     """Tokenizer worker threads fight the trainer for the two cores of a small machine."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Train (resuming from OUTPUT/checkpoints when a previous run left one), save OUTPUT/model and metrics."""
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
+    metrics = {**metrics, "loss_curve": loss_curve(trainer.state.log_history)}
+    save_model(trainer.model, tokenizer, output / "model", metrics)
+    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    return metrics

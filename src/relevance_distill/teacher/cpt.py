@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from pydantic import Field
 
 from relevance_distill.data.readers import iter_jsonl
 from relevance_distill.teacher.common import (
-    TeacherTrainConfig, build_tiny_causal_lm, last_checkpoint, limit_threads, load_causal_lm, loss_curve, save_model,
+    TeacherTrainConfig, build_tiny_causal_lm, limit_threads, load_causal_lm, train_and_save,
 )
 
 
@@ -48,9 +47,4 @@ def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path) -> dict[
                      packing=config.packing, max_length=config.max_length)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          processing_class=tokenizer, peft_config=config.peft_config())
-    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
-    metrics = {"step": "cpt", "documents": len(texts), "loss_curve": loss_curve(trainer.state.log_history),
-               "config": config.model_dump()}
-    save_model(trainer.model, tokenizer, output / "model", metrics)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    return metrics
+    return train_and_save(trainer, tokenizer, output, {"step": "cpt", "documents": len(texts), "config": config.model_dump()})

@@ -4,7 +4,6 @@ the SFT model as the reference. The scored pairs are saved (``pairs.jsonl``): us
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from pydantic import Field
 from relevance_distill.data.readers import write_jsonl
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import LabelScheme, QueryServicePair
-from relevance_distill.teacher.common import TeacherTrainConfig, last_checkpoint, limit_threads, load_causal_lm, loss_curve, save_model
+from relevance_distill.teacher.common import TeacherTrainConfig, limit_threads, load_causal_lm, train_and_save
 from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.reward import RewardModel
 
@@ -66,10 +65,7 @@ def run_preference(config: PreferenceConfig, sft_uri: str, pairs: list[QueryServ
     dataset = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in records])
     trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=config.peft_config())
-    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
-    metrics = {"step": "dpo", "prompts": min(len(pairs), config.max_prompts), "pairs": len(records),
-               "mean_reward_gap": sum(r["chosen_reward"]["total"] - r["rejected_reward"]["total"] for r in records) / len(records),
-               "loss_curve": loss_curve(trainer.state.log_history), "config": config.model_dump()}
-    save_model(trainer.model, tokenizer, output / "model", metrics)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    return metrics
+    return train_and_save(trainer, tokenizer, output, {
+        "step": "dpo", "prompts": min(len(pairs), config.max_prompts), "pairs": len(records),
+        "mean_reward_gap": sum(r["chosen_reward"]["total"] - r["rejected_reward"]["total"] for r in records) / len(records),
+        "config": config.model_dump()})

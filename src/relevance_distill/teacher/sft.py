@@ -5,14 +5,13 @@ Prompt-completion examples with TRL's SFTTrainer, loss on the answer (completion
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
-    TeacherTrainConfig, build_tiny_causal_lm, last_checkpoint, limit_threads, load_causal_lm, loss_curve, save_model,
+    TeacherTrainConfig, build_tiny_causal_lm, limit_threads, load_causal_lm, train_and_save,
 )
 
 
@@ -51,9 +50,4 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())
-    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
-    metrics = {"step": "sft", "examples": len(examples), "loss_curve": loss_curve(trainer.state.log_history),
-               "config": config.model_dump()}
-    save_model(trainer.model, tokenizer, output / "model", metrics)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    return metrics
+    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples), "config": config.model_dump()})
