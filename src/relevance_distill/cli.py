@@ -325,6 +325,43 @@ def teacher_command(
     print(f"report: {output / 'report.json'}")
 
 
+@app.command("annotate")
+def annotate_command(
+    teacher: Annotated[str, typer.Option(help="Teacher model: s3:// prefix (with manifest) or directory.")],
+    input_uri: Annotated[str, typer.Option("--input", help="Pairs to annotate (JSONL, our schema).")],
+    output: Annotated[str, typer.Option(help="Prefix for shard-XXXXX/ outputs and merged/.")],
+    shards: Annotated[int, typer.Option(help="Number of shards (each is a separate unit of work).")] = 4,
+    engine: Annotated[str, typer.Option(help="transformers (CPU fallback) or vllm.")] = "transformers",
+    samples: Annotated[int, typer.Option(help="Self-consistency samples per pair.")] = 5,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest answer.")] = 192,
+    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    only_shard: Annotated[Optional[int], typer.Option(help="Run just this shard (one pod of a fan-out).")] = None,
+) -> None:
+    """Annotate pairs with the teacher: sharded, self-consistent, resumable; merge with accounting."""
+    from relevance_distill.annotate.engines import EngineConfig, make_engine
+    from relevance_distill.annotate.shards import annotate_shard, merge_shards
+
+    try:
+        config = parse_config(EngineConfig, {"engine": engine, "samples": samples, "temperature": temperature,
+                                             "max_new_tokens": max_new_tokens})
+        pairs = _read_pairs(input_uri)
+        generator = make_engine(teacher, config)
+        scheme = _scheme(label_scheme)
+        indices = [only_shard] if only_shard is not None else list(range(shards))
+        for index in indices:
+            with _row_progress(f"shard {index}/{shards}") as advance:
+                stats = annotate_shard(pairs, index, shards, generator, scheme, output, teacher, on_pair=advance)
+            print(f"shard {index}: {'skipped (done)' if stats['skipped'] else 'annotated'} "
+                  f"{stats['annotated']}/{stats['rows_in']}, quarantined {stats['quarantined']}")
+        if only_shard is None:
+            summary = merge_shards(output, shards, storage.join(output, "merged"), expected_rows=len(pairs))
+            print(f"merged: rows in {summary['rows_in']} = annotated {summary['annotated']} + quarantined "
+                  f"{summary['quarantined']}; labels {summary['labels']}")
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:
+        _fail(str(error))
+
+
 abtest_app = typer.Typer(help="Simulate A/B traffic and analyse canary experiments.", no_args_is_help=True)
 app.add_typer(abtest_app, name="abtest")
 

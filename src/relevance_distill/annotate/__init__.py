@@ -1,0 +1,1 @@
+"""Teacher annotation at scale: engines, self-consistency, shards and their merge."""

@@ -1,0 +1,110 @@
+"""Sharded annotation and merge.
+
+Pairs go to shards by a stable hash of ``pair_id``. A shard writes ``annotations.jsonl``,
+``quarantine.jsonl`` and ``stats.json`` (rows in, annotated, quarantined, label histogram, tokens generated,
+seconds) under ``OUTPUT/shard-XXXXX/`` through ``publish_dir`` (manifest last); a shard whose output already
+exists and verifies is skipped, so a rerun after a killed shard redoes only the unfinished ones. The merge
+refuses a missing shard and checks rows in = annotated + quarantined over all shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+from relevance_distill import storage
+from relevance_distill.annotate.consistency import aggregate
+from relevance_distill.data.readers import read_models, write_jsonl
+from relevance_distill.prompts import build_prompt
+from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
+
+
+class ShardError(RuntimeError):
+    """A shard is missing or its accounting does not add up."""
+
+
+def shard_of(pair_id: str, shards: int) -> int:
+    return int(hashlib.sha256(pair_id.encode()).hexdigest()[:8], 16) % shards
+
+
+def shard_uri(output_uri: str, index: int) -> str:
+    return storage.join(output_uri, f"shard-{index:05d}")
+
+
+def shard_done(output_uri: str, index: int) -> bool:
+    try:
+        storage.fetch_dir(shard_uri(output_uri, index), tempfile.mkdtemp(prefix="relevance-distill-verify-"))
+        return True
+    except (storage.ManifestMissingError, storage.ChecksumMismatchError):
+        return False
+
+
+def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
+                   output_uri: str, teacher_version: str, reward: Any | None = None,
+                   on_pair: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Annotate this shard's pairs (skipped when its output already exists and verifies)."""
+    if shard_done(output_uri, index):
+        return {**json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json"))), "skipped": True}
+    started = time.monotonic()
+    mine = [p for p in pairs if shard_of(p.pair_id, shards) == index]
+    tokenizer = engine.prompt_tokenizer()
+    outputs = engine.generate([build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in mine]) if mine else []
+    annotations: list[Annotation] = []
+    quarantine: list[dict[str, Any]] = []
+    tokens = 0
+    for pair, answers in zip(mine, outputs):
+        tokens += sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+        annotation, record = aggregate(pair, answers, scheme, teacher_version, reward)
+        if annotation is None:
+            quarantine.append(record)
+        else:
+            annotations.append(annotation)
+        if on_pair:
+            on_pair()
+    stats = {"shard": index, "shards": shards, "rows_in": len(mine), "annotated": len(annotations),
+             "quarantined": len(quarantine), "labels": dict(Counter(a.label for a in annotations)),
+             "tokens_generated": tokens, "seconds": round(time.monotonic() - started, 3)}
+    if stats["rows_in"] != stats["annotated"] + stats["quarantined"]:
+        raise ShardError(f"shard {index}: rows in {stats['rows_in']} != annotated + quarantined")
+    with tempfile.TemporaryDirectory(prefix="relevance-distill-shard-") as directory:
+        write_jsonl(str(Path(directory) / "annotations.jsonl"), annotations)
+        write_jsonl(str(Path(directory) / "quarantine.jsonl"), quarantine)
+        (Path(directory) / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+        storage.publish_dir(directory, shard_uri(output_uri, index), metadata={"stage": "annotate_shard", "shard": index})
+    return {**stats, "skipped": False}
+
+
+def merge_shards(output_uri: str, shards: int, merged_uri: str, expected_rows: int | None = None) -> dict[str, Any]:
+    """Concatenate every shard's annotations; refuse a missing shard or broken accounting."""
+    missing = [i for i in range(shards) if not storage.exists(storage.join(shard_uri(output_uri, i), storage.MANIFEST_NAME))]
+    if missing:
+        raise ShardError(f"cannot merge: shards {missing} of {shards} are missing under {output_uri}")
+    totals = Counter()
+    labels: Counter[str] = Counter()
+    with tempfile.TemporaryDirectory(prefix="relevance-distill-merge-") as directory:
+        annotations, quarantine = [], []
+        for index in range(shards):
+            local = storage.fetch_dir(shard_uri(output_uri, index), Path(directory) / f"shard-{index}")
+            stats = json.loads((local / "stats.json").read_text(encoding="utf-8"))
+            for key in ("rows_in", "annotated", "quarantined", "tokens_generated"):
+                totals[key] += stats[key]
+            labels.update(stats["labels"])
+            annotations.extend(read_models(str(local / "annotations.jsonl"), Annotation))
+            quarantine.extend(json.loads(line) for line in (local / "quarantine.jsonl").read_text().splitlines() if line)
+        if totals["rows_in"] != totals["annotated"] + totals["quarantined"]:
+            raise ShardError(f"rows in {totals['rows_in']} != annotated {totals['annotated']} + quarantined {totals['quarantined']}")
+        if expected_rows is not None and totals["rows_in"] != expected_rows:
+            raise ShardError(f"shards hold {totals['rows_in']} rows, the input had {expected_rows}")
+        out = Path(directory) / "merged"
+        out.mkdir()
+        write_jsonl(str(out / "annotations.jsonl"), annotations)
+        write_jsonl(str(out / "quarantine.jsonl"), quarantine)
+        summary = {**totals, "shards": shards, "labels": dict(labels)}
+        (out / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        storage.publish_dir(out, merged_uri, metadata={"stage": "merge_annotations"})
+    return summary

@@ -1,0 +1,80 @@
+"""Annotation with a tiny teacher through the transformers engine: self-consistency, shards, resume, merge."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from relevance_distill import storage
+from relevance_distill.annotate.consistency import aggregate
+from relevance_distill.annotate.engines import EngineConfig, make_engine
+from relevance_distill.annotate.shards import ShardError, annotate_shard, merge_shards, shard_uri
+from relevance_distill.config import DataGenerationConfig
+from relevance_distill.data.generate import generate_dataset
+from relevance_distill.data.readers import read_models
+from relevance_distill.prompts import format_answer
+from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
+from relevance_distill.teacher.profiles import teacher_config
+from relevance_distill.teacher.sft import run_sft
+
+SCHEME = get_label_scheme("local_services")
+PAIR = QueryServicePair(pair_id="p1", query="hotpot", service=Service(service_id="s", title="Golden Hotpot"))
+
+
+def test_majority_vote_confidence_and_ties():
+    answers = [format_answer("a", "exact"), format_answer("b", "exact"), format_answer("c", "weak"), "garbage"]
+    annotation, info = aggregate(PAIR, answers, SCHEME, "t1")
+    assert annotation.label == "exact" and annotation.confidence == pytest.approx(2 / 3)
+    assert annotation.votes == pytest.approx({"weak": 1 / 3, "exact": 2 / 3}) and annotation.reasoning == "a"
+    assert info["parsed"] == 3 and len(info["failures"]) == 1
+    tie, _ = aggregate(PAIR, [format_answer("x", "exact"), format_answer("y", "weak")], SCHEME, "t1")
+    assert tie.label == "weak"  # ties go to the lower grade
+    none, record = aggregate(PAIR, ["no", "<reasoning>x"], SCHEME, "t1")
+    assert none is None and record["reason_code"] == "unparseable" and record["raw_outputs"] == ["no", "<reasoning>x"]
+
+
+def test_vllm_missing_names_the_extra(tmp_path):
+    pytest.importorskip("torch")
+    try:
+        import vllm  # noqa: F401
+        pytest.skip("vLLM is installed here")
+    except ImportError:
+        pass
+    with pytest.raises(RuntimeError, match="annotate"):
+        make_engine(str(tmp_path), EngineConfig(engine="vllm"))
+
+
+@pytest.fixture(scope="module")
+def teacher_and_logs(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("annotate")
+    generate_dataset(DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=240, corpus_documents=0, seed=4), directory)
+    gold = read_models(str(directory / "labeled.jsonl"), QueryServicePair)
+    run_sft(teacher_config("smoke").sft, gold, SCHEME, directory / "teacher")
+    logs = read_models(str(directory / "search_logs.jsonl"), QueryServicePair)
+    return str(directory / "teacher" / "model"), logs
+
+
+def test_sharded_annotation_resume_and_merge(teacher_and_logs, s3_bucket):
+    teacher, logs = teacher_and_logs
+    engine = make_engine(teacher, EngineConfig(samples=3, temperature=0.8, max_new_tokens=64, batch_size=32))
+    output = f"{s3_bucket}/annotations"
+    first = [annotate_shard(logs, i, 3, engine, SCHEME, output, "teacher-smoke") for i in range(3)]
+    assert sum(s["rows_in"] for s in first) == len(logs) == 240
+    assert all(s["rows_in"] == s["annotated"] + s["quarantined"] and s["tokens_generated"] > 0 for s in first)
+    assert sum(s["annotated"] for s in first) > 0, "the smoke teacher should label some pairs"
+
+    storage.delete(storage.join(shard_uri(output, 1), storage.MANIFEST_NAME))  # shard 1 "was killed"
+    with pytest.raises(ShardError, match=r"shards \[1\]"):
+        merge_shards(output, 3, f"{s3_bucket}/merged")
+    second = [annotate_shard(logs, i, 3, engine, SCHEME, output, "teacher-smoke") for i in range(3)]
+    assert [s["skipped"] for s in second] == [True, False, True]
+
+    summary = merge_shards(output, 3, f"{s3_bucket}/merged", expected_rows=len(logs))
+    assert summary["rows_in"] == 240 == summary["annotated"] + summary["quarantined"]
+    merged = storage.read_text(f"{s3_bucket}/merged/annotations.jsonl").splitlines()
+    assert len(merged) == summary["annotated"]
+    record = json.loads(merged[0])
+    assert record["teacher_version"] == "teacher-smoke" and abs(sum(record["votes"].values()) - 1) < 1e-6
+    with pytest.raises(ShardError, match="the input had 241"):
+        merge_shards(output, 3, f"{s3_bucket}/merged2", expected_rows=241)
