@@ -39,6 +39,18 @@ def test_v1_predict_with_version_header(server):
         assert prediction["label"] == max(prediction["probs"], key=prediction["probs"].get)
 
 
+def test_v1_without_json_content_type(server):
+    """`curl -d '{…}'` sends application/x-www-form-urlencoded; the body is still JSON and must work."""
+    body = json.dumps({"instances": [{"query": "hotpot", "service": SERVICE}]})
+    response = httpx.post(f"{server.base}/v1/models/relevance:predict", content=body, timeout=30,
+                          headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["label"] in LABELS
+    broken = httpx.post(f"{server.base}/v1/models/relevance:predict", content=b"{oops", timeout=30,
+                        headers={"content-type": "text/plain"})
+    assert broken.status_code == 400 and "not valid JSON" in broken.text
+
+
 def test_v2_infer_matches_v1(server):
     text = Service(service_id="x", **SERVICE).to_text()
     v1 = _v1(server, {"instances": [{"query": "hotpot in Chaoyang", "service": SERVICE}] * 3}).json()["predictions"]

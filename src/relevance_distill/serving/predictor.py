@@ -132,6 +132,12 @@ class RelevancePredictor(Model):
             raise InvalidInput(f"{field} has {size} items; the maximum batch is {self.limits.max_batch_size}")
 
     def _v1(self, payload: Any) -> ScoringBatch:
+        if isinstance(payload, (bytes, str)):
+            # KServe decodes JSON only for 'Content-Type: application/json'; `curl -d` sends a form type.
+            try:
+                payload = json.loads(payload)
+            except (ValueError, UnicodeDecodeError):
+                raise InvalidInput("request body is not valid JSON") from None
         if not isinstance(payload, dict):
             raise InvalidInput(f"request body must be a JSON object with 'instances', got {type(payload).__name__}")
         instances = payload.get("instances")
