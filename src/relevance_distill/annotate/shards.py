@@ -37,11 +37,12 @@ def shard_uri(output_uri: str, index: int) -> str:
 
 
 def shard_done(output_uri: str, index: int) -> bool:
-    try:
-        storage.fetch_dir(shard_uri(output_uri, index), tempfile.mkdtemp(prefix="relevance-distill-verify-"))
-        return True
-    except (storage.ManifestMissingError, storage.ChecksumMismatchError):
-        return False
+    with tempfile.TemporaryDirectory(prefix="relevance-distill-verify-") as directory:
+        try:
+            storage.fetch_dir(shard_uri(output_uri, index), directory)
+            return True
+        except (storage.ManifestMissingError, storage.ChecksumMismatchError):
+            return False
 
 
 def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,

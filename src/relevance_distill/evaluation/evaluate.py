@@ -6,9 +6,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from relevance_distill.evaluation.metrics import classification_report
+from relevance_distill.evaluation.metrics import classification_report, expected_scores
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 
 
@@ -43,8 +42,7 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     classifier = student.classifier_model
     encoder = ViewEncoder(tokenizer, max_length, max(max_length, 256))
     probabilities = predict_probabilities(classifier, encoder, gold_pairs)
-    grades = np.array([label.grade for label in scheme.labels])
-    scores = (probabilities @ grades - grades[0]) / (grades[-1] - grades[0])
+    scores = expected_scores(probabilities, scheme)
     predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
                    for p, row, score in zip(gold_pairs, probabilities, scores)]
     report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs])

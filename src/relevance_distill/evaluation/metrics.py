@@ -83,6 +83,12 @@ def ndcg_at_k(gains_by_query: dict[str, list[tuple[float, float]]], k: int = 10)
     return float(np.mean(values)) if values else None
 
 
+def expected_scores(probabilities: np.ndarray, scheme: LabelScheme) -> np.ndarray:
+    """Ranking scores of many predicted distributions at once (LabelScheme.expected_score, vectorised)."""
+    grades = np.array([label.grade for label in scheme.labels], dtype=float)
+    return (np.asarray(probabilities, dtype=float) @ grades - grades[0]) / (grades[-1] - grades[0])
+
+
 def classification_report(gold_labels: list[str], probabilities: np.ndarray, scheme: LabelScheme,
                           query_keys: list[str] | None = None) -> dict[str, Any]:
     """Every metric of DESIGN.md's evaluation on one set: gold label names vs predicted distributions."""
@@ -92,8 +98,7 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
     k = scheme.num_labels
     matrix = confusion_matrix(gold, predicted, k)
     precision, recall, f1 = per_class_prf(matrix)
-    grades = np.array([label.grade for label in scheme.labels])
-    scores = (probabilities @ grades - grades[0]) / (grades[-1] - grades[0])
+    scores = expected_scores(probabilities, scheme)
     relevant_from = scheme.index(scheme.relevant_from)
     report: dict[str, Any] = {
         "count": int(len(gold)),
