@@ -25,6 +25,7 @@ COMPONENT_IMAGES: dict[str, str] = {
     "teacher_sft": "trainer",
     "reward_model": "trainer",
     "teacher_preference": "trainer",
+    "use_existing_model": "tools",
     "annotate_shard": "annotator",
     "merge_annotations": "tools",
     "train_student": "trainer",

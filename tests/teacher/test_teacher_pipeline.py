@@ -38,7 +38,8 @@ def test_smoke_teacher_end_to_end_and_dpo_raises_reward(tmp_path):
                          SCHEME, tmp_path / "teacher", eval_pairs=16)
     assert json.loads((tmp_path / "teacher" / "report.json").read_text())["profile"] == "smoke"
     for step in ("cpt", "sft", "reward", "dpo"):
-        assert (tmp_path / "teacher" / step / "metrics.json").is_file()
+        assert (tmp_path / "teacher" / step / "model" / "metrics.json").is_file()
+        assert (tmp_path / "teacher" / step / "model" / "manifest.json").is_file()
     scored_pairs = [json.loads(line) for line in (tmp_path / "teacher" / "dpo" / "pairs.jsonl").read_text().splitlines()]
     assert scored_pairs and all(p["chosen_reward"]["total"] >= p["rejected_reward"]["total"] for p in scored_pairs)
     assert {"after_sft", "after_dpo", "majority_macro_f1"} <= set(report)

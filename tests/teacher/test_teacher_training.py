@@ -93,3 +93,24 @@ def test_reward_model_ranks_correct_grounded_answers_first(data, tmp_path):
     accuracy = wins / total
     print(f"reward model: held-out ranking accuracy {accuracy:.3f} over {total} comparisons; heads {metrics['held_out_accuracy']}")
     assert accuracy >= 0.9
+
+
+def test_cpt_step_publishes_to_s3_and_a_fresh_pod_resumes_from_the_published_checkpoint(data, tmp_path, s3_server):
+    from relevance_distill import storage
+    from relevance_distill.teacher.stages import cpt_step
+
+    directory, pairs = data
+    storage.ensure_bucket("s3://teacher")
+    first = cpt_step(CPTConfig(max_steps=4, batch_size=4, max_length=128, save_steps=2), str(directory / "corpus.jsonl"),
+                     "s3://teacher/cpt", SCHEME, pairs[:20], workdir=tmp_path / "pod-1")
+    assert first["model_uri"] == "s3://teacher/cpt/model"
+    assert "model.safetensors" in storage.read_manifest(first["model_uri"]).files
+    assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 4
+    # A restarted pod has an empty disk: it must continue from step 4 of the published checkpoint, not from 0.
+    second = cpt_step(CPTConfig(max_steps=6, batch_size=4, max_length=128, save_steps=2), str(directory / "corpus.jsonl"),
+                      "s3://teacher/cpt", SCHEME, pairs[:20], workdir=tmp_path / "pod-2")
+    assert first["metrics"]["resumed_from_step"] == 0 and second["metrics"]["resumed_from_step"] == 4
+    # Steps 1–4 come from the restored trainer state, not from a retraining (whose 6-step schedule differs).
+    assert second["metrics"]["loss_curve"][:4] == first["metrics"]["loss_curve"]
+    assert [point["step"] for point in second["metrics"]["loss_curve"]] == [1, 2, 3, 4, 5, 6]
+    assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 6

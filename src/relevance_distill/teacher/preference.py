@@ -47,7 +47,7 @@ def build_pairs(model: Any, tokenizer: Any, pairs: list[QueryServicePair], schem
 
 
 def run_preference(config: PreferenceConfig, sft_uri: str, pairs: list[QueryServicePair], scheme: LabelScheme,
-                   reward: RewardModel, output_dir: str | Path) -> dict[str, Any]:
+                   reward: RewardModel, output_dir: str | Path, checkpoint_uri: str | None = None) -> dict[str, Any]:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
@@ -68,4 +68,4 @@ def run_preference(config: PreferenceConfig, sft_uri: str, pairs: list[QueryServ
     return train_and_save(trainer, tokenizer, output, {
         "step": "dpo", "prompts": min(len(pairs), config.max_prompts), "pairs": len(records),
         "mean_reward_gap": sum(r["chosen_reward"]["total"] - r["rejected_reward"]["total"] for r in records) / len(records),
-        "config": config.model_dump()})
+        "config": config.model_dump()}, checkpoint_uri)

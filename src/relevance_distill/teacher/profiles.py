@@ -59,3 +59,22 @@ def teacher_config(profile_or_path: str) -> TeacherConfig:
     if Path(profile_or_path).suffix in {".yaml", ".yml"}:
         return load_config(TeacherConfig, profile_or_path)
     raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(BUILTIN_PROFILES)} or a .yaml file")
+
+
+TEACHER_STEPS = ("cpt", "sft", "reward", "preference")
+
+
+def step_config(profile_or_path: str, step: str, overrides_json: str = "{}") -> Any:
+    """One step's config from a profile (built-in name or YAML), with JSON overrides (what a component receives)."""
+    import json
+
+    if step not in TEACHER_STEPS:
+        raise ConfigError(f"unknown teacher step {step!r}; allowed: {list(TEACHER_STEPS)}")
+    try:
+        overrides = json.loads(overrides_json or "{}")
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"teacher {step} overrides are not JSON ({error}): {overrides_json!r}") from None
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"teacher {step} overrides must be a JSON object, got {overrides_json!r}")
+    base = getattr(teacher_config(profile_or_path), step)
+    return parse_config(type(base), {**base.model_dump(), **overrides}, source=f"teacher {step} ({profile_or_path})")

@@ -32,7 +32,7 @@ def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: 
 
 
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
-            init_uri: str | None = None) -> dict[str, Any]:
+            init_uri: str | None = None, checkpoint_uri: str | None = None) -> dict[str, Any]:
     """Train from ``init_uri`` (the CPT model) or ``config.init``; saves OUTPUT/model."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -50,4 +50,4 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())
-    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples), "config": config.model_dump()})
+    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples), "config": config.model_dump()}, checkpoint_uri)

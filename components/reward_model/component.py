@@ -1,0 +1,29 @@
+from kfp import dsl
+from kfp.dsl import Metrics, Output
+
+from components.images import component_image
+
+
+@dsl.component(base_image=component_image("reward_model"), install_kfp_package=False)
+def reward_model(
+    train_uri: str,
+    output_uri: str,
+    training: Output[Metrics],
+    profile: str = "demo",
+    config_json: str = "{}",
+    label_scheme: str = "local_services",
+) -> str:
+    """Multi-dimensional reward model: learned heads trained pairwise (Bradley–Terry) on pairs from gold data.
+
+    Returns OUTPUT_URI/model; TRAINING holds the held-out ranking accuracy of each learned head.
+    """
+    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.teacher.profiles import step_config
+    from relevance_distill.teacher.stages import read_pairs, reward_step
+
+    result = reward_step(step_config(profile, "reward", config_json), read_pairs(train_uri),
+                         get_label_scheme(label_scheme), output_uri)
+    training.log_metric("preference_pairs", result["metrics"]["pairs"])
+    for head, accuracy in result["metrics"]["held_out_accuracy"].items():
+        training.log_metric(f"held_out_accuracy_{head}", accuracy)
+    return result["model_uri"]

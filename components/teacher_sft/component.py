@@ -1,0 +1,29 @@
+from kfp import dsl
+from kfp.dsl import Metrics, Output
+
+from components.images import component_image
+
+
+@dsl.component(base_image=component_image("teacher_sft"), install_kfp_package=False)
+def teacher_sft(
+    train_uri: str,
+    init_model_uri: str,
+    output_uri: str,
+    training: Output[Metrics],
+    profile: str = "demo",
+    config_json: str = "{}",
+    label_scheme: str = "local_services",
+) -> str:
+    """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model."""
+    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.teacher.profiles import step_config
+    from relevance_distill.teacher.stages import read_pairs, sft_step
+
+    result = sft_step(step_config(profile, "sft", config_json), read_pairs(train_uri), get_label_scheme(label_scheme),
+                      output_uri, init_model_uri)
+    curve = result["metrics"]["loss_curve"]
+    training.log_metric("examples", result["metrics"]["examples"])
+    training.log_metric("resumed_from_step", result["metrics"]["resumed_from_step"])
+    if curve:
+        training.log_metric("final_loss", curve[-1]["loss"])
+    return result["model_uri"]

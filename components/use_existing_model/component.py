@@ -1,0 +1,18 @@
+from kfp import dsl
+
+from components.images import component_image
+
+
+@dsl.component(base_image=component_image("use_existing_model"), install_kfp_package=False)
+def use_existing_model(model_uri: str) -> str:
+    """Stands in for a skipped teacher step: checks that MODEL_URI is a published model (manifest with
+    config.json and weights) and passes it on. Reads the manifest only, so even a 7B model is checked in seconds."""
+    from relevance_distill import storage
+
+    files = storage.read_manifest(model_uri).files
+    missing = [name for name in ("config.json",) if name not in files]
+    if missing or not any(name.endswith(".safetensors") for name in files):
+        raise ValueError(f"{model_uri} is not a published model: its manifest lists {sorted(files)[:10]}, "
+                         "expected config.json and *.safetensors")
+    print(f"using existing model {model_uri} ({len(files)} files)")
+    return model_uri

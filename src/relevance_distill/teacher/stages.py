@@ -1,0 +1,141 @@
+"""Each teacher step as a unit of work between storage URIs (what the KFP components and ``run_teacher`` call).
+
+A step trains in a local work directory, publishes its model to ``OUTPUT_URI/model`` (data first, manifest
+last) and its checkpoints to ``OUTPUT_URI/checkpoints/latest`` while it trains, so a restarted pod resumes
+from the last checkpoint instead of step 0. Its metrics (loss curve, rewards per dimension) are in
+``OUTPUT_URI/model/metrics.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from relevance_distill import storage
+from relevance_distill.data.readers import read_models
+from relevance_distill.prompts import build_prompt, format_answer
+from relevance_distill.schemas import LabelScheme, QueryServicePair
+from relevance_distill.teacher.common import load_causal_lm, resolve_model_dir
+from relevance_distill.teacher.cpt import CPTConfig, run_cpt
+from relevance_distill.teacher.evaluate import evaluate_teacher, majority_baseline
+from relevance_distill.teacher.preference import PreferenceConfig, run_preference
+from relevance_distill.teacher.reward import RewardConfig, RewardModel, train_reward_model
+from relevance_distill.teacher.sft import SFTStageConfig, run_sft
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def model_uri_of(output_uri: str) -> str:
+    return storage.join(output_uri, "model")
+
+
+def _publish(local_model: Path, output_uri: str, stage: str, extra_files: dict[str, Any] | None = None) -> str:
+    for name, content in (extra_files or {}).items():
+        (local_model / name).write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
+    uri = model_uri_of(output_uri)
+    storage.publish_dir(local_model, uri, metadata={"stage": stage})
+    return uri
+
+
+def tokenizer_texts(pairs: list[QueryServicePair], scheme: LabelScheme) -> list[str]:
+    """Prompts and answers the 'tiny' CPT tokenizer also learns from, so the answer grammar has whole tokens."""
+    return [build_prompt(p.query, p.service.to_text(), scheme) + format_answer(p.reasoning or "", p.label or "")
+            for p in pairs if p.label]
+
+
+def cpt_step(config: CPTConfig, corpus_uri: str, output_uri: str, scheme: LabelScheme,
+             train_pairs: list[QueryServicePair] | None = None, workdir: str | Path | None = None) -> dict[str, Any]:
+    if config.init == "tiny" and train_pairs:
+        config = config.model_copy(update={"tokenizer_texts": tokenizer_texts(train_pairs, scheme)})
+    with _workdir(workdir, "cpt") as local:
+        metrics = run_cpt(config, corpus_uri, local, storage.join(output_uri, "checkpoints"))
+        return {"model_uri": _publish(local / "model", output_uri, "teacher_cpt"), "metrics": _without_config(metrics)}
+
+
+def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
+             init_uri: str | None, workdir: str | Path | None = None) -> dict[str, Any]:
+    """Reasoning SFT from INIT_URI (the CPT model), or from ``config.init`` without one."""
+    with _workdir(workdir, "sft") as local:
+        metrics = run_sft(config, train_pairs, scheme, local, init_uri, storage.join(output_uri, "checkpoints"))
+        return {"model_uri": _publish(local / "model", output_uri, "teacher_sft"), "metrics": _without_config(metrics)}
+
+
+def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
+                workdir: str | Path | None = None) -> dict[str, Any]:
+    with _workdir(workdir, "reward") as local:
+        metrics = train_reward_model(train_pairs, scheme, config, local)
+        (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        return {"model_uri": _publish(local / "model", output_uri, "reward_model"), "metrics": metrics}
+
+
+def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, train_pairs: list[QueryServicePair],
+                    scheme: LabelScheme, output_uri: str, test_pairs: list[QueryServicePair] | None = None,
+                    eval_pairs: int = 0, workdir: str | Path | None = None) -> dict[str, Any]:
+    """Sample, score, pair and train DPO; the scored pairs are published as OUTPUT_URI/pairs.jsonl.
+
+    With gold test pairs, the SFT and the DPO teacher answer the same EVAL_PAIRS of them: macro-F1 and the mean
+    of every reward dimension before and after DPO go into the published model's evaluation.json.
+    """
+    reward = load_reward_model(reward_uri, scheme)
+    with _workdir(workdir, "dpo") as local:
+        metrics = run_preference(config, sft_uri, train_pairs, scheme, reward, local, storage.join(output_uri, "checkpoints"))
+        storage.upload_file(local / "pairs.jsonl", storage.join(output_uri, "pairs.jsonl"))
+        extra = {}
+        if test_pairs and eval_pairs:
+            before = teacher_evaluation(sft_uri, train_pairs, test_pairs, scheme, reward, eval_pairs, config.max_new_tokens)
+            after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, reward, eval_pairs,
+                                       config.max_new_tokens)
+            extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
+                                      "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after}
+        return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
+                "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": _without_config(metrics),
+                **({"evaluation": extra[EVALUATION_FILE]} if extra else {})}
+
+
+def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
+    return RewardModel.load(resolve_model_dir(uri), scheme)
+
+
+def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
+                       scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int, max_new_tokens: int) -> dict[str, Any]:
+    """The teacher's greedy labels on the first EVAL_PAIRS gold test pairs, with the majority-class baseline."""
+    model, tokenizer = load_causal_lm(str(model_uri))
+    gold = [p for p in test_pairs if p.label][:eval_pairs]
+    result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens)
+    result["majority_macro_f1"] = majority_baseline(train_pairs, gold, scheme)
+    return result
+
+
+def published_evaluation(model_uri: str) -> dict[str, Any] | None:
+    """The evaluation a teacher model was published with, or None (e.g. a model trained elsewhere)."""
+    uri = storage.join(model_uri, EVALUATION_FILE)
+    return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
+
+
+def read_pairs(uri: str) -> list[QueryServicePair]:
+    return read_models(uri, QueryServicePair)
+
+
+def _without_config(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in metrics.items() if key != "config"}
+
+
+class _workdir:
+    """WORKDIR/NAME when given (kept, so a rerun finds its checkpoints), else a temporary directory."""
+
+    def __init__(self, workdir: str | Path | None, name: str):
+        self.workdir, self.name, self._temporary = workdir, name, None
+
+    def __enter__(self) -> Path:
+        if self.workdir is not None:
+            path = Path(self.workdir) / self.name
+            path.mkdir(parents=True, exist_ok=True)
+            return path
+        self._temporary = tempfile.TemporaryDirectory(prefix=f"relevance-distill-{self.name}-")
+        return Path(self._temporary.name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._temporary is not None:
+            self._temporary.cleanup()
