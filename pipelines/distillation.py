@@ -1,40 +1,68 @@
-"""distillation_pipeline: prepare → train CRSD and baselines → evaluate → gate → export → deploy canary.
+"""distillation_pipeline: prepare → teacher (CPT → SFT, reward model → DPO) → annotate in parallel shards →
+merge → train CRSD and baselines → evaluate → gate → export → deploy canary.
 
-The teacher stages (CPT, SFT, reward model, DPO, sharded annotation) are not built yet; until they are,
-the student learns from existing teacher annotations (``annotations_uri``) or, without them, from the gold
-labels and reasoning chains of the prepared data.
+Every teacher step is skippable: pass an existing published model URI (``cpt_model_uri``, ``sft_model_uri``,
+``reward_model_uri``, or ``teacher_model_uri`` for the whole teacher) and the step is replaced by a check of
+that model's manifest. Annotation shards whose output already exists and verifies are skipped, so a rerun
+with the same ``artifacts_uri`` redoes only unfinished shards.
 """
-
 
 from kfp import dsl
 
+from components.annotate_shard.component import annotate_shard
 from components.deploy_canary.component import deploy_canary
 from components.evaluate_student.component import evaluate_student
 from components.export_student.component import export_student
 from components.gate.component import gate
+from components.merge_annotations.component import merge_annotations
 from components.prepare_data.component import prepare_data
+from components.reward_model.component import reward_model
+from components.teacher_cpt.component import teacher_cpt
+from components.teacher_preference.component import teacher_preference
+from components.teacher_sft.component import teacher_sft
 from components.train_student.component import train_student
+from components.use_existing_model.component import use_existing_model
 from pipelines.kubernetes import task_configurer
 from relevance_distill.config import KubernetesConfig
 
 
-def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False):
-    """The pipeline function; ``local=True`` skips Kubernetes-only task settings (kfp.local runs)."""
+def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False, annotation_shards: int = 4):
+    """The pipeline function; ``local=True`` skips Kubernetes-only task settings (kfp.local runs).
+
+    ``annotation_shards`` fixes the fan-out of the annotation step at compile time (one task per shard).
+    """
     configure = task_configurer(cluster or KubernetesConfig(), local)
+    shard_indices = list(range(annotation_shards))
 
     @dsl.pipeline(name="relevance-distillation", description="Distil a reasoning teacher into a BERT relevance student (CRSD).")
     def distillation_pipeline(
         labeled_uri: str,
         artifacts_uri: str,
         model_version: str,
+        corpus_uri: str = "",
+        unlabeled_uri: str = "",
+        cpt_model_uri: str = "",
+        sft_model_uri: str = "",
+        reward_model_uri: str = "",
+        teacher_model_uri: str = "",
+        teacher_profile: str = "demo",
+        cpt_config_json: str = "{}",
+        sft_config_json: str = "{}",
+        reward_config_json: str = "{}",
+        preference_config_json: str = "{}",
+        teacher_eval_pairs: int = 0,
+        annotation_engine: str = "vllm",
+        annotation_samples: int = 5,
+        annotation_temperature: float = 0.7,
+        annotation_max_new_tokens: int = 192,
+        annotation_max_pairs: int = 0,
+        tensor_parallel_size: int = 1,
         stable_model_uri: str = "",
-        annotations_uri: str = "",
         input_format: str = "jsonl",
         label_scheme: str = "local_services",
         student_profile: str = "demo",
         student_methods: str = "crsd,vanilla,logit_kd",
         student_config_json: str = "{}",
-        teacher_macro_f1: float = 0.0,
         min_macro_f1: float = 0.5,
         min_retention: float = 0.0,
         production_metrics_uri: str = "",
@@ -44,16 +72,67 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
     ):
         prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=f"{artifacts_uri}/prepared",
                                           input_format=input_format, label_scheme=label_scheme), "prepare_data")
-        trained = configure(train_student(train_uri=prepared.outputs["train_uri"], dev_uri=prepared.outputs["dev_uri"],
-                                          methods=student_methods, profile=student_profile, annotations_uri=annotations_uri,
-                                          label_scheme=label_scheme, config_json=student_config_json), "train_student")
-        evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=prepared.outputs["test_uri"],
-                                               label_scheme=label_scheme, teacher_macro_f1=teacher_macro_f1,
+        train_uri, test_uri = prepared.outputs["train_uri"], prepared.outputs["test_uri"]
+
+        with dsl.If(teacher_model_uri == "", name="train-teacher"):
+            with dsl.If(sft_model_uri == "", name="train-sft"):
+                with dsl.If(cpt_model_uri == "", name="train-cpt"):
+                    cpt = configure(teacher_cpt(corpus_uri=corpus_uri, output_uri=f"{artifacts_uri}/teacher/cpt",
+                                                train_uri=train_uri, profile=teacher_profile,
+                                                config_json=cpt_config_json, label_scheme=label_scheme), "teacher_cpt")
+                with dsl.Else(name="existing-cpt"):
+                    existing_cpt = configure(use_existing_model(model_uri=cpt_model_uri), "use_existing_model",
+                                             "existing CPT model")
+                sft = configure(teacher_sft(train_uri=train_uri, init_model_uri=dsl.OneOf(cpt.outputs["Output"], existing_cpt.output),
+                                            output_uri=f"{artifacts_uri}/teacher/sft", profile=teacher_profile,
+                                            config_json=sft_config_json, label_scheme=label_scheme), "teacher_sft")
+            with dsl.Else(name="existing-sft"):
+                existing_sft = configure(use_existing_model(model_uri=sft_model_uri), "use_existing_model",
+                                         "existing SFT model")
+            with dsl.If(reward_model_uri == "", name="train-reward-model"):
+                reward = configure(reward_model(train_uri=train_uri, output_uri=f"{artifacts_uri}/teacher/reward",
+                                                profile=teacher_profile, config_json=reward_config_json,
+                                                label_scheme=label_scheme), "reward_model")
+            with dsl.Else(name="existing-reward-model"):
+                existing_reward = configure(use_existing_model(model_uri=reward_model_uri), "use_existing_model",
+                                            "existing reward model")
+            preference = configure(teacher_preference(
+                sft_model_uri=dsl.OneOf(sft.outputs["Output"], existing_sft.output),
+                reward_model_uri=dsl.OneOf(reward.outputs["Output"], existing_reward.output), train_uri=train_uri,
+                output_uri=f"{artifacts_uri}/teacher/dpo", test_uri=test_uri, eval_pairs=teacher_eval_pairs,
+                profile=teacher_profile, config_json=preference_config_json, label_scheme=label_scheme),
+                "teacher_preference")
+        with dsl.Else(name="existing-teacher"):
+            existing_teacher = configure(use_existing_model(model_uri=teacher_model_uri), "use_existing_model",
+                                     "existing teacher")
+        teacher = configure(use_existing_model(model_uri=dsl.OneOf(preference.outputs["Output"], existing_teacher.output)),
+                            "use_existing_model", "teacher model")
+        teacher_uri = teacher.output
+
+        with dsl.ParallelFor(items=shard_indices, name="annotation-shards") as shard_index:
+            # The shards name the teacher by pipeline inputs, not by TEACHER's output: kfp.local (2.17) replaces
+            # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
+            shard = configure(annotate_shard(
+                teacher_model_uri=teacher_model_uri, trained_teacher_model_uri=f"{artifacts_uri}/teacher/dpo/model",
+                input_uri=unlabeled_uri, output_uri=f"{artifacts_uri}/annotations",
+                shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
+                samples=annotation_samples, temperature=annotation_temperature,
+                max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
+                tensor_parallel_size=tensor_parallel_size, label_scheme=label_scheme).after(teacher), "annotate_shard")
+        merged = configure(merge_annotations(output_uri=f"{artifacts_uri}/annotations", num_shards=annotation_shards,
+                                             shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=unlabeled_uri,
+                                             max_pairs=annotation_max_pairs), "merge_annotations")
+
+        trained = configure(train_student(train_uri=train_uri, dev_uri=prepared.outputs["dev_uri"],
+                                          methods=student_methods, profile=student_profile, annotations_uri=merged.outputs["Output"],
+                                          annotated_pairs_uri=unlabeled_uri, label_scheme=label_scheme,
+                                          config_json=student_config_json), "train_student")
+        evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
+                                               label_scheme=label_scheme, teacher_model_uri=teacher_uri,
                                                max_length=max_length, publish_uri=f"{artifacts_uri}/evaluation"),
                               "evaluate_student")
         decision = configure(gate(evaluation=evaluated.outputs["evaluation"], min_macro_f1=min_macro_f1,
-                                  min_retention=min_retention, production_metrics_uri=production_metrics_uri,
-                                  teacher_macro_f1=teacher_macro_f1), "gate")
+                                  min_retention=min_retention, production_metrics_uri=production_metrics_uri), "gate")
         with dsl.If(decision.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,

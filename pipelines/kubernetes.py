@@ -29,8 +29,8 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
 def task_configurer(cluster: KubernetesConfig, local: bool):
     """Sets each task's display name and, unless running under kfp.local, its cluster settings."""
 
-    def configure(task, component_name: str):
-        task.set_display_name(component_name.replace("_", " "))
+    def configure(task, component_name: str, display_name: str | None = None):
+        task.set_display_name(display_name or component_name.replace("_", " "))
         return task if local else configure_task(task, component_name, cluster)
 
     return configure

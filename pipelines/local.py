@@ -1,7 +1,8 @@
 """The main job: the same pipeline functions under ``kfp.local.SubprocessRunner``, artifacts in (embedded) S3.
 
-``run_local`` generates the built-in data, runs ``distillation_pipeline`` (prepare → train CRSD and the
-baselines → evaluate → gate → export → canary in GitOps mode), keeps a local copy of the published model,
+``run_local`` generates the built-in data, runs ``distillation_pipeline`` (prepare → teacher CPT → SFT, reward
+model → DPO → annotation of the search-log pairs in shards → merge → train CRSD and the baselines → evaluate →
+gate → export → canary in GitOps mode), keeps a local copy of the published model,
 exports the vanilla student as the "stable" model, replays the two students' test-set scores through the
 traffic simulator and runs ``ab_analysis_pipeline`` on the resulting impression log.
 """
@@ -25,13 +26,13 @@ from relevance_distill.data.readers import iter_jsonl, read_models, write_jsonl
 from relevance_distill.export import export_student, model_uri
 from relevance_distill.rollout.simulate import QueryPool, events_to_rows, simulate
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
+from relevance_distill.teacher.stages import published_evaluation
 
-# The stages of DESIGN.md that this build does not run yet; the run names them instead of faking output.
-NOT_BUILT_STAGES = ["teacher_cpt", "teacher_sft", "reward_model", "teacher_preference", "annotate_shard",
-                    "merge_annotations"]
 PROFILE_SETTINGS = {
-    "smoke": {"methods": "crsd,vanilla,logit_kd", "ab_users": 4000, "latency_requests": 5},
-    "demo": {"methods": "crsd,vanilla,logit_kd", "ab_users": 20000, "latency_requests": 30},
+    "smoke": {"methods": "crsd,vanilla,logit_kd", "ab_users": 4000, "latency_requests": 5,
+              "annotation": {"shards": 2, "samples": 2, "max_new_tokens": 128, "max_pairs": 40}},
+    "demo": {"methods": "crsd,vanilla,logit_kd", "ab_users": 20000, "latency_requests": 30,
+             "annotation": {"shards": 2, "samples": 3, "max_new_tokens": 96, "max_pairs": 400}},
 }
 
 
@@ -62,25 +63,48 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     began = time.monotonic()
     kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(workdir / "kfp"),
                    raise_on_error=True)
-    distillation = build_distillation_pipeline(local=True)
+    annotation = {**settings["annotation"], **config.annotation.model_dump(exclude_none=True)}
+    distillation = build_distillation_pipeline(local=True, annotation_shards=annotation["shards"])
     distillation(labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
+                 corpus_uri=storage.join(root, "raw", "corpus.jsonl"),
+                 unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
+                 teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher.profile or config.profile,
+                 teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation["engine"],
+                 annotation_samples=annotation["samples"], annotation_temperature=annotation["temperature"],
+                 annotation_max_new_tokens=annotation["max_new_tokens"], annotation_max_pairs=annotation["max_pairs"],
                  stable_model_uri=stable_uri, label_scheme=scheme_name, student_profile=config.profile,
                  student_methods=settings["methods"], min_macro_f1=config.gate.min_macro_f1,
-                 max_length=_max_length(config.profile), deploy_mode="gitops")
-    _stage(stages, "distillation_pipeline", began, "prepare → train → evaluate → gate → export → deploy canary")
+                 min_retention=config.gate.min_retention or 0.0, max_length=_max_length(config.profile),
+                 deploy_mode="gitops")
+    _stage(stages, "distillation_pipeline", began, "prepare → teacher (CPT, SFT, reward model, DPO) → annotate "
+           f"({annotation['shards']} shards) → merge → train → evaluate → gate → export → deploy canary")
     on_stage(stages[-1])
 
     evaluation = storage.fetch_dir(storage.join(root, "evaluation"), workdir / "evaluation")
     summary_eval = json.loads((evaluation / "summary.json").read_text(encoding="utf-8"))
+    primary_metrics = json.loads((evaluation / "metrics.json").read_text(encoding="utf-8"))
     gate = json.loads(_latest_artifact(workdir / "kfp", "gate", "decision").read_text(encoding="utf-8"))
     published = model_uri(root, "relevance", version)
+    teacher_uri = config.teacher.model_uri or storage.join(root, "teacher", "dpo", "model")
+    teacher_eval = published_evaluation(teacher_uri) or {}
+    annotations = json.loads(storage.read_text(storage.join(root, "annotations", "merged", "stats.json")))
     result: dict[str, Any] = {
         "run_id": run_id, "profile": config.profile, "artifacts_uri": root,
-        "teacher": {"macro_f1": None, "status": "not built yet"},
+        "teacher": {"model_uri": teacher_uri, "macro_f1": teacher_eval.get("macro_f1"),
+                    "majority_macro_f1": teacher_eval.get("majority_macro_f1"),
+                    "after_sft_macro_f1": teacher_eval.get("after_sft", {}).get("macro_f1"),
+                    "test_pairs": teacher_eval.get("test_pairs")},
+        "annotation": {key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")},
         "students": {m: {"macro_f1": f1} for m, f1 in summary_eval["macro_f1"].items()},
-        "retention": None, "gate": gate, "model_uri": None, "report": str(evaluation / "report.html"),
-        "stages_not_built": NOT_BUILT_STAGES,
+        "retention": primary_metrics.get("retention"), "gate": gate, "model_uri": None,
+        "report": str(evaluation / "report.html"),
     }
+    if not config.teacher.model_uri:
+        result["teacher"]["steps"] = {
+            step: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
+            for step in ("cpt", "sft", "reward", "dpo") for uri in [storage.join(root, "teacher", step, "model")]}
+        # A local copy (with its manifest) that a later run can reuse: --teacher-model-uri WORKDIR/teacher.
+        result["teacher"]["local_copy"] = str(storage.fetch_dir(teacher_uri, workdir / "teacher"))
     if not gate["passed"]:
         _stage(stages, "gate", began, "FAILED: " + "; ".join(gate["reasons"]))
         result["stages"] = stages

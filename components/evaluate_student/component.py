@@ -14,6 +14,7 @@ def evaluate_student(
     evaluation: Output[Artifact],
     label_scheme: str = "local_services",
     teacher_macro_f1: float = 0.0,
+    teacher_model_uri: str = "",
     max_length: int = 96,
     latency_requests: int = 30,
     publish_uri: str = "",
@@ -21,6 +22,8 @@ def evaluate_student(
     """Evaluate every trained method on the gold test set; KFP metrics describe the primary (CRSD) model.
 
     With PUBLISH_URI the evaluation directory (metrics, predictions, gate, report) is also published there.
+    The teacher's macro-F1 (for retention) is TEACHER_MACRO_F1, or else the evaluation TEACHER_MODEL_URI was
+    published with, used only when it covers the same gold test pairs.
     """
     import json
     import os
@@ -32,9 +35,21 @@ def evaluate_student(
     from relevance_distill.schemas import QueryServicePair, get_label_scheme
     from relevance_distill.student.compare import evaluate_methods, read_histories
 
+    test_pairs = read_models(test_uri, QueryServicePair)
+    if not teacher_macro_f1 and teacher_model_uri:
+        from relevance_distill.teacher.stages import published_evaluation
+
+        teacher = published_evaluation(teacher_model_uri)
+        gold = sum(1 for pair in test_pairs if pair.label)
+        if teacher is None:
+            print(f"teacher {teacher_model_uri} has no published evaluation: retention is not measured")
+        elif teacher["test_pairs"] != gold:
+            print(f"teacher was evaluated on {teacher['test_pairs']} pairs, the test set has {gold}: retention is not measured")
+        else:
+            teacher_macro_f1 = teacher["macro_f1"]
     methods = sorted(name for name in os.listdir(models.path) if os.path.isdir(os.path.join(models.path, name, "best")))
     summary = evaluate_methods({m: os.path.join(models.path, m, "best") for m in methods},
-                               read_models(test_uri, QueryServicePair), get_label_scheme(label_scheme), evaluation.path,
+                               test_pairs, get_label_scheme(label_scheme), evaluation.path,
                                max_length, teacher_macro_f1 or None, histories=read_histories(models.path, methods),
                                latency_requests=latency_requests)
     primary = summary["methods"][summary["primary"]]

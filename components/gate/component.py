@@ -28,7 +28,8 @@ def gate(
         candidate = json.load(handle)
     production = json.loads(storage.read_text(production_metrics_uri)) if production_metrics_uri else None
     config = GateConfig(min_macro_f1=min_macro_f1, min_retention=min_retention or None, max_regression=max_regression)
-    result = evaluate_gate(candidate, config, production, teacher_macro_f1 or None)
+    # Without an explicit figure, the teacher's macro-F1 that evaluate_student measured on the same test set.
+    result = evaluate_gate(candidate, config, production, teacher_macro_f1 or candidate.get("teacher_macro_f1"))
     with open(decision.path, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)
     print(("PASSED: " if result["passed"] else "FAILED: ") + "; ".join(result["reasons"]))

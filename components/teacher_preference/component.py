@@ -14,7 +14,7 @@ def teacher_preference(
     teacher_metrics: Output[Metrics],
     preference_pairs: Output[Dataset],
     test_uri: str = "",
-    eval_pairs: int = 200,
+    eval_pairs: int = 0,
     profile: str = "demo",
     config_json: str = "{}",
     label_scheme: str = "local_services",
@@ -22,7 +22,7 @@ def teacher_preference(
     """Sample k answers per prompt, score them with the reward model, train DPO against the SFT model.
 
     Returns OUTPUT_URI/model. PREFERENCE_PAIRS holds the scored (chosen, rejected) pairs. With TEST_URI the SFT
-    and DPO teachers answer EVAL_PAIRS gold test pairs: TEACHER_METRICS holds macro-F1, the majority-class
+    and DPO teachers answer the first EVAL_PAIRS gold test pairs (0: all of them, as retention needs): TEACHER_METRICS holds macro-F1, the majority-class
     baseline and every reward dimension before and after DPO (also in the model's evaluation.json).
     """
     from relevance_distill import storage

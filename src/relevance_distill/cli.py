@@ -472,15 +472,19 @@ def run(
     profile: Annotated[Optional[str], typer.Option(help="smoke (tiny, fast) or demo (default).")] = None,
     workdir: Annotated[Path, typer.Option(help="Where the run keeps local files and summary.json.")] = Path("runs/demo"),
     s3_endpoint: Annotated[Optional[str], typer.Option(help="Use this S3 endpoint instead of the embedded server.")] = None,
+    teacher_model_uri: Annotated[Optional[str], typer.Option(
+        help="Reuse a published teacher (e.g. WORKDIR/teacher of an earlier run): skips CPT, SFT, reward model and DPO.")] = None,
 ) -> None:
     """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
-    from pipelines.local import NOT_BUILT_STAGES, run_local
+    from pipelines.local import run_local
 
     overrides = {"profile": profile} if profile else {}
     try:
         config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
     except ConfigError as error:
         _fail(str(error))
+    if teacher_model_uri:
+        config.teacher = config.teacher.model_copy(update={"model_uri": teacher_model_uri})
     if config.profile == "smoke" and not config_file:
         config.data = DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=200, corpus_documents=100)
         config.gate = config.gate.model_copy(update={"min_macro_f1": 0.0})
@@ -499,17 +503,22 @@ def run(
     table.add_column(overflow="fold")
     table.add_column(overflow="fold")
     teacher = summary["teacher"]["macro_f1"]
-    table.add_row("teacher macro-F1", "not built yet" if teacher is None else f"{teacher:.4f}")
+    majority = summary["teacher"].get("majority_macro_f1")
+    table.add_row("teacher macro-F1", "not measured" if teacher is None else
+                  f"{teacher:.4f} (majority class {majority:.4f}, {summary['teacher']['test_pairs']} test pairs)")
+    counts = summary["annotation"]
+    table.add_row("teacher annotations", f"{counts['annotated']} of {counts['rows_in']} log pairs "
+                  f"({counts['quarantined']} quarantined, {counts['shards']} shards): {counts['labels']}")
     for method, result in summary["students"].items():
         table.add_row(f"student {method} macro-F1", f"{result['macro_f1']:.4f}")
-    table.add_row("retention", "n/a (no teacher)" if summary["retention"] is None else f"{summary['retention']:.4f}")
+    table.add_row("retention (student ÷ teacher macro-F1)",
+                  "not measured" if summary["retention"] is None else f"{summary['retention']:.4f}")
     table.add_row("gate", ("PASSED" if summary["gate"]["passed"] else "FAILED") + ": " + "; ".join(summary["gate"]["reasons"]))
     table.add_row("published model", str(summary["model_uri"]))
     if "ab" in summary:
         table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")
         table.add_row("canary manifests", summary["gitops_manifests"])
     table.add_row("report", summary["report"])
-    table.add_row("not built yet", ", ".join(NOT_BUILT_STAGES))
     table.add_row("wall time", f"{summary['wall_seconds']:.0f} s")
     Console().print(table)
     print(f"summary: {workdir / 'summary.json'}")

@@ -96,6 +96,27 @@ class PrepareDataConfig(StrictModel):
         return get_label_scheme(self.label_scheme)
 
 
+class TeacherRunConfig(StrictModel):
+    """The teacher in the local run: which profile trains it, or an existing model that replaces training."""
+
+    profile: str | None = Field(
+        default=None, description="Teacher profile: smoke, demo, or a TeacherConfig YAML; None = the run's profile.")
+    model_uri: str = Field(default="", description="A published teacher model (s3:// or directory); skips CPT, SFT, reward model and DPO.")
+    eval_pairs: int = Field(default=0, ge=0, description="Gold test pairs the teacher answers (0: all, needed for retention).")
+
+
+class AnnotationRunConfig(StrictModel):
+    """Teacher annotation of the search-log pairs in the local run (None = the run profile's default)."""
+
+    engine: Literal["transformers", "vllm"] = Field(
+        default="transformers", description="Generation engine; vLLM pays a 25–50 s start-up per shard on CPU.")
+    shards: int | None = Field(default=None, ge=1, description="Parallel shards (one kfp task each).")
+    samples: int | None = Field(default=None, ge=1, description="Self-consistency samples per pair.")
+    temperature: float = Field(default=0.8, gt=0, description="Sampling temperature.")
+    max_new_tokens: int | None = Field(default=None, ge=8, description="Longest answer.")
+    max_pairs: int | None = Field(default=None, ge=0, description="Annotate the first N log pairs (0: all).")
+
+
 class RunConfig(StrictModel):
     """The main job: every stage of the local run, one section per stage."""
 
@@ -106,11 +127,13 @@ class RunConfig(StrictModel):
     data: DataGenerationConfig = Field(default_factory=DataGenerationConfig, description="Built-in data sizes.")
     prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
     gate: GateConfig = Field(
-        # No teacher stage is built yet, so retention cannot be measured in the local run.
+        # Retention is reported, not gated: the small CPU teacher of the local run is weaker than the student.
         default_factory=lambda: GateConfig(min_macro_f1=0.4, min_retention=None),
         description="Release gate of the local run ('smoke' lowers min_macro_f1 to 0: it proves wiring, not quality).",
     )
     canary_traffic_percent: int = Field(default=10, ge=1, le=99, description="Canary share of users in the A/B run.")
+    teacher: TeacherRunConfig = Field(default_factory=TeacherRunConfig, description="Teacher training or reuse.")
+    annotation: AnnotationRunConfig = Field(default_factory=AnnotationRunConfig, description="Teacher annotation of log pairs.")
 
 
 def _allowed_values(model: type[StrictModel], location: tuple[Any, ...]) -> list[str] | None:
@@ -274,7 +297,9 @@ class KubernetesConfig(StrictModel):
     )
     s3_endpoint_url: str = Field(default="", description="AWS_ENDPOINT_URL for MinIO/SeaweedFS; empty for AWS S3.")
     gpu_components: list[str] = Field(
-        default_factory=lambda: ["train_student"], description="Components that request GPUs (trainer image with CUDA torch)."
+        default_factory=lambda: ["teacher_cpt", "teacher_sft", "reward_model", "teacher_preference", "annotate_shard",
+                                 "train_student"],
+        description="Components that request GPUs (trainer/annotator images with CUDA builds)."
     )
     gpu_count: int = Field(default=0, ge=0, description="GPUs per GPU component; 0 compiles a CPU-only pipeline.")
     gpu_resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of the accelerator.")

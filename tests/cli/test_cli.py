@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from typer.testing import CliRunner
 
 from relevance_distill import storage
@@ -72,7 +74,15 @@ def test_run_smoke_end_to_end(tmp_path):
     summary = json.loads((workdir / "summary.json").read_text())
     for method in ("crsd", "vanilla", "logit_kd"):
         assert 0 <= summary["students"][method]["macro_f1"] <= 1
-    assert summary["teacher"]["macro_f1"] is None and summary["retention"] is None
+    teacher = summary["teacher"]
+    assert 0 <= teacher["macro_f1"] <= 1 and 0 <= teacher["majority_macro_f1"] <= 1
+    assert teacher["test_pairs"] > 0  # the whole gold test split, so retention is on the same set as the students
+    assert summary["retention"] == pytest.approx(summary["students"]["crsd"]["macro_f1"] / teacher["macro_f1"])
+    counts = summary["annotation"]
+    assert counts["shards"] == 2 and counts["rows_in"] == 40 == counts["annotated"] + counts["quarantined"]
+    # Every teacher step published its model to S3 with a manifest listing weights and config.
+    assert set(teacher["steps"]) == {"cpt", "sft", "reward", "dpo"}
+    assert all({"config.json", "model.safetensors"} <= set(step["files"]) for step in teacher["steps"].values())
     assert summary["gate"]["passed"] is True
     assert summary["model_uri"].endswith(f"/models/relevance/v{summary['run_id']}")
     manifest = json.loads((workdir / "model" / "manifest.json").read_text())
@@ -80,5 +90,16 @@ def test_run_smoke_end_to_end(tmp_path):
     assert summary["ab"]["decision"] in {"promote", "continue", "rollback"}
     canary = workdir / "kfp"
     assert list(canary.glob("*/deploy-canary/rollout/overlays/canary/canary-traffic-percent.yaml"))
-    assert "teacher_sft" in summary["stages_not_built"]
-    assert "not built yet" in process.stdout
+    assert "teacher macro-F1" in process.stdout and "teacher annotations" in process.stdout
+
+    # A second run reuses the first run's teacher: no teacher step runs, the same teacher figures come back.
+    rerun = tmp_path / "rerun"
+    process = subprocess.run([sys.executable, "-m", "relevance_distill.cli", "run", "--profile", "smoke", "--workdir", str(rerun),
+                              "--teacher-model-uri", teacher["local_copy"]], capture_output=True, text=True, timeout=900)
+    assert process.returncode == 0, process.stderr[-3000:] + process.stdout[-3000:]
+    again = json.loads((rerun / "summary.json").read_text())
+    assert again["teacher"]["model_uri"] == teacher["local_copy"] and "steps" not in again["teacher"]
+    assert again["teacher"]["macro_f1"] == teacher["macro_f1"]
+    ran = {path.name for path in (rerun / "kfp").glob("relevance-distillation-*/*") if path.is_dir()}
+    assert not ran & {"teacher-cpt", "teacher-sft", "reward-model", "teacher-preference"}, ran
+    assert any(n.startswith("use-existing-model") for n in ran) and any(n.startswith("for-loop") for n in ran), ran

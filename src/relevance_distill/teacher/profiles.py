@@ -38,9 +38,9 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"profile": "smoke",
               "cpt": {**_TINY, "max_steps": 3, "batch_size": 4, "max_length": 256},
               # Enough SFT for the tiny model to start writing the answer tags, so DPO has pairs to rank.
-              "sft": {**_TINY, "max_steps": 40, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3},
+              "sft": {**_TINY, "max_steps": 80, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3},
               "reward": {"max_steps": 10, "batch_size": 8},
-              "preference": {**_TINY, "max_steps": 8, "batch_size": 4, "max_prompts": 32, "max_new_tokens": 64,
+              "preference": {**_TINY, "max_steps": 8, "batch_size": 4, "max_prompts": 32, "max_new_tokens": 128,
                              "reward_margin": 0.0, "max_length": 512}},
     # Minutes on 2 CPU cores: the same small architecture trained long enough to label better than chance.
     "demo": {"profile": "demo",

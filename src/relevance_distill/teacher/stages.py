@@ -83,7 +83,7 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
         metrics = run_preference(config, sft_uri, train_pairs, scheme, reward, local, storage.join(output_uri, "checkpoints"))
         storage.upload_file(local / "pairs.jsonl", storage.join(output_uri, "pairs.jsonl"))
         extra = {}
-        if test_pairs and eval_pairs:
+        if test_pairs:
             before = teacher_evaluation(sft_uri, train_pairs, test_pairs, scheme, reward, eval_pairs, config.max_new_tokens)
             after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, reward, eval_pairs,
                                        config.max_new_tokens)
@@ -100,9 +100,9 @@ def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
 
 def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
                        scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int, max_new_tokens: int) -> dict[str, Any]:
-    """The teacher's greedy labels on the first EVAL_PAIRS gold test pairs, with the majority-class baseline."""
+    """The teacher's greedy labels on the first EVAL_PAIRS gold test pairs (0: all), with the majority-class baseline."""
     model, tokenizer = load_causal_lm(str(model_uri))
-    gold = [p for p in test_pairs if p.label][:eval_pairs]
+    gold = [p for p in test_pairs if p.label][: eval_pairs or None]
     result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens)
     result["majority_macro_f1"] = majority_baseline(train_pairs, gold, scheme)
     return result
