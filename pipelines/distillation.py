@@ -26,12 +26,15 @@ from pipelines.kubernetes import task_configurer
 from relevance_distill.config import KubernetesConfig
 
 
-def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False, annotation_shards: int = 4):
+def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False,
+                                annotation_shards: int | None = None):
     """The pipeline function; ``local=True`` skips Kubernetes-only task settings (kfp.local runs).
 
-    ``annotation_shards`` fixes the fan-out of the annotation step at compile time (one task per shard).
+    ``annotation_shards`` (default: ``cluster.annotation_shards``) fixes the annotation fan-out at compile time.
     """
-    configure = task_configurer(cluster or KubernetesConfig(), local)
+    cluster = cluster or KubernetesConfig()
+    configure = task_configurer(cluster, local)
+    annotation_shards = annotation_shards or cluster.annotation_shards
     shard_indices = list(range(annotation_shards))
 
     @dsl.pipeline(name="relevance-distillation", description="Distil a reasoning teacher into a BERT relevance student (CRSD).")

@@ -307,5 +307,7 @@ class KubernetesConfig(StrictModel):
     tolerations: list[dict[str, str]] = Field(
         default_factory=list, description="Tolerations for GPU components, e.g. {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}."
     )
+    annotation_shards: int = Field(
+        default=4, ge=1, description="Parallel annotate_shard tasks (the ParallelFor fan-out, fixed at compile time).")
     cpu_limit: str = Field(default="2", description="CPU limit of every component.")
     memory_limit: str = Field(default="8G", description="Memory limit of every component.")

@@ -97,3 +97,60 @@ def test_analyze_ab(tmp_path):
     assert outcome in {"promote", "continue", "rollback"}
     assert json.loads((tmp_path / "decision" / "decision.json").read_text())["decision"] == outcome
     assert "srm_p_value" in metrics.metadata
+
+
+def test_teacher_and_annotation_components(prepared, tmp_path):
+    """CPT → SFT, reward model → DPO (with evaluation) → existing-model check → two annotation shards → merge,
+    each through the function its container runs, models published to S3."""
+    from components.annotate_shard.component import annotate_shard
+    from components.merge_annotations.component import merge_annotations
+    from components.reward_model.component import reward_model
+    from components.teacher_cpt.component import teacher_cpt
+    from components.teacher_preference.component import teacher_preference
+    from components.teacher_sft.component import teacher_sft
+    from components.use_existing_model.component import use_existing_model
+
+    directory, outputs, _ = prepared
+    generate_dataset(DataGenerationConfig(num_services=100, num_queries=20, num_log_pairs=30, corpus_documents=40, seed=6),
+                     tmp_path / "raw")
+    storage.upload_file(tmp_path / "raw" / "corpus.jsonl", "s3://components/raw/corpus.jsonl")
+    storage.upload_file(tmp_path / "raw" / "search_logs.jsonl", "s3://components/raw/logs.jsonl")
+    metrics = lambda name: artifact(dsl.Metrics, tmp_path / name)  # noqa: E731
+
+    cpt = teacher_cpt.python_func(corpus_uri="s3://components/raw/corpus.jsonl", output_uri="s3://components/teacher/cpt",
+                                  training=metrics("cpt"), train_uri=outputs.train_uri, profile="smoke",
+                                  config_json=json.dumps({"max_steps": 2}))
+    assert cpt == "s3://components/teacher/cpt/model" and "model.safetensors" in storage.read_manifest(cpt).files
+    sft_metrics = metrics("sft")
+    sft = teacher_sft.python_func(train_uri=outputs.train_uri, init_model_uri=cpt, output_uri="s3://components/teacher/sft",
+                                  training=sft_metrics, profile="smoke")
+    assert sft_metrics.metadata["examples"] > 0 and sft_metrics.metadata["final_loss"] > 0
+    reward_metrics = metrics("reward")
+    reward = reward_model.python_func(train_uri=outputs.train_uri, output_uri="s3://components/teacher/reward",
+                                      training=reward_metrics, profile="smoke")
+    assert {"held_out_accuracy_faithfulness", "held_out_accuracy_consistency"} <= set(reward_metrics.metadata)
+    teacher_metrics, pairs = metrics("teacher"), artifact(dsl.Dataset, tmp_path / "pairs.jsonl")
+    teacher = teacher_preference.python_func(
+        sft_model_uri=sft, reward_model_uri=reward, train_uri=outputs.train_uri, output_uri="s3://components/teacher/dpo",
+        training=metrics("dpo"), teacher_metrics=teacher_metrics, preference_pairs=pairs, test_uri=outputs.test_uri,
+        eval_pairs=8, profile="smoke", config_json=json.dumps({"max_steps": 2, "max_prompts": 8}))
+    assert 0 <= teacher_metrics.metadata["macro_f1"] <= 1 and "after_sft_reward_total" in teacher_metrics.metadata
+    scored = [json.loads(line) for line in (tmp_path / "pairs.jsonl").read_text().splitlines()]
+    assert scored and all(p["chosen_reward"]["total"] >= p["rejected_reward"]["total"] for p in scored)
+    assert json.loads(storage.read_text(f"{teacher}/evaluation.json"))["test_pairs"] == 8
+
+    assert use_existing_model.python_func(model_uri=teacher) == teacher
+    with pytest.raises(ValueError, match="not a published model"):
+        use_existing_model.python_func(model_uri="s3://components/prepared")
+
+    shards = [annotate_shard.python_func(teacher_model_uri="", trained_teacher_model_uri=teacher,
+                                         input_uri="s3://components/raw/logs.jsonl", output_uri="s3://components/annotations",
+                                         shard_index=index, num_shards=2, stats=metrics(f"shard{index}"),
+                                         engine="transformers", samples=2, max_new_tokens=128, max_pairs=20)
+              for index in range(2)]
+    assert shards == ["s3://components/annotations/shard-00000", "s3://components/annotations/shard-00001"]
+    merged_stats = metrics("merged")
+    merged = merge_annotations.python_func(output_uri="s3://components/annotations", num_shards=2, stats=merged_stats,
+                                           shard_uris=shards, input_uri="s3://components/raw/logs.jsonl", max_pairs=20)
+    assert merged == "s3://components/annotations/merged/annotations.jsonl"
+    assert merged_stats.metadata["rows_in"] == 20 == merged_stats.metadata["annotated"] + merged_stats.metadata["quarantined"]

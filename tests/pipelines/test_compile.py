@@ -34,13 +34,25 @@ def test_distillation_pipeline_structure(tmp_path):
     documents = list(yaml.safe_load_all((tmp_path / "distillation_pipeline.yaml").read_text()))
     spec, platform = documents[0], documents[1]
     executors = spec["deploymentSpec"]["executors"]
-    for component in ("prepare-data", "train-student", "evaluate-student", "gate", "export-student", "deploy-canary"):
-        assert f"exec-{component}" in executors
+    for component in ("prepare-data", "teacher-cpt", "teacher-sft", "reward-model", "teacher-preference", "use-existing-model",
+                      "annotate-shard", "merge-annotations", "train-student", "evaluate-student", "gate", "export-student",
+                      "deploy-canary"):
+        assert f"exec-{component}" in executors, component
     text = (tmp_path / "distillation_pipeline.yaml").read_text()
     assert "triggerPolicy" in text and "gate-passed" in text
-    train = executors["exec-train-student"]["container"]
-    assert train["resources"]["accelerator"]["resourceCount"] == "1" and train["image"] == "relevance-distill/trainer:0.1.0"
-    assert "accelerator" not in executors["exec-prepare-data"]["container"].get("resources", {})
+    for branch in ("train-teacher", "existing-teacher", "train-cpt", "existing-cpt", "train-sft", "existing-sft",
+                   "train-reward-model", "existing-reward-model"):
+        assert f"name: {branch}\n" in text, branch
+    dags = [spec["root"]["dag"], *(c["dag"] for c in spec["components"].values() if "dag" in c)]
+    loop = [task for dag in dags for task in dag["tasks"].values() if "parameterIterator" in task]
+    assert len(loop) == 1 and loop[0]["parameterIterator"]["items"]["raw"] == "[0, 1, 2, 3]"  # 4 shards (config default)
+    for name in ("teacher-cpt", "teacher-sft", "reward-model", "teacher-preference", "annotate-shard", "train-student"):
+        container = executors[f"exec-{name}"]["container"]
+        assert container["resources"]["accelerator"]["resourceCount"] == "1", name
+    assert executors["exec-train-student"]["container"]["image"] == "relevance-distill/trainer:0.1.0"
+    assert executors["exec-annotate-shard"]["container"]["image"] == "relevance-distill/annotator:0.1.0"
+    for name in ("prepare-data", "use-existing-model", "merge-annotations", "gate"):
+        assert "accelerator" not in executors[f"exec-{name}"]["container"].get("resources", {}), name
     kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert kubernetes["exec-train-student"]["nodeSelector"]["labels"] == {"pool": "gpu"}
     assert kubernetes["exec-train-student"]["tolerations"][0]["key"] == "nvidia.com/gpu"
@@ -61,3 +73,9 @@ def test_components_use_the_image_map():
     for name, component in built_components().items():
         assert component.component_spec.implementation.container.image.endswith(
             f"/{COMPONENT_IMAGES[name]}:0.1.0"), name
+
+
+def test_annotation_fan_out_is_set_at_compile_time(tmp_path):
+    compile_all(tmp_path, KubernetesConfig(annotation_shards=16), component_yaml=False)
+    text = (tmp_path / "distillation_pipeline.yaml").read_text()
+    assert "raw: '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]'" in text
