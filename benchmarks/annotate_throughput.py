@@ -25,6 +25,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32, help="Prompts per generate call (transformers).")
     parser.add_argument("--engines", default="transformers,vllm")
+    parser.add_argument("--tensor-parallel-size", type=int, default=1, help="GPUs per vLLM replica.")
+    parser.add_argument("--max-model-len", type=int, default=1024)
     args = parser.parse_args()
 
     from relevance_distill.annotate.engines import EngineConfig, make_engine
@@ -50,7 +52,8 @@ def main() -> None:
         results = {}
         for name in [e.strip() for e in args.engines.split(",") if e.strip()]:
             config = EngineConfig(engine=name, samples=args.samples, temperature=0.8, max_new_tokens=args.max_new_tokens,
-                                  batch_size=args.batch_size, max_model_len=1024)
+                                  batch_size=args.batch_size, max_model_len=args.max_model_len,
+                                  tensor_parallel_size=args.tensor_parallel_size)
             started = time.perf_counter()
             try:
                 engine = make_engine(teacher, config)

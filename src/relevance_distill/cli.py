@@ -306,7 +306,7 @@ def teacher_command(
     output: Annotated[str, typer.Option(help="Directory or s3:// prefix for cpt/ sft/ reward/ dpo/ and report.json.")],
     profile: Annotated[str, typer.Option(help="smoke, demo, or a TeacherConfig YAML (e.g. configs/teacher/production-qwen2.5-7b.yaml).")] = "demo",
     label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
-    eval_pairs: Annotated[int, typer.Option(help="Test pairs the teacher answers after SFT and after DPO.")] = 200,
+    eval_pairs: Annotated[int, typer.Option(help="Gold test pairs the teacher answers after SFT and after DPO (0: all).")] = 0,
 ) -> None:
     """Build the teacher: CPT → reasoning SFT → reward model → DPO, measured after SFT and after DPO."""
     from relevance_distill.teacher.profiles import teacher_config
@@ -338,23 +338,31 @@ def annotate_command(
     max_new_tokens: Annotated[int, typer.Option(help="Longest answer.")] = 192,
     label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
     only_shard: Annotated[Optional[int], typer.Option(help="Run just this shard (one pod of a fan-out).")] = None,
+    max_pairs: Annotated[int, typer.Option(help="Annotate only the input's first N pairs (0: all).")] = 0,
+    reward_model: Annotated[Optional[str], typer.Option(help="Reward model: picks the best-scoring majority reasoning.")] = None,
+    tensor_parallel_size: Annotated[int, typer.Option(help="GPUs per vLLM replica.")] = 1,
 ) -> None:
     """Annotate pairs with the teacher: sharded, self-consistent, resumable; merge with accounting."""
     from relevance_distill.annotate.engines import EngineConfig, make_engine
-    from relevance_distill.annotate.shards import annotate_shard, merge_shards
+    from relevance_distill.annotate.shards import annotate_shard, merge_shards, read_input_pairs
+    from relevance_distill.teacher.stages import load_reward_model
 
     try:
         config = parse_config(EngineConfig, {"engine": engine, "samples": samples, "temperature": temperature,
-                                             "max_new_tokens": max_new_tokens})
-        pairs = _read_pairs(input_uri)
-        generator = make_engine(teacher, config)
+                                             "max_new_tokens": max_new_tokens, "tensor_parallel_size": tensor_parallel_size})
+        pairs = read_input_pairs(input_uri, max_pairs)
         scheme = _scheme(label_scheme)
+        reward = load_reward_model(reward_model, scheme) if reward_model else None
+        generator = make_engine(teacher, config)
         indices = [only_shard] if only_shard is not None else list(range(shards))
-        for index in indices:
-            with _row_progress(f"shard {index}/{shards}") as advance:
-                stats = annotate_shard(pairs, index, shards, generator, scheme, output, teacher, on_pair=advance)
-            print(f"shard {index}: {'skipped (done)' if stats['skipped'] else 'annotated'} "
-                  f"{stats['annotated']}/{stats['rows_in']}, quarantined {stats['quarantined']}")
+        try:
+            for index in indices:
+                with _row_progress(f"shard {index}/{shards}") as advance:
+                    stats = annotate_shard(pairs, index, shards, generator, scheme, output, teacher, reward, on_pair=advance)
+                print(f"shard {index}: {'skipped (done)' if stats['skipped'] else 'annotated'} "
+                      f"{stats['annotated']}/{stats['rows_in']}, quarantined {stats['quarantined']}")
+        finally:
+            generator.close()
         if only_shard is None:
             summary = merge_shards(output, shards, storage.join(output, "merged"), expected_rows=len(pairs))
             print(f"merged: rows in {summary['rows_in']} = annotated {summary['annotated']} + quarantined "

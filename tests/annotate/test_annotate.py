@@ -132,3 +132,23 @@ def test_vllm_and_transformers_agree_on_greedy_answers(vllm_engine, teacher_and_
     from_transformers = [answers[0] for answers in make_engine(teacher, greedy).generate(prompts)]
     same = sum(a.strip() == b.strip() for a, b in zip(from_vllm, from_transformers))
     assert same >= 0.9 * len(prompts), list(zip(from_vllm, from_transformers))[:3]
+
+
+def test_annotate_command(teacher_and_logs, s3_bucket, tmp_path):
+    from typer.testing import CliRunner
+
+    from relevance_distill.cli import app
+    from relevance_distill.data.readers import write_jsonl
+
+    teacher, logs = teacher_and_logs
+    write_jsonl(str(tmp_path / "logs.jsonl"), logs)
+    output = f"{s3_bucket}/cli-annotations"
+    arguments = ["annotate", "--teacher", teacher, "--input", str(tmp_path / "logs.jsonl"), "--output", output,
+                 "--shards", "2", "--samples", "2", "--max-new-tokens", "128", "--max-pairs", "30"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert "merged: rows in 30 = annotated" in result.output
+    again = CliRunner().invoke(app, arguments)  # every shard is done: both are skipped, the merge still holds
+    assert again.exit_code == 0 and again.output.count("skipped (done)") == 2, again.output
+    bad = CliRunner().invoke(app, [*arguments[:-2], "--engine", "tgi"])
+    assert bad.exit_code != 0 and "transformers" in bad.output and "vllm" in bad.output

@@ -19,7 +19,7 @@ from relevance_distill.teacher.stages import cpt_step, preference_step, reward_s
 
 
 def run_teacher(config: TeacherConfig, corpus_uri: str, train: list[QueryServicePair], test: list[QueryServicePair],
-                scheme: LabelScheme, output: str | Path, eval_pairs: int = 200,
+                scheme: LabelScheme, output: str | Path, eval_pairs: int = 0,
                 workdir: str | Path | None = None) -> dict[str, Any]:
     output = str(output)
     cpt = cpt_step(config.cpt, corpus_uri, storage.join(output, "cpt"), scheme, train, workdir)
