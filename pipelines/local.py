@@ -32,7 +32,7 @@ PROFILE_SETTINGS = {
     "smoke": {"methods": "crsd,vanilla,logit_kd", "ab_users": 4000, "latency_requests": 5,
               "annotation": {"shards": 2, "samples": 2, "max_new_tokens": 128, "max_pairs": 40}},
     "demo": {"methods": "crsd,vanilla,logit_kd", "ab_users": 20000, "latency_requests": 30,
-             "annotation": {"shards": 2, "samples": 3, "max_new_tokens": 96, "max_pairs": 400}},
+             "annotation": {"shards": 2, "samples": 3, "max_new_tokens": 128, "max_pairs": 400}},
 }
 
 

@@ -277,8 +277,10 @@ STUDENT_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": {"init": "tiny", "max_length": 64, "reasoning_max_length": 128, "batch_size": 16, "max_steps": 12,
               "eval_every_steps": 6, "learning_rate": 1e-3, "projection_dim": 32},
     # Minutes on 2 CPU cores: the real MiniLM student, short sequences and a fixed step budget.
-    "demo": {"init": "minilm", "max_length": 96, "reasoning_max_length": 192, "batch_size": 32, "max_steps": 150,
-             "eval_every_steps": 50},
+    # 100 steps: lr 2e-4 gave vanilla dev macro-F1 0.41 on the built-in gold data, 4e-4 0.34; 1e-4 reached only
+    # 0.24 in a full demo run (gold + teacher-labelled pairs).
+    "demo": {"init": "minilm", "max_length": 96, "reasoning_max_length": 192, "batch_size": 32, "max_steps": 100,
+             "learning_rate": 2e-4, "eval_every_steps": 50},
 }
 
 

@@ -43,6 +43,11 @@ def test_smoke_teacher_end_to_end_and_dpo_raises_reward(tmp_path):
     scored_pairs = [json.loads(line) for line in (tmp_path / "teacher" / "dpo" / "pairs.jsonl").read_text().splitlines()]
     assert scored_pairs and all(p["chosen_reward"]["total"] >= p["rejected_reward"]["total"] for p in scored_pairs)
     assert {"after_sft", "after_dpo", "majority_macro_f1"} <= set(report)
+    from safetensors.torch import load_file
+
+    sft_weights = load_file(str(tmp_path / "teacher" / "sft" / "model" / "model.safetensors"))
+    dpo_weights = load_file(str(tmp_path / "teacher" / "dpo" / "model" / "model.safetensors"))
+    assert any(not (sft_weights[name] == dpo_weights[name]).all() for name in sft_weights), "DPO did not change the weights"
     reward = RewardModel.load(tmp_path / "teacher" / "reward" / "model", SCHEME)
     held_out = [p for p in splits["test"] if p.label][:24]
     before = mean_sampled_reward(tmp_path / "teacher" / "sft" / "model", held_out, reward)

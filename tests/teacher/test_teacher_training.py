@@ -114,3 +114,11 @@ def test_cpt_step_publishes_to_s3_and_a_fresh_pod_resumes_from_the_published_che
     assert second["metrics"]["loss_curve"][:4] == first["metrics"]["loss_curve"]
     assert [point["step"] for point in second["metrics"]["loss_curve"]] == [1, 2, 3, 4, 5, 6]
     assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 6
+
+
+def test_reward_model_resumes_from_its_published_checkpoint(data, tmp_path):
+    _, pairs = data
+    checkpoints = str(tmp_path / "published-checkpoints")
+    first = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=4, batch_size=8, save_steps=2), tmp_path / "pod-1", checkpoints)
+    second = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=6, batch_size=8, save_steps=2), tmp_path / "pod-2", checkpoints)
+    assert first["resumed_from_step"] == 0 and second["resumed_from_step"] == 4

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.teacher.common import limit_threads
+from relevance_distill.teacher.common import checkpoint_sync_callback, last_checkpoint, limit_threads, restore_checkpoint
 
 DIMENSIONS = ("format", "correctness", "faithfulness", "consistency", "conciseness")
 LEARNED_HEADS = ("faithfulness", "consistency")
@@ -55,6 +55,7 @@ class RewardConfig(StrictModel):
     batch_size: int = Field(default=16, ge=1, description="Preference pairs per step.")
     learning_rate: float = Field(default=1e-3, gt=0, description="Learning rate of the learned heads' backbone.")
     max_length: int = Field(default=256, ge=32, description="Token budget of (prompt, answer) for the backbone.")
+    save_steps: int = Field(default=50, ge=1, description="Checkpoint interval; a rerun resumes from the last checkpoint.")
     init: str = Field(default="tiny", description="'tiny' (random BERT built here) or a BERT-style directory.")
     seed: int = Field(default=13, description="Seed of pair construction and training.")
 
@@ -163,7 +164,7 @@ class RewardModel:
 
 
 def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, config: RewardConfig,
-                       output_dir: str | Path) -> dict[str, Any]:
+                       output_dir: str | Path, checkpoint_uri: str | None = None) -> dict[str, Any]:
     """Train the learned heads pairwise (Bradley–Terry) with transformers' Trainer; save to OUTPUT/model."""
     import torch
     from datasets import Dataset
@@ -212,11 +213,17 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
 
     args = TrainingArguments(output_dir=str(output / "checkpoints"), max_steps=config.max_steps,
                              per_device_train_batch_size=config.batch_size, learning_rate=config.learning_rate,
-                             logging_steps=max(1, config.max_steps // 10), save_strategy="no", report_to=[],
+                             logging_steps=max(1, config.max_steps // 10), save_steps=config.save_steps,
+                             save_total_limit=1, report_to=[],
                              remove_unused_columns=False, seed=config.seed, disable_tqdm=True,
                              use_cpu=not torch.cuda.is_available())
     trainer = BradleyTerryTrainer(model=backbone, args=args, train_dataset=dataset, data_collator=collate)
-    trainer.train()
+    checkpoints = output / "checkpoints"
+    if checkpoint_uri:
+        restore_checkpoint(checkpoint_uri, checkpoints)
+        trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
+    resume_from = last_checkpoint(checkpoints)
+    trainer.train(resume_from_checkpoint=resume_from)
     model_dir = output / "model"
     backbone.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
@@ -224,6 +231,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     reward = RewardModel(scheme, config, backbone.eval(), tokenizer)
     accuracy = held_out_accuracy(reward, eval_records)
     metrics = {"step": "reward_model", "pairs": len(records), "held_out_pairs": len(eval_records),
+               "resumed_from_step": int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0,
                "held_out_accuracy": accuracy,
                "loss_curve": [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]}
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")

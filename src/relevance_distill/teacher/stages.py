@@ -65,7 +65,7 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
 def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
                 workdir: str | Path | None = None) -> dict[str, Any]:
     with _workdir(workdir, "reward") as local:
-        metrics = train_reward_model(train_pairs, scheme, config, local)
+        metrics = train_reward_model(train_pairs, scheme, config, local, storage.join(output_uri, "checkpoints"))
         (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         return {"model_uri": _publish(local / "model", output_uri, "reward_model"), "metrics": metrics}
 
