@@ -70,6 +70,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         min_retention: float = 0.0,
         production_metrics_uri: str = "",
         max_length: int = 96,
+        latency_requests: int = 30,
         deploy_mode: str = "gitops",
         canary_traffic_percent: int = 10,
     ):
@@ -112,7 +113,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                             "use_existing_model", "teacher model")
         teacher_uri = teacher.output
 
-        with dsl.ParallelFor(items=shard_indices, name="annotation-shards") as shard_index:
+        with dsl.ParallelFor(items=shard_indices, name="annotation-shards",
+                             parallelism=cluster.annotation_parallelism) as shard_index:
             # The shards name the teacher by pipeline inputs, not by TEACHER's output: kfp.local (2.17) replaces
             # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
             shard = configure(annotate_shard(
@@ -132,7 +134,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                           config_json=student_config_json), "train_student")
         evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
                                                label_scheme=label_scheme, teacher_model_uri=teacher_uri,
-                                               max_length=max_length, publish_uri=f"{artifacts_uri}/evaluation"),
+                                               max_length=max_length, latency_requests=latency_requests, publish_uri=f"{artifacts_uri}/evaluation"),
                               "evaluate_student")
         decision = configure(gate(evaluation=evaluated.outputs["evaluation"], min_macro_f1=min_macro_f1,
                                   min_retention=min_retention, production_metrics_uri=production_metrics_uri), "gate")

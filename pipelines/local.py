@@ -20,7 +20,7 @@ import kfp.local
 from pipelines.ab_analysis import build_ab_analysis_pipeline
 from pipelines.distillation import build_distillation_pipeline
 from relevance_distill import storage
-from relevance_distill.config import RunConfig
+from relevance_distill.config import KubernetesConfig, RunConfig
 from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import iter_jsonl, read_models, write_jsonl
 from relevance_distill.export import export_student, model_uri
@@ -31,7 +31,7 @@ from relevance_distill.teacher.stages import published_evaluation
 PROFILE_SETTINGS = {
     "smoke": {"methods": "crsd,vanilla,logit_kd", "ab_users": 4000, "latency_requests": 5,
               "annotation": {"shards": 2, "samples": 2, "max_new_tokens": 128, "max_pairs": 40}},
-    "demo": {"methods": "crsd,vanilla,logit_kd", "ab_users": 20000, "latency_requests": 30,
+    "demo": {"methods": "crsd,vanilla,logit_kd", "ab_users": 20000, "latency_requests": 15,
              "annotation": {"shards": 2, "samples": 3, "max_new_tokens": 128, "max_pairs": 400}},
 }
 
@@ -64,7 +64,10 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(workdir / "kfp"),
                    raise_on_error=True)
     annotation = {**settings["annotation"], **config.annotation.model_dump(exclude_none=True)}
-    distillation = build_distillation_pipeline(local=True, annotation_shards=annotation["shards"])
+    # kfp.local runs every shard at once on this machine: two torch processes on 2 cores oversubscribe it
+    # (measured: 400 pairs took 100 s in two concurrent shards; the same generation in one process 19 s).
+    distillation = build_distillation_pipeline(KubernetesConfig(annotation_parallelism=1), local=True,
+                                               annotation_shards=annotation["shards"])
     distillation(labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
                  corpus_uri=storage.join(root, "raw", "corpus.jsonl"),
                  unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
@@ -75,6 +78,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
                  stable_model_uri=stable_uri, label_scheme=scheme_name, student_profile=config.profile,
                  student_methods=settings["methods"], min_macro_f1=config.gate.min_macro_f1,
                  min_retention=config.gate.min_retention or 0.0, max_length=_max_length(config.profile),
+                 latency_requests=settings["latency_requests"],
                  deploy_mode="gitops")
     _stage(stages, "distillation_pipeline", began, "prepare → teacher (CPT, SFT, reward model, DPO) → annotate "
            f"({annotation['shards']} shards) → merge → train → evaluate → gate → export → deploy canary")

@@ -311,5 +311,7 @@ class KubernetesConfig(StrictModel):
     )
     annotation_shards: int = Field(
         default=4, ge=1, description="Parallel annotate_shard tasks (the ParallelFor fan-out, fixed at compile time).")
+    annotation_parallelism: int = Field(
+        default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
     cpu_limit: str = Field(default="2", description="CPU limit of every component.")
     memory_limit: str = Field(default="8G", description="Memory limit of every component.")
