@@ -76,6 +76,7 @@ def test_components_use_the_image_map():
 
 
 def test_annotation_fan_out_is_set_at_compile_time(tmp_path):
-    compile_all(tmp_path, KubernetesConfig(annotation_shards=16), component_yaml=False)
+    compile_all(tmp_path, KubernetesConfig(annotation_shards=16, annotation_parallelism=4), component_yaml=False)
     text = (tmp_path / "distillation_pipeline.yaml").read_text()
     assert "raw: '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]'" in text
+    assert "parallelismLimit: 4" in text
