@@ -152,3 +152,18 @@ def test_annotate_command(teacher_and_logs, s3_bucket, tmp_path):
     assert again.exit_code == 0 and again.output.count("skipped (done)") == 2, again.output
     bad = CliRunner().invoke(app, [*arguments[:-2], "--engine", "tgi"])
     assert bad.exit_code != 0 and "transformers" in bad.output and "vllm" in bad.output
+
+
+def test_reward_model_picks_the_grounded_majority_reasoning():
+    from relevance_distill.teacher.reward import RewardConfig, RewardModel
+
+    pair = QueryServicePair(pair_id="p2", query="hotpot in Chaoyang",
+                            service=Service(service_id="s2", title="Golden Hotpot (Chaoyang)", location="Chaoyang District"))
+    ungrounded = format_answer("The user wants sushi near the river with parking and live music.", "exact")
+    grounded = format_answer("The query asks for hotpot in Chaoyang; Golden Hotpot is in Chaoyang.", "exact")
+    answers = [ungrounded, grounded, format_answer("Different kind of business.", "weak")]
+    first, _ = aggregate(pair, answers, SCHEME, "t1")
+    assert first.reasoning.startswith("The user wants sushi")  # without a reward model: the first majority sample
+    rule_only = RewardModel(SCHEME, RewardConfig())  # rule dimensions only (no learned heads)
+    best, _ = aggregate(pair, answers, SCHEME, "t1", reward=rule_only)
+    assert best.label == "exact" and best.reasoning.startswith("The query asks for hotpot")
