@@ -33,6 +33,7 @@ def annotate_shard(
     from relevance_distill.annotate.shards import annotate_shard as annotate, read_input_pairs, shard_uri
     from relevance_distill.config import parse_config
     from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.teacher.stages import load_reward_model
 
     teacher = teacher_model_uri or trained_teacher_model_uri
     if not teacher:
@@ -40,11 +41,7 @@ def annotate_shard(
     scheme = get_label_scheme(label_scheme)
     config = parse_config(EngineConfig, {"engine": engine, "samples": samples, "temperature": temperature,
                                          "max_new_tokens": max_new_tokens, "tensor_parallel_size": tensor_parallel_size})
-    reward = None
-    if reward_model_uri:
-        from relevance_distill.teacher.stages import load_reward_model
-
-        reward = load_reward_model(reward_model_uri, scheme)
+    reward = load_reward_model(reward_model_uri, scheme) if reward_model_uri else None
     result = annotate(read_input_pairs(input_uri, max_pairs), shard_index, num_shards, make_engine(teacher, config),
                       scheme, output_uri, teacher, reward)
     for key in ("rows_in", "annotated", "quarantined", "tokens_generated", "seconds"):

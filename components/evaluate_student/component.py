@@ -37,16 +37,9 @@ def evaluate_student(
 
     test_pairs = read_models(test_uri, QueryServicePair)
     if not teacher_macro_f1 and teacher_model_uri:
-        from relevance_distill.teacher.stages import published_evaluation
+        from relevance_distill.teacher.stages import teacher_macro_f1_on
 
-        teacher = published_evaluation(teacher_model_uri)
-        gold = sum(1 for pair in test_pairs if pair.label)
-        if teacher is None:
-            print(f"teacher {teacher_model_uri} has no published evaluation: retention is not measured")
-        elif teacher["test_pairs"] != gold:
-            print(f"teacher was evaluated on {teacher['test_pairs']} pairs, the test set has {gold}: retention is not measured")
-        else:
-            teacher_macro_f1 = teacher["macro_f1"]
+        teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_model_uri) or 0.0
     methods = sorted(name for name in os.listdir(models.path) if os.path.isdir(os.path.join(models.path, name, "best")))
     summary = evaluate_methods({m: os.path.join(models.path, m, "best") for m in methods},
                                test_pairs, get_label_scheme(label_scheme), evaluation.path,

@@ -20,13 +20,10 @@ def teacher_cpt(
     """
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import cpt_step, read_pairs
+    from relevance_distill.teacher.stages import cpt_step, read_pairs, training_scalars
 
     result = cpt_step(step_config(profile, "cpt", config_json), corpus_uri, output_uri, get_label_scheme(label_scheme),
                       read_pairs(train_uri) if train_uri else None)
-    curve = result["metrics"]["loss_curve"]
-    training.log_metric("documents", result["metrics"]["documents"])
-    training.log_metric("resumed_from_step", result["metrics"]["resumed_from_step"])
-    if curve:
-        training.log_metric("final_loss", curve[-1]["loss"])
+    for key, value in training_scalars(result["metrics"], "documents").items():
+        training.log_metric(key, value)
     return result["model_uri"]

@@ -17,13 +17,10 @@ def teacher_sft(
     """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model."""
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import read_pairs, sft_step
+    from relevance_distill.teacher.stages import read_pairs, sft_step, training_scalars
 
     result = sft_step(step_config(profile, "sft", config_json), read_pairs(train_uri), get_label_scheme(label_scheme),
                       output_uri, init_model_uri)
-    curve = result["metrics"]["loss_curve"]
-    training.log_metric("examples", result["metrics"]["examples"])
-    training.log_metric("resumed_from_step", result["metrics"]["resumed_from_step"])
-    if curve:
-        training.log_metric("final_loss", curve[-1]["loss"])
+    for key, value in training_scalars(result["metrics"], "examples").items():
+        training.log_metric(key, value)
     return result["model_uri"]

@@ -10,8 +10,7 @@ def use_existing_model(model_uri: str) -> str:
     from relevance_distill import storage
 
     files = storage.read_manifest(model_uri).files
-    missing = [name for name in ("config.json",) if name not in files]
-    if missing or not any(name.endswith(".safetensors") for name in files):
+    if "config.json" not in files or not any(name.endswith(".safetensors") for name in files):
         raise ValueError(f"{model_uri} is not a published model: its manifest lists {sorted(files)[:10]}, "
                          "expected config.json and *.safetensors")
     print(f"using existing model {model_uri} ({len(files)} files)")

@@ -174,17 +174,23 @@ def checkpoint_sync_callback(checkpoint_uri: str) -> Any:
     return CheckpointSync()
 
 
+def train_resumable(trainer: Any, checkpoints_dir: Path, checkpoint_uri: str | None = None) -> int:
+    """Train, resuming from the last checkpoint in CHECKPOINTS_DIR, or from the copy published under
+    CHECKPOINT_URI when the local disk is fresh (and publishing every new one there); returns the step resumed
+    from (0: a fresh start)."""
+    if checkpoint_uri:
+        restore_checkpoint(checkpoint_uri, checkpoints_dir)
+        trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
+    resume_from = last_checkpoint(checkpoints_dir)
+    trainer.train(resume_from_checkpoint=resume_from)
+    return int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
+
+
 def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any],
                    checkpoint_uri: str | None = None) -> dict[str, Any]:
-    """Train, resuming from the last checkpoint (OUTPUT/checkpoints, or the copy published under CHECKPOINT_URI
-    when the local disk is fresh), then save OUTPUT/model and its metrics."""
-    if checkpoint_uri:
-        restore_checkpoint(checkpoint_uri, output / "checkpoints")
-        trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
-    resume_from = last_checkpoint(output / "checkpoints")
-    trainer.train(resume_from_checkpoint=resume_from)
-    metrics = {**metrics, "resumed_from_step": int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0,
-               "loss_curve": loss_curve(trainer.state.log_history)}
+    """Train resumably (``train_resumable`` on OUTPUT/checkpoints), then save OUTPUT/model and its metrics."""
+    resumed_from = train_resumable(trainer, output / "checkpoints", checkpoint_uri)
+    metrics = {**metrics, "resumed_from_step": resumed_from, "loss_curve": loss_curve(trainer.state.log_history)}
     save_model(trainer.model, tokenizer, output / "model", metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.teacher.common import checkpoint_sync_callback, last_checkpoint, limit_threads, restore_checkpoint
+from relevance_distill.teacher.common import limit_threads, loss_curve, train_resumable
 
 DIMENSIONS = ("format", "correctness", "faithfulness", "consistency", "conciseness")
 LEARNED_HEADS = ("faithfulness", "consistency")
@@ -218,12 +218,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
                              remove_unused_columns=False, seed=config.seed, disable_tqdm=True,
                              use_cpu=not torch.cuda.is_available())
     trainer = BradleyTerryTrainer(model=backbone, args=args, train_dataset=dataset, data_collator=collate)
-    checkpoints = output / "checkpoints"
-    if checkpoint_uri:
-        restore_checkpoint(checkpoint_uri, checkpoints)
-        trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
-    resume_from = last_checkpoint(checkpoints)
-    trainer.train(resume_from_checkpoint=resume_from)
+    resumed_from = train_resumable(trainer, output / "checkpoints", checkpoint_uri)
     model_dir = output / "model"
     backbone.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
@@ -231,10 +226,10 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     reward = RewardModel(scheme, config, backbone.eval(), tokenizer)
     accuracy = held_out_accuracy(reward, eval_records)
     metrics = {"step": "reward_model", "pairs": len(records), "held_out_pairs": len(eval_records),
-               "resumed_from_step": int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0,
-               "held_out_accuracy": accuracy,
-               "loss_curve": [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]}
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+               "resumed_from_step": resumed_from, "held_out_accuracy": accuracy,
+               "loss_curve": loss_curve(trainer.state.log_history)}
+    for path in (output / "metrics.json", model_dir / "metrics.json"):
+        path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics
 
 

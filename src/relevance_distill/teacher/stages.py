@@ -8,8 +8,10 @@ from the last checkpoint instead of step 0. Its metrics (loss curve, rewards per
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,6 @@ def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], schem
                 workdir: str | Path | None = None) -> dict[str, Any]:
     with _workdir(workdir, "reward") as local:
         metrics = train_reward_model(train_pairs, scheme, config, local, storage.join(output_uri, "checkpoints"))
-        (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         return {"model_uri": _publish(local / "model", output_uri, "reward_model"), "metrics": metrics}
 
 
@@ -114,6 +115,28 @@ def published_evaluation(model_uri: str) -> dict[str, Any] | None:
     return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
 
 
+def teacher_macro_f1_on(test_pairs: list[QueryServicePair], teacher_model_uri: str) -> float | None:
+    """The macro-F1 the teacher was published with, when it was measured on these gold test pairs (retention
+    compares student and teacher on the same set); otherwise None, and why is printed."""
+    evaluation = published_evaluation(teacher_model_uri)
+    gold = sum(1 for pair in test_pairs if pair.label)
+    if evaluation is None:
+        print(f"teacher {teacher_model_uri} has no published evaluation: retention is not measured")
+        return None
+    if evaluation["test_pairs"] != gold:
+        print(f"teacher was evaluated on {evaluation['test_pairs']} pairs, the test set has {gold}: retention is not measured")
+        return None
+    return evaluation["macro_f1"]
+
+
+def training_scalars(metrics: dict[str, Any], *counts: str) -> dict[str, float]:
+    """A training step's scalar metrics for KFP: the given counts, the step resumed from, the final loss."""
+    scalars = {key: metrics[key] for key in (*counts, "resumed_from_step")}
+    if metrics["loss_curve"]:
+        scalars["final_loss"] = metrics["loss_curve"][-1]["loss"]
+    return scalars
+
+
 def read_pairs(uri: str) -> list[QueryServicePair]:
     return read_models(uri, QueryServicePair)
 
@@ -122,20 +145,13 @@ def _without_config(metrics: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in metrics.items() if key != "config"}
 
 
-class _workdir:
+@contextlib.contextmanager
+def _workdir(workdir: str | Path | None, name: str) -> Iterator[Path]:
     """WORKDIR/NAME when given (kept, so a rerun finds its checkpoints), else a temporary directory."""
-
-    def __init__(self, workdir: str | Path | None, name: str):
-        self.workdir, self.name, self._temporary = workdir, name, None
-
-    def __enter__(self) -> Path:
-        if self.workdir is not None:
-            path = Path(self.workdir) / self.name
-            path.mkdir(parents=True, exist_ok=True)
-            return path
-        self._temporary = tempfile.TemporaryDirectory(prefix=f"relevance-distill-{self.name}-")
-        return Path(self._temporary.name)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._temporary is not None:
-            self._temporary.cleanup()
+    if workdir is not None:
+        path = Path(workdir) / name
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+    else:
+        with tempfile.TemporaryDirectory(prefix=f"relevance-distill-{name}-") as directory:
+            yield Path(directory)
