@@ -20,9 +20,9 @@ import torch
 from relevance_distill.config import DataGenerationConfig, student_config_for
 from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
+from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.student.crsd import CRSDWeights
-from relevance_distill.student.encoding import ViewEncoder, collate
 from relevance_distill.student.model import StudentModel, load_classifier
 from relevance_distill.student.train import build_examples, method_loss
 

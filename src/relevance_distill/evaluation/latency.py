@@ -19,7 +19,7 @@ def request_latency_ms(classifier: Any, encoder: Any, pairs: list[QueryServicePa
     """
     import torch
 
-    from relevance_distill.student.encoding import collate
+    from relevance_distill.encoding import collate
 
     if not pairs:
         raise ValueError("latency needs at least one pair to build requests from")

@@ -72,9 +72,9 @@ class RelevancePredictor(Model):
     def load(self) -> bool:
         from transformers import AutoTokenizer
 
+        from relevance_distill.encoding import ViewEncoder
         from relevance_distill.export import EXPORT_INFO, ONNX_FILE
-        from relevance_distill.student.encoding import ViewEncoder
-        from relevance_distill.student.model import quiet_transformers
+        from relevance_distill.hf import quiet_transformers
 
         quiet_transformers()
         directory = locate_model(self.model_uri)
@@ -223,7 +223,7 @@ class RelevancePredictor(Model):
     # -- predict -------------------------------------------------------------------------------------
     def probabilities(self, queries: list[str], services: list[str]) -> np.ndarray:
         """Label distributions for aligned lists of queries and service texts (one padded batch)."""
-        from relevance_distill.student.encoding import collate
+        from relevance_distill.encoding import collate
 
         standard, _ = self.encoder.encode(queries, services)
         if self.backend == "onnx":

@@ -114,7 +114,7 @@ def resolve_model_dir(uri: str) -> Path:
 def load_causal_lm(uri: str) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from relevance_distill.student.model import quiet_transformers
+    from relevance_distill.hf import quiet_transformers
 
     quiet_transformers()
     directory = resolve_model_dir(uri)

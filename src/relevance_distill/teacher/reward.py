@@ -168,10 +168,16 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     """Train the learned heads pairwise (Bradley–Terry) with transformers' Trainer; save to OUTPUT/model."""
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertForSequenceClassification
-    from transformers import Trainer, TrainingArguments
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BertConfig,
+        BertForSequenceClassification,
+        Trainer,
+        TrainingArguments,
+    )
 
-    from relevance_distill.student.model import train_wordpiece_tokenizer
+    from relevance_distill.hf import train_wordpiece_tokenizer
 
     limit_threads()
     output = Path(output_dir)

@@ -10,7 +10,9 @@ both views see the same service text) and the reasoning fills what remains of ``
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from relevance_distill.schemas import QueryServicePair
@@ -89,3 +91,20 @@ def collate(views: list[EncodedView], pad_id: int):
         token_type_ids[row, :n] = torch.tensor(view.token_type_ids)
         attention_mask[row, :n] = 1
     return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+
+
+VIEW_SETTINGS_FILE = "views.json"
+
+
+def save_view_settings(model_dir: str | Path, max_length: int, reasoning_max_length: int) -> None:
+    """Record the token budgets a model was trained with, so evaluation and export build the same inputs."""
+    settings = {"max_length": max_length, "reasoning_max_length": reasoning_max_length,
+                "max_query_tokens": MAX_QUERY_TOKENS}
+    (Path(model_dir) / VIEW_SETTINGS_FILE).write_text(json.dumps(settings, indent=2), encoding="utf-8")
+
+
+def load_view_settings(model_dir: str | Path) -> dict[str, int]:
+    path = Path(model_dir) / VIEW_SETTINGS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{model_dir} has no {VIEW_SETTINGS_FILE}: it was not saved by the student trainer")
+    return json.loads(path.read_text(encoding="utf-8"))
