@@ -32,7 +32,7 @@ def export_benchmark_model(work: Path, init: str = "minilm") -> Path:
     config = student_config_for("demo", init=init, max_steps=1, eval_every_steps=1, batch_size=8)
     train_student(config, scheme, pairs[:64], pairs[64:96], work / "train", show_progress=False)
     export_student(work / "train" / "best", str(work / "published"), scheme, "relevance", "bench", {},
-                   max_length=config.max_length, onnx=True, local_copy=work / "model")
+                   onnx=True, local_copy=work / "model")
     return work / "model"
 
 

@@ -78,5 +78,5 @@ def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
     train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], directory / "train", show_progress=False)
     storage.ensure_bucket("s3://models")
     result = export_student(directory / "train" / "best", "s3://models", scheme, "relevance", "v-test-1",
-                            {"test": {"macro_f1": 0.5}}, max_length=64, onnx=True, local_copy=directory / "local")
+                            {"test": {"macro_f1": 0.5}}, onnx=True, local_copy=directory / "local")
     return result["model_uri"], directory / "local"

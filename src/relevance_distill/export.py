@@ -14,8 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from relevance_distill import storage
-from relevance_distill.schemas import LabelScheme
+from relevance_distill.schemas import LabelScheme, StrictModel
 
 EXPORT_INFO = "relevance_distill.json"
 ONNX_FILE = "model.onnx"
@@ -24,12 +26,20 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 ONNX_OPSET = 18
 
 
+class ExportConfig(StrictModel):
+    """What the export step writes besides the safetensors model."""
+
+    onnx: bool = Field(default=True, description="Also write model.onnx (logit parity with torch checked); the serving "
+                       "backend 'onnx' needs it.")
+    quantize: bool = Field(default=False, description="Also write model.int8.onnx (dynamic INT8; needs onnx).")
+
+
 def model_uri(root_uri: str, name: str, version: str) -> str:
     return storage.join(root_uri, "models", name, version)
 
 
 def _parity_batch(tokenizer: Any, max_length: int) -> dict[str, Any]:
-    from relevance_distill.student.encoding import ViewEncoder, collate
+    from relevance_distill.encoding import ViewEncoder, collate
 
     encoder = ViewEncoder(tokenizer, max_length, max_length)
     standard, _ = encoder.encode(["hotpot with private room in Chaoyang", "朝阳 火锅 包间", "usb cable"],
@@ -105,14 +115,15 @@ def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str,
 
 
 def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelScheme, name: str, version: str,
-                   metrics: dict[str, Any] | None = None, max_length: int = 128, method: str = "crsd",
+                   metrics: dict[str, Any] | None = None, method: str = "crsd",
                    onnx: bool = False, quantize: bool = False, local_copy: str | Path | None = None) -> dict[str, Any]:
-    """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last)."""
-    from relevance_distill.student.encoding import MAX_QUERY_TOKENS
-    from relevance_distill.student.model import StudentModel
+    """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last); inputs are
+    built with the token budget the model was trained with."""
+    from relevance_distill.encoding import MAX_QUERY_TOKENS, load_view_settings
+    from relevance_distill.evaluation.evaluate import load_standard_view
 
-    student, tokenizer = StudentModel.load(model_dir)
-    classifier = student.classifier_model
+    classifier, tokenizer = load_standard_view(model_dir)
+    max_length = load_view_settings(model_dir)["max_length"]
     info = {"format": 1, "name": name, "version": version, "method": method, "max_length": max_length,
             "max_query_tokens": MAX_QUERY_TOKENS, "label_scheme": scheme.name}
     with tempfile.TemporaryDirectory(prefix="relevance-distill-export-") as staging_name:
@@ -132,3 +143,21 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
             shutil.copytree(staging, local_copy)
             (Path(local_copy) / storage.MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return {"model_uri": uri, "files": sorted(manifest.files), **info}
+
+
+def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_root_uri: str, scheme: LabelScheme,
+                     name: str, version: str, config: ExportConfig | None = None, method: str | None = None,
+                     local_copy: str | Path | None = None) -> dict[str, Any]:
+    """Export one method of a student training run with the metrics its evaluation measured; the method defaults
+    to the evaluation's primary one (the model the gate judged)."""
+    from relevance_distill.evaluation.evaluate import BEST_DIR
+
+    config = config or ExportConfig()
+    evaluation = Path(evaluation_dir)
+    method = method or json.loads((evaluation / "summary.json").read_text(encoding="utf-8"))["primary"]
+    metrics_path = evaluation / "metrics" / f"{method}.json"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"the evaluation in {evaluation_dir} has no metrics for method {method!r}")
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    return export_student(Path(models_dir) / method / BEST_DIR, output_root_uri, scheme, name, version, metrics, method,
+                          config.onnx, config.quantize, local_copy)

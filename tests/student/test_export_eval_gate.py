@@ -10,10 +10,11 @@ import torch
 
 from relevance_distill import storage
 from relevance_distill.config import student_config_for
-from relevance_distill.evaluation.gate import GateConfig, evaluate_gate
-from relevance_distill.export import export_student
-from relevance_distill.student.compare import evaluate_methods, read_histories, train_methods
-from relevance_distill.student.encoding import ViewEncoder, collate
+from relevance_distill.encoding import ViewEncoder, collate
+from relevance_distill.evaluation.evaluate import evaluate_trained
+from relevance_distill.evaluation.gate import GateConfig, evaluate_gate, gate_evaluation
+from relevance_distill.export import ExportConfig, export_evaluated, export_student
+from relevance_distill.student.compare import train_methods
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +25,10 @@ def trained(builtin_splits, scheme, tmp_path_factory):
     return directory
 
 
-def test_evaluate_writes_metrics_report_and_gate(trained, builtin_splits, scheme, tmp_path):
-    summary = evaluate_methods({m: trained / m / "best" for m in ["crsd", "vanilla"]}, builtin_splits["test"], scheme,
-                               tmp_path, max_length=64, teacher_macro_f1=0.9, histories=read_histories(trained, ["crsd", "vanilla"]),
-                               latency_requests=3)
+def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, builtin_splits, scheme, tmp_path):
+    summary = evaluate_trained(trained, builtin_splits["test"], scheme, tmp_path, teacher_macro_f1=0.9, latency_requests=3)
+    assert summary["primary"] == "crsd" and set(summary["macro_f1"]) == {"crsd", "vanilla"}
+    assert json.loads((tmp_path / "summary.json").read_text())["macro_f1"] == summary["macro_f1"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["test"]["count"] == len(builtin_splits["test"])
     for key in ["macro_f1", "accuracy", "qwk", "roc_auc_relevant", "ndcg_at_10", "per_class", "confusion_matrix"]:
@@ -39,7 +40,19 @@ def test_evaluate_writes_metrics_report_and_gate(trained, builtin_splits, scheme
     assert html.count("data:image/png;base64,") == 3 and "vanilla" in html
     for png in ["confusion_matrix.png", "per_class_f1.png", "training_curves.png"]:
         assert (tmp_path / png).read_bytes()[:4] == b"\x89PNG"
-    assert json.loads((tmp_path / "gate.json").read_text()) == summary["gate"]
+    # Evaluation writes metrics only; the gate is decided by the gate step from its own config.
+    assert not (tmp_path / "gate.json").exists() and "gate" not in summary
+    assert metrics["max_length"] == 64  # the budget the model was trained with (views.json), not a parameter
+    strict = gate_evaluation(tmp_path, GateConfig(min_macro_f1=1.0, min_retention=0.0))
+    lenient = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.0))
+    assert not strict["passed"] and lenient["passed"]
+    # The teacher figure the evaluation measured retention with is the one the gate checks.
+    retention = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.01))
+    assert retention["checks"][1]["value"] == pytest.approx(metrics["retention"])
+
+    exported = export_evaluated(trained, tmp_path, str(tmp_path / "published"), scheme, "relevance", "v2",
+                                ExportConfig(onnx=False))
+    assert exported["method"] == "crsd" and exported["max_length"] == 64
 
 
 def _metrics(macro_f1, qwk=0.5, sha="abc"):
@@ -56,16 +69,17 @@ def test_gate_rejects_regression_and_low_quality():
     assert not low["passed"] and len(low["reasons"]) == 2  # below minimum, and retention 0.5 < 0.8
     no_teacher = evaluate_gate(_metrics(0.70), config)
     assert not no_teacher["passed"] and "no teacher macro-F1" in no_teacher["reasons"][0]
-    other_set = evaluate_gate(_metrics(0.70), config.model_copy(update={"min_retention": None}), _metrics(0.6, sha="zzz"))
+    other_set = evaluate_gate(_metrics(0.70), config.model_copy(update={"min_retention": 0.0}), _metrics(0.6, sha="zzz"))
     assert not other_set["passed"] and "different test set" in other_set["reasons"][0]
 
 
 def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3_bucket, tmp_path):
-    from relevance_distill.student.model import StudentModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from relevance_distill.student.model import StudentModel
+
     result = export_student(trained / "crsd" / "best", s3_bucket, scheme, "relevance", "v1", {"test": {"macro_f1": 0.5}},
-                            max_length=64, onnx=True, quantize=True)
+                            onnx=True, quantize=True)
     assert result["model_uri"] == f"{s3_bucket}/models/relevance/v1"
     assert result["onnx"]["parity_max_abs_diff"] <= 1e-4
     assert {"model.safetensors", "tokenizer.json", "label_scheme.json", "metrics.json", "README.md", "model.onnx",

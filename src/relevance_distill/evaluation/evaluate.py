@@ -1,14 +1,25 @@
-"""Evaluate trained students on a gold test set: metrics.json per model plus KFP-ready metrics."""
+"""Evaluate trained students on a gold test set.
+
+The one home of evaluation: loading a model's standard view, predicting, per-method metrics, per-pair
+predictions (the scores the A/B replay uses), the evaluation summary and the HTML report. It never decides a
+release: the gate step reads ``metrics.json`` (``evaluation/gate.py``).
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
-
 from relevance_distill.evaluation.metrics import classification_report, expected_scores
 from relevance_distill.schemas import LabelScheme, QueryServicePair
+
+# The method whose metrics the gate reads (metrics.json) and the run exports, when it was trained.
+PRIMARY_METHOD = "crsd"
+# Written by the student trainer next to the methods it trained (student/compare.py).
+TRAINING_RECORD = "training.json"
+BEST_DIR = "best"
 
 
 def test_set_fingerprint(pairs: list[QueryServicePair]) -> str:
@@ -22,25 +33,56 @@ def model_size(model_dir: str | Path, classifier: Any) -> dict[str, Any]:
             "layers": int(classifier.config.num_hidden_layers), "hidden_size": int(classifier.config.hidden_size)}
 
 
-def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
-                     max_length: int = 128, teacher_macro_f1: float | None = None, latency_requests: int = 30,
-                     num_threads: int | None = None) -> dict[str, Any]:
-    """Standard-view metrics of the model in ``model_dir`` on ``test_pairs`` (gold labels), size and latency."""
+def load_standard_view(model_dir: str | Path) -> tuple[Any, Any]:
+    """Encoder + classifier and tokenizer of a saved student: the production path, without the projection head."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from relevance_distill.hf import quiet_transformers
+
+    quiet_transformers()
+    classifier = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    return classifier, AutoTokenizer.from_pretrained(model_dir)
+
+
+def predict_probabilities(classifier: Any, encoder: Any, pairs: list[QueryServicePair], batch_size: int = 64,
+                          device: Any = None) -> Any:
+    """Label distributions (numpy, one row per pair) from the standard view only."""
+    import numpy as np
     import torch
 
+    from relevance_distill.encoding import collate
+
+    classifier.eval()
+    device = device or next(classifier.parameters()).device
+    standard, _ = encoder.encode_pairs(pairs)
+    outputs = []
+    with torch.inference_mode():
+        for start in range(0, len(standard), batch_size):
+            batch = {k: v.to(device) for k, v in collate(standard[start : start + batch_size], encoder.pad_id).items()}
+            outputs.append(torch.softmax(classifier(**batch).logits.float(), dim=-1).cpu().numpy())
+    return np.concatenate(outputs) if outputs else np.zeros((0, classifier.config.num_labels))
+
+
+def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
+                     teacher_macro_f1: float | None = None, latency_requests: int = 30,
+                     num_threads: int | None = None) -> dict[str, Any]:
+    """Standard-view metrics of the model in ``model_dir`` on ``test_pairs`` (gold labels), size and latency.
+
+    Inputs are built with the token budget the model was trained with (its ``views.json``).
+    """
+    import torch
+
+    from relevance_distill.encoding import ViewEncoder, load_view_settings
     from relevance_distill.evaluation.latency import request_latency_ms
-    from relevance_distill.student.encoding import ViewEncoder
-    from relevance_distill.student.model import StudentModel
-    from relevance_distill.student.train import predict_probabilities
 
     if num_threads:
         torch.set_num_threads(num_threads)
     gold_pairs = [pair for pair in test_pairs if pair.label is not None]
     if not gold_pairs:
         raise ValueError("the test set has no labelled pairs")
-    student, tokenizer = StudentModel.load(model_dir)
-    classifier = student.classifier_model
-    encoder = ViewEncoder(tokenizer, max_length, max(max_length, 256))
+    classifier, tokenizer = load_standard_view(model_dir)
+    views = load_view_settings(model_dir)
+    encoder = ViewEncoder(tokenizer, views["max_length"], views["reasoning_max_length"])
     probabilities = predict_probabilities(classifier, encoder, gold_pairs)
     scores = expected_scores(probabilities, scheme)
     predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
@@ -50,6 +92,7 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
         "test": report,
         "test_set_sha256": test_set_fingerprint(gold_pairs),
         "size": model_size(model_dir, classifier),
+        "max_length": views["max_length"],
         "latency": request_latency_ms(classifier, encoder, gold_pairs, 50, latency_requests) if latency_requests else {},
         "predictions": predictions,
     }
@@ -57,6 +100,71 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
         metrics["teacher_macro_f1"] = teacher_macro_f1
         metrics["retention"] = report["macro_f1"] / teacher_macro_f1
     return metrics
+
+
+def primary_method(methods: list[str]) -> str:
+    if not methods:
+        raise ValueError("no trained methods to evaluate")
+    return PRIMARY_METHOD if PRIMARY_METHOD in methods else methods[0]
+
+
+def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QueryServicePair], scheme: LabelScheme,
+                     out_dir: str | Path, teacher_macro_f1: float | None = None,
+                     histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30) -> dict[str, Any]:
+    """Evaluate every model on one test set and write the evaluation directory:
+
+    ``metrics/<method>.json``, ``predictions/<method>.jsonl``, ``metrics.json`` (the primary method's, which the
+    gate reads), ``summary.json`` (primary method, macro-F1 and QWK per method) and ``report.html``.
+    """
+    from relevance_distill.evaluation.report import write_report
+
+    out = Path(out_dir)
+    (out / "metrics").mkdir(parents=True, exist_ok=True)
+    (out / "predictions").mkdir(exist_ok=True)
+    results = {}
+    for method, directory in model_dirs.items():
+        metrics = evaluate_student(directory, test_pairs, scheme, teacher_macro_f1, latency_requests)
+        predictions = metrics.pop("predictions")
+        (out / "predictions" / f"{method}.jsonl").write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions), encoding="utf-8")
+        results[method] = metrics
+        (out / "metrics" / f"{method}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    primary = primary_method(list(results))
+    (out / "metrics.json").write_text(json.dumps(results[primary], indent=2), encoding="utf-8")
+    report = write_report(results, histories or {}, out, primary)
+    summary = {"primary": primary, "test_pairs": results[primary]["test"]["count"],
+               "test_set_sha256": results[primary]["test_set_sha256"],
+               "macro_f1": {m: r["test"]["macro_f1"] for m, r in results.items()},
+               "qwk": {m: r["test"]["qwk"] for m, r in results.items()},
+               "retention": results[primary].get("retention"), "report": "report.html"}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return {**summary, "methods": results, "report": str(report)}
+
+
+def trained_methods(models_dir: str | Path) -> list[str]:
+    """The methods a student training run produced, in training order (from its training record)."""
+    record = Path(models_dir) / TRAINING_RECORD
+    if not record.is_file():
+        raise FileNotFoundError(f"{models_dir} has no {TRAINING_RECORD}: it is not the output of the student trainer")
+    return list(json.loads(record.read_text(encoding="utf-8")))
+
+
+def evaluate_trained(models_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
+                     out_dir: str | Path, teacher_macro_f1: float | None = None,
+                     latency_requests: int = 30) -> dict[str, Any]:
+    """``evaluate_methods`` over every method of one student training run, with its training curves."""
+    methods = trained_methods(models_dir)
+    return evaluate_methods({m: Path(models_dir) / m / BEST_DIR for m in methods}, test_pairs, scheme, out_dir,
+                            teacher_macro_f1, read_histories(models_dir, methods), latency_requests)
+
+
+def read_histories(training_dir: str | Path, methods: list[str]) -> dict[str, dict[str, Any]]:
+    histories = {}
+    for method in methods:
+        path = Path(training_dir) / method / "history.json"
+        if path.is_file():
+            histories[method] = json.loads(path.read_text(encoding="utf-8"))
+    return histories
 
 
 def kfp_scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
@@ -71,3 +179,33 @@ def kfp_scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
             scalars[f"latency_{name}"] = metrics["latency"][name]
     scalars["parameters"] = float(metrics["size"]["parameters"])
     return {name: float(value) for name, value in scalars.items()}
+
+
+def evaluation_step(models_dir: str | Path, test_uri: str, out_dir: str | Path, scheme: LabelScheme,
+                    config: Any = None, teacher_macro_f1: float | None = None, teacher_model_uri: str = "",
+                    publish_uri: str = "") -> dict[str, Any]:
+    """The evaluation step: every method of a training run on the gold test set at TEST_URI. The teacher's
+    macro-F1 for retention is TEACHER_MACRO_F1, else the one TEACHER_MODEL_URI was published with when it covers
+    the same test pairs. The directory is published to PUBLISH_URI when given."""
+    from relevance_distill import storage
+    from relevance_distill.config import EvaluationConfig
+    from relevance_distill.data.readers import read_models
+    from relevance_distill.evaluation.retention import teacher_macro_f1_on
+
+    config = config or EvaluationConfig()
+    test_pairs = read_models(test_uri, QueryServicePair)
+    if not teacher_macro_f1 and teacher_model_uri:
+        teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_model_uri)
+    summary = evaluate_trained(models_dir, test_pairs, scheme, out_dir, teacher_macro_f1, config.latency_requests)
+    if publish_uri:
+        storage.publish_dir(out_dir, publish_uri, metadata={"stage": "evaluate_student"})
+    return summary
+
+
+def read_prediction_scores(evaluation_dir: str | Path, method: str) -> dict[str, float]:
+    """pair_id → ranking score of one method on the test set (``predictions/<method>.jsonl``)."""
+    path = Path(evaluation_dir) / "predictions" / f"{method}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{evaluation_dir} has no predictions for method {method!r}")
+    return {row["pair_id"]: float(row["score"])
+            for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())}

@@ -3,6 +3,8 @@ the model in production, measured on the same test set."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field
@@ -14,8 +16,8 @@ class GateConfig(StrictModel):
     """Thresholds of the release gate."""
 
     min_macro_f1: float = Field(default=0.5, ge=0, le=1, description="Lowest acceptable test macro-F1.")
-    min_retention: float | None = Field(
-        default=0.8, ge=0, description="Lowest student macro-F1 ÷ teacher macro-F1; None skips the check."
+    min_retention: float = Field(
+        default=0.8, ge=0, description="Lowest student macro-F1 ÷ teacher macro-F1 on the same test set; 0 skips the check."
     )
     max_regression: float = Field(
         default=0.01, ge=0, description="Largest allowed drop of each compared metric against production (absolute)."
@@ -31,13 +33,15 @@ class GateConfig(StrictModel):
 
 def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dict[str, Any] | None = None,
                   teacher_macro_f1: float | None = None) -> dict[str, Any]:
-    """Decide pass/fail. ``candidate``/``production`` are metrics.json documents (``test`` section used).
+    """Decide pass/fail. ``candidate``/``production`` are metrics.json documents (``test`` section used); the
+    teacher's macro-F1 defaults to the one the evaluation measured retention with (``candidate["teacher_macro_f1"]``).
 
     Returns ``{"passed": bool, "reasons": [...], "checks": [{name, value, threshold, passed}]}``; every failed
     check contributes one reason, and a missing input is reported rather than silently passed.
     """
     checks: list[dict[str, Any]] = []
     test = candidate["test"]
+    teacher_macro_f1 = teacher_macro_f1 or candidate.get("teacher_macro_f1")
 
     def check(name: str, value: float | None, threshold: float, passed: bool, why: str) -> None:
         checks.append({"name": name, "value": value, "threshold": threshold, "passed": passed, "reason": why})
@@ -45,7 +49,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     value = test["macro_f1"]
     check("min_macro_f1", value, config.min_macro_f1, value >= config.min_macro_f1,
           f"macro-F1 {value:.4f} {'>=' if value >= config.min_macro_f1 else '<'} minimum {config.min_macro_f1}")
-    if config.min_retention is not None:
+    if config.min_retention > 0:
         if teacher_macro_f1 is None or teacher_macro_f1 <= 0:
             check("min_retention", None, config.min_retention, False,
                   "retention cannot be checked: no teacher macro-F1 on the same gold set was given")
@@ -72,3 +76,13 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
               f"p99 latency {p99} ms vs maximum {config.max_p99_latency_ms} ms")
     failed = [c["reason"] for c in checks if not c["passed"]]
     return {"passed": not failed, "reasons": failed or [c["reason"] for c in checks], "checks": checks}
+
+
+def gate_evaluation(evaluation_dir: str | Path, config: GateConfig, production: dict[str, Any] | None = None,
+                    teacher_macro_f1: float | None = None) -> dict[str, Any]:
+    """The release decision for an evaluation directory (its ``metrics.json``: the primary method's metrics)."""
+    path = Path(evaluation_dir) / "metrics.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{evaluation_dir} has no metrics.json: pass the output of the evaluation step")
+    candidate = json.loads(path.read_text(encoding="utf-8"))
+    return evaluate_gate(candidate, config, production, teacher_macro_f1)

@@ -95,7 +95,7 @@ def _fmt(value: Any) -> str:
 
 
 def write_report(results: dict[str, dict[str, Any]], histories: dict[str, dict[str, Any]], out_dir: str | Path,
-                 primary: str = "crsd", gate: dict[str, Any] | None = None, title: str = "relevance-distill student report") -> Path:
+                 primary: str = "crsd", title: str = "relevance-distill student report") -> Path:
     """``results``: method -> metrics.json document; ``histories``: method -> history.json document."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,10 +112,6 @@ def write_report(results: dict[str, dict[str, Any]], histories: dict[str, dict[s
         cells.append(_fmt(metrics.get("retention")))
         cells.append(_fmt(metrics.get("latency", {}).get("p99_ms")))
         rows.append(f"<tr><td>{html.escape(method)}</td>{''.join(f'<td>{c}</td>' for c in cells)}</tr>")
-    gate_html = ""
-    if gate is not None:
-        verdict = "PASSED" if gate["passed"] else "FAILED"
-        gate_html = f"<h2>Gate: {verdict}</h2><ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in gate["reasons"]) + "</ul>"
     document = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
@@ -125,7 +121,6 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{t
 Primary model: <b>{html.escape(primary)}</b>.</p>
 <table><tr><th>method</th>{''.join(f'<th>{c}</th>' for c in columns)}<th>retention</th><th>p99 ms (1×50)</th></tr>
 {''.join(rows)}</table>
-{gate_html}
 {''.join(_image(p) for p in plots)}
 <h2>Raw metrics</h2><pre>{html.escape(json.dumps(results, indent=1)[:200000])}</pre>
 </body></html>"""

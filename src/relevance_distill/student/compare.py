@@ -1,6 +1,8 @@
-"""Train CRSD and its baselines under one budget, evaluate them on one test set, report and gate.
+"""Train CRSD and its baselines under one budget on one training set.
 
-Used by the CLI (``train-student``, ``evaluate``) and by the KFP components, so both behave the same.
+Used by the CLI (``train-student``) and the ``train_student`` component, so both assemble the training data
+with the same rule and train with the same settings. Evaluation of the trained methods is
+``evaluation.evaluate.evaluate_trained``.
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ from typing import Any
 
 from relevance_distill.config import StudentTrainConfig
 from relevance_distill.data.readers import read_models
-from relevance_distill.evaluation.gate import GateConfig, evaluate_gate
+from relevance_distill.evaluation.evaluate import TRAINING_RECORD
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
-
-PRIMARY_METHOD = "crsd"
 
 
 def load_annotations(uri: str | None) -> dict[str, Annotation] | None:
@@ -23,10 +23,32 @@ def load_annotations(uri: str | None) -> dict[str, Annotation] | None:
     return {annotation.pair_id: annotation for annotation in read_models(uri, Annotation)}
 
 
+def training_pairs(gold_pairs: list[QueryServicePair], annotated_pairs: list[QueryServicePair],
+                   annotations: dict[str, Annotation] | None) -> tuple[list[QueryServicePair], dict[str, int]]:
+    """The student's training set: every gold pair plus the ``annotated_pairs`` the teacher labelled.
+
+    The label rule lives in the trainer (``build_examples``): a teacher annotation wins over a gold label of
+    the same ``pair_id``, so gold pairs the teacher also annotated train on the teacher's label and reasoning
+    (the reasoning view needs a chain). Annotated pairs without an annotation (quarantined by the teacher)
+    are left out and counted.
+    """
+    if annotated_pairs and annotations is None:
+        raise ValueError("annotated pairs need the teacher's annotations (annotations_uri / --annotations)")
+    annotations = annotations or {}
+    gold_ids = {pair.pair_id for pair in gold_pairs}
+    added = [pair for pair in annotated_pairs if pair.pair_id in annotations and pair.pair_id not in gold_ids]
+    counts = {"gold_pairs": len(gold_pairs), "annotated_pairs_in": len(annotated_pairs),
+              "annotated_pairs_added": len(added),
+              "annotated_pairs_without_annotation": sum(pair.pair_id not in annotations for pair in annotated_pairs),
+              "gold_pairs_relabelled_by_teacher": sum(pair.pair_id in annotations for pair in gold_pairs)}
+    return gold_pairs + added, counts
+
+
 def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelScheme,
                   train_pairs: list[QueryServicePair], dev_pairs: list[QueryServicePair], output_dir: str | Path,
                   annotations: dict[str, Annotation] | None = None, show_progress: bool = True) -> dict[str, Any]:
-    """One run per method with everything else equal; returns method -> training result."""
+    """One run per method with everything else equal; returns method -> training result (also written to
+    ``OUTPUT/training.json``, which evaluation reads to find the methods)."""
     from relevance_distill.student.train import train_student
 
     results = {}
@@ -35,42 +57,20 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
         StudentTrainConfig.model_validate(method_config.model_dump())  # a bad method name fails here, by name
         results[method] = train_student(method_config, scheme, train_pairs, dev_pairs, Path(output_dir) / method,
                                         annotations, show_progress)
-    (Path(output_dir) / "training.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
 
 
-def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QueryServicePair], scheme: LabelScheme,
-                     out_dir: str | Path, max_length: int = 128, teacher_macro_f1: float | None = None,
-                     gate_config: GateConfig | None = None, production_metrics: dict[str, Any] | None = None,
-                     histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30) -> dict[str, Any]:
-    """Metrics for every model (``metrics/``), per-pair test predictions (``predictions/``, scores the A/B
-    simulator can replay), the gate decision for the primary one, and the HTML report."""
-    from relevance_distill.evaluation.evaluate import evaluate_student
-    from relevance_distill.evaluation.report import write_report
-
-    out = Path(out_dir)
-    (out / "metrics").mkdir(parents=True, exist_ok=True)
-    results = {}
-    (out / "predictions").mkdir(exist_ok=True)
-    for method, directory in model_dirs.items():
-        metrics = evaluate_student(directory, test_pairs, scheme, max_length, teacher_macro_f1, latency_requests)
-        predictions = metrics.pop("predictions")
-        (out / "predictions" / f"{method}.jsonl").write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions), encoding="utf-8")
-        results[method] = metrics
-        (out / "metrics" / f"{method}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    primary = PRIMARY_METHOD if PRIMARY_METHOD in results else next(iter(results))
-    gate = evaluate_gate(results[primary], gate_config or GateConfig(), production_metrics, teacher_macro_f1)
-    (out / "gate.json").write_text(json.dumps(gate, indent=2), encoding="utf-8")
-    (out / "metrics.json").write_text(json.dumps(results[primary], indent=2), encoding="utf-8")
-    report = write_report(results, histories or {}, out, primary, gate)
-    return {"primary": primary, "methods": results, "gate": gate, "report": str(report)}
-
-
-def read_histories(training_dir: str | Path, methods: list[str]) -> dict[str, dict[str, Any]]:
-    histories = {}
-    for method in methods:
-        path = Path(training_dir) / method / "history.json"
-        if path.is_file():
-            histories[method] = json.loads(path.read_text(encoding="utf-8"))
-    return histories
+def train_from_uris(train_uri: str, dev_uri: str, output_dir: str | Path, methods: list[str], config: StudentTrainConfig,
+                    scheme: LabelScheme, annotations_uri: str = "", annotated_pairs_uri: str = "",
+                    show_progress: bool = False) -> dict[str, Any]:
+    """The student training step: read the splits (and the teacher's annotations), assemble the training set with
+    ``training_pairs`` and train every method. Returns per-method results and the data counts."""
+    annotations = load_annotations(annotations_uri or None)
+    gold = read_models(train_uri, QueryServicePair)
+    annotated = read_models(annotated_pairs_uri, QueryServicePair) if annotated_pairs_uri else []
+    pairs, counts = training_pairs(gold, annotated, annotations)
+    results = train_methods(methods, config, scheme, pairs, read_models(dev_uri, QueryServicePair), output_dir,
+                            annotations, show_progress)
+    return {"methods": results, "data": {**counts, "train_pairs": len(pairs),
+                                         "teacher_annotations": len(annotations or {})}}

@@ -25,14 +25,14 @@ import numpy as np
 import torch
 
 from relevance_distill.config import StudentTrainConfig
+from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
+from relevance_distill.evaluation.evaluate import BEST_DIR, predict_probabilities
 from relevance_distill.evaluation.metrics import macro_f1
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy
-from relevance_distill.student.encoding import ViewEncoder, collate
 from relevance_distill.student.model import StudentModel, load_classifier
 
 CHECKPOINT_DIR = "checkpoint-last"
-BEST_DIR = "best"
 
 
 @dataclass(frozen=True)
@@ -83,20 +83,6 @@ def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int)
             if len(batches) == total_steps:
                 break
     return batches
-
-
-@torch.inference_mode()
-def predict_probabilities(classifier: Any, encoder: ViewEncoder, pairs: list[QueryServicePair],
-                          batch_size: int = 64, device: torch.device | None = None) -> np.ndarray:
-    """Label distributions from the standard view only (the production path)."""
-    classifier.eval()
-    device = device or next(classifier.parameters()).device
-    standard, _ = encoder.encode_pairs(pairs)
-    outputs = []
-    for start in range(0, len(standard), batch_size):
-        batch = {k: v.to(device) for k, v in collate(standard[start : start + batch_size], encoder.pad_id).items()}
-        outputs.append(torch.softmax(classifier(**batch).logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(outputs) if outputs else np.zeros((0, classifier.config.num_labels))
 
 
 def method_loss(model: StudentModel, method: str, weights: CRSDWeights, batch: dict[str, torch.Tensor],
@@ -230,6 +216,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                     best_f1, evals_without_gain = score, 0
                     shutil.rmtree(output / BEST_DIR, ignore_errors=True)
                     model.save(output / BEST_DIR, tokenizer)
+                    save_view_settings(output / BEST_DIR, config.max_length, config.reasoning_max_length)
                 else:
                     evals_without_gain += 1
                 checkpoint.mkdir(exist_ok=True)

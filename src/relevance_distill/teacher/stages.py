@@ -17,6 +17,7 @@ from typing import Any
 
 from relevance_distill import storage
 from relevance_distill.data.readers import read_models
+from relevance_distill.evaluation.retention import TEACHER_EVALUATION_FILE as EVALUATION_FILE
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import load_causal_lm, resolve_model_dir
@@ -25,8 +26,6 @@ from relevance_distill.teacher.evaluate import evaluate_teacher, majority_baseli
 from relevance_distill.teacher.preference import PreferenceConfig, run_preference
 from relevance_distill.teacher.reward import RewardConfig, RewardModel, train_reward_model
 from relevance_distill.teacher.sft import SFTStageConfig, run_sft
-
-EVALUATION_FILE = "evaluation.json"
 
 
 def model_uri_of(output_uri: str) -> str:
@@ -73,7 +72,7 @@ def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], schem
 
 def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, train_pairs: list[QueryServicePair],
                     scheme: LabelScheme, output_uri: str, test_pairs: list[QueryServicePair] | None = None,
-                    eval_pairs: int = 0, workdir: str | Path | None = None) -> dict[str, Any]:
+                    eval_pairs: int | None = None, workdir: str | Path | None = None) -> dict[str, Any]:
     """Sample, score, pair and train DPO; the scored pairs are published as OUTPUT_URI/pairs.jsonl.
 
     With gold test pairs, the SFT and the DPO teacher answer the same EVAL_PAIRS of them: macro-F1 and the mean
@@ -100,7 +99,7 @@ def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
 
 
 def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
-                       scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int, max_new_tokens: int) -> dict[str, Any]:
+                       scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int) -> dict[str, Any]:
     """The teacher's greedy labels on the first EVAL_PAIRS gold test pairs (0: all), with the majority-class baseline."""
     model, tokenizer = load_causal_lm(str(model_uri))
     gold = [p for p in test_pairs if p.label][: eval_pairs or None]
@@ -109,32 +108,26 @@ def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair
     return result
 
 
-def published_evaluation(model_uri: str) -> dict[str, Any] | None:
-    """The evaluation a teacher model was published with, or None (e.g. a model trained elsewhere)."""
-    uri = storage.join(model_uri, EVALUATION_FILE)
-    return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
-
-
-def teacher_macro_f1_on(test_pairs: list[QueryServicePair], teacher_model_uri: str) -> float | None:
-    """The macro-F1 the teacher was published with, when it was measured on these gold test pairs (retention
-    compares student and teacher on the same set); otherwise None, and why is printed."""
-    evaluation = published_evaluation(teacher_model_uri)
-    gold = sum(1 for pair in test_pairs if pair.label)
-    if evaluation is None:
-        print(f"teacher {teacher_model_uri} has no published evaluation: retention is not measured")
-        return None
-    if evaluation["test_pairs"] != gold:
-        print(f"teacher was evaluated on {evaluation['test_pairs']} pairs, the test set has {gold}: retention is not measured")
-        return None
-    return evaluation["macro_f1"]
-
-
 def training_scalars(metrics: dict[str, Any], *counts: str) -> dict[str, float]:
     """A training step's scalar metrics for KFP: the given counts, the step resumed from, the final loss."""
     scalars = {key: metrics[key] for key in (*counts, "resumed_from_step")}
     if metrics["loss_curve"]:
         scalars["final_loss"] = metrics["loss_curve"][-1]["loss"]
     return scalars
+
+
+def teacher_evaluation_scalars(evaluation: dict[str, Any] | None) -> dict[str, float]:
+    """Flat KFP metrics of the teacher's evaluation.json: macro-F1, majority baseline, parse rate and every reward
+    dimension after SFT and after DPO (empty when the teacher was not evaluated)."""
+    if not evaluation:
+        return {}
+    scalars = {"macro_f1": evaluation["macro_f1"], "majority_macro_f1": evaluation["majority_macro_f1"]}
+    for stage in ("after_sft", "after_dpo"):
+        scalars[f"{stage}_macro_f1"] = evaluation[stage]["macro_f1"]
+        scalars[f"{stage}_parse_rate"] = evaluation[stage]["parse_rate"]
+        for dimension, value in evaluation[stage].get("reward", {}).items():
+            scalars[f"{stage}_reward_{dimension}"] = value
+    return {key: float(value) for key, value in scalars.items()}
 
 
 def read_pairs(uri: str) -> list[QueryServicePair]:
