@@ -7,7 +7,10 @@ that model's manifest. Annotation shards whose output already exists and verifie
 with the same ``artifacts_uri`` redoes only unfinished shards.
 """
 
+from typing import NamedTuple
+
 from kfp import dsl
+from kfp.dsl import Artifact, Model
 
 from components.annotate_shard.component import annotate_shard
 from components.deploy_canary.component import deploy_canary
@@ -23,7 +26,11 @@ from components.teacher_sft.component import teacher_sft
 from components.train_student.component import train_student
 from components.use_existing_model.component import use_existing_model
 from pipelines.kubernetes import task_configurer
-from relevance_distill.config import KubernetesConfig
+from relevance_distill.config import KubernetesConfig, pipeline_defaults
+
+# What a run hands back (kfp.local returns these; on a cluster they are the run's outputs).
+DistillationOutputs = NamedTuple("DistillationOutputs", [("models", Model), ("evaluation", Artifact),
+                                                         ("gate_decision", Artifact), ("gate_passed", bool)])
 
 
 def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False,
@@ -31,8 +38,10 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
     """The pipeline function; ``local=True`` skips Kubernetes-only task settings (kfp.local runs).
 
     ``annotation_shards`` (default: ``cluster.annotation_shards``) fixes the annotation fan-out at compile time.
+    Parameter defaults come from the config models (``pipeline_defaults``), never restated here.
     """
     cluster = cluster or KubernetesConfig()
+    defaults = pipeline_defaults(cluster)
     configure = task_configurer(cluster, local)
     annotation_shards = annotation_shards or cluster.annotation_shards
     shard_indices = list(range(annotation_shards))
@@ -48,34 +57,37 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         sft_model_uri: str = "",
         reward_model_uri: str = "",
         teacher_model_uri: str = "",
-        teacher_profile: str = "demo",
+        teacher_profile: str = defaults["teacher_profile"],
         cpt_config_json: str = "{}",
         sft_config_json: str = "{}",
         reward_config_json: str = "{}",
         preference_config_json: str = "{}",
-        teacher_eval_pairs: int = 0,
-        annotation_engine: str = "vllm",
-        annotation_samples: int = 5,
-        annotation_temperature: float = 0.7,
-        annotation_max_new_tokens: int = 192,
-        annotation_max_pairs: int = 0,
-        tensor_parallel_size: int = 1,
+        teacher_eval_pairs: int = defaults["teacher_eval_pairs"],
+        annotation_engine: str = defaults["annotation_engine"],
+        annotation_samples: int = defaults["annotation_samples"],
+        annotation_temperature: float = defaults["annotation_temperature"],
+        annotation_max_new_tokens: int = defaults["annotation_max_new_tokens"],
+        annotation_max_pairs: int = defaults["annotation_max_pairs"],
+        tensor_parallel_size: int = defaults["tensor_parallel_size"],
         stable_model_uri: str = "",
-        input_format: str = "jsonl",
-        label_scheme: str = "local_services",
-        student_profile: str = "demo",
-        student_methods: str = "crsd,vanilla,logit_kd",
+        input_format: str = defaults["input_format"],
+        label_scheme: str = defaults["label_scheme"],
+        split_strategy: str = defaults["split_strategy"],
+        split_seed: int = defaults["split_seed"],
+        student_profile: str = defaults["student_profile"],
+        student_methods: str = defaults["student_methods"],
         student_config_json: str = "{}",
-        min_macro_f1: float = 0.5,
-        min_retention: float = 0.0,
+        min_macro_f1: float = defaults["min_macro_f1"],
+        min_retention: float = defaults["min_retention"],
+        max_regression: float = defaults["max_regression"],
         production_metrics_uri: str = "",
-        max_length: int = 96,
-        latency_requests: int = 30,
-        deploy_mode: str = "gitops",
-        canary_traffic_percent: int = 10,
-    ):
+        latency_requests: int = defaults["latency_requests"],
+        deploy_mode: str = defaults["deploy_mode"],
+        canary_traffic_percent: int = defaults["canary_traffic_percent"],
+    ) -> DistillationOutputs:
         prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=f"{artifacts_uri}/prepared",
-                                          input_format=input_format, label_scheme=label_scheme), "prepare_data")
+                                          input_format=input_format, label_scheme=label_scheme,
+                                          split_strategy=split_strategy, seed=split_seed), "prepare_data")
         train_uri, test_uri = prepared.outputs["train_uri"], prepared.outputs["test_uri"]
 
         with dsl.If(teacher_model_uri == "", name="train-teacher"):
@@ -134,16 +146,19 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                           config_json=student_config_json), "train_student")
         evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
                                                label_scheme=label_scheme, teacher_model_uri=teacher_uri,
-                                               max_length=max_length, latency_requests=latency_requests, publish_uri=f"{artifacts_uri}/evaluation"),
+                                               latency_requests=latency_requests, publish_uri=f"{artifacts_uri}/evaluation"),
                               "evaluate_student")
         decision = configure(gate(evaluation=evaluated.outputs["evaluation"], min_macro_f1=min_macro_f1,
-                                  min_retention=min_retention, production_metrics_uri=production_metrics_uri), "gate")
+                                  min_retention=min_retention, max_regression=max_regression,
+                                  production_metrics_uri=production_metrics_uri), "gate")
         with dsl.If(decision.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,
-                                                label_scheme=label_scheme, max_length=max_length), "export_student")
+                                                label_scheme=label_scheme), "export_student")
             configure(deploy_canary(model_uri=exported.output, model_version=model_version, mode=deploy_mode,
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,
                                     publish_uri=f"{artifacts_uri}/rollout"), "deploy_canary")
+        return DistillationOutputs(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
+                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"])
 
     return distillation_pipeline

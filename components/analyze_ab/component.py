@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Metrics, Output
 
@@ -10,23 +12,24 @@ def analyze_ab(
     decision: Output[Artifact],
     report: Output[HTML],
     metrics: Output[Metrics],
-    alpha: float = 0.05,
-    expected_split: float = 0.1,
-    primary_metric: str = "ctr",
+    alpha: Optional[float] = None,
+    expected_split: Optional[float] = None,
+    primary_metric: Optional[str] = None,
 ) -> str:
-    """A/B analysis of the canary's logged impressions: SRM, lifts, fixed and sequential tests, guardrails."""
+    """A/B analysis of the canary's logged impressions: SRM, lifts, fixed and sequential tests, guardrails.
+
+    EXPECTED_SPLIT is the configured canary share of users (never read from the log); unset settings take
+    ABTestConfig's defaults. Returns the decision: promote, rollback or continue.
+    """
     import shutil
 
-    from relevance_distill.rollout.abtest import ABTestConfig, analyze_events, decision_document, load_events, write_report
+    from relevance_distill.config import config_from_arguments
+    from relevance_distill.rollout.abtest import ABTestConfig, analysis_step
 
-    config = ABTestConfig(alpha=alpha, expected_split=expected_split, primary_metric=primary_metric)
-    columns, counts = load_events(events_uri)
-    document = decision_document(analyze_events(columns, config), counts)
-    write_report(document, decision.path)
+    config = config_from_arguments(ABTestConfig, alpha=alpha, expected_split=expected_split, primary_metric=primary_metric)
+    document = analysis_step(events_uri, config, decision.path)
     shutil.copyfile(f"{decision.path}/report.html", report.path)
-    for name in ("ctr", "cvr", "gtv"):
-        metrics.log_metric(f"{name}_lift", document[name]["lift"])
-        metrics.log_metric(f"{name}_sequential_p_value", document[name]["sequential_p_value"])
-    metrics.log_metric("srm_p_value", document["srm"]["p_value"])
+    for name, value in document["scalars"].items():
+        metrics.log_metric(name, value)
     print(f"decision: {document['decision']}: {'; '.join(document['reasons'])}")
     return document["decision"]

@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
@@ -12,14 +14,14 @@ def annotate_shard(
     shard_index: int,
     num_shards: int,
     stats: Output[Metrics],
-    engine: str = "vllm",
-    samples: int = 5,
-    temperature: float = 0.7,
-    max_new_tokens: int = 192,
-    max_pairs: int = 0,
-    tensor_parallel_size: int = 1,
+    engine: Optional[str] = None,
+    samples: Optional[int] = None,
+    temperature: Optional[float] = None,
+    max_new_tokens: Optional[int] = None,
+    max_pairs: Optional[int] = None,
+    tensor_parallel_size: Optional[int] = None,
     reward_model_uri: str = "",
-    label_scheme: str = "local_services",
+    label_scheme: Optional[str] = None,
     trained_teacher_model_uri: str = "",
 ) -> str:
     """Annotate one shard of INPUT_URI (pairs whose stable pair_id hash falls in SHARD_INDEX) with the teacher:
@@ -28,23 +30,17 @@ def annotate_shard(
     Writes OUTPUT_URI/shard-XXXXX/ (annotations, quarantine, stats; manifest last) and returns that URI. A shard
     that already exists and verifies is skipped. MAX_PAIRS > 0 annotates only the input's first MAX_PAIRS pairs.
     An empty TEACHER_MODEL_URI means TRAINED_TEACHER_MODEL_URI (where this run's DPO step published the teacher).
+    Unset engine settings take EngineConfig's defaults.
     """
-    from relevance_distill.annotate.engines import EngineConfig, make_engine
-    from relevance_distill.annotate.shards import annotate_shard as annotate, read_input_pairs, shard_uri
-    from relevance_distill.config import parse_config
-    from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.teacher.stages import load_reward_model
+    from relevance_distill.annotate.engines import EngineConfig
+    from relevance_distill.annotate.shards import annotate_shard_from_uris
+    from relevance_distill.config import config_from_arguments, label_scheme_named
 
-    teacher = teacher_model_uri or trained_teacher_model_uri
-    if not teacher:
-        raise ValueError("no teacher: set teacher_model_uri (or trained_teacher_model_uri)")
-    scheme = get_label_scheme(label_scheme)
-    config = parse_config(EngineConfig, {"engine": engine, "samples": samples, "temperature": temperature,
-                                         "max_new_tokens": max_new_tokens, "tensor_parallel_size": tensor_parallel_size})
-    reward = load_reward_model(reward_model_uri, scheme) if reward_model_uri else None
-    result = annotate(read_input_pairs(input_uri, max_pairs), shard_index, num_shards, make_engine(teacher, config),
-                      scheme, output_uri, teacher, reward)
-    for key in ("rows_in", "annotated", "quarantined", "tokens_generated", "seconds"):
+    config = config_from_arguments(EngineConfig, engine=engine, samples=samples, temperature=temperature,
+                                   max_new_tokens=max_new_tokens, tensor_parallel_size=tensor_parallel_size)
+    result = annotate_shard_from_uris(teacher_model_uri or trained_teacher_model_uri, input_uri, output_uri,
+                                      shard_index, num_shards, config, label_scheme_named(label_scheme), max_pairs,
+                                      reward_model_uri)
+    for key in ("rows_in", "annotated", "quarantined", "tokens_generated", "seconds", "skipped"):
         stats.log_metric(key, result[key])
-    stats.log_metric("skipped", result["skipped"])
-    return shard_uri(output_uri, shard_index)
+    return result["shard_uri"]

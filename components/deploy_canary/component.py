@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Artifact, Output
 
@@ -9,31 +11,25 @@ def deploy_canary(
     model_uri: str,
     model_version: str,
     rollout: Output[Artifact],
-    mode: str = "gitops",
+    mode: Optional[str] = None,
     stable_model_uri: str = "",
     stable_version: str = "stable",
-    canary_traffic_percent: int = 10,
-    namespace: str = "relevance-distill",
-    service_name: str = "relevance",
+    canary_traffic_percent: Optional[int] = None,
+    namespace: Optional[str] = None,
+    service_name: Optional[str] = None,
     publish_uri: str = "",
 ) -> str:
     """Roll MODEL_URI out as a KServe canary: patch the cluster (mode=apply) or write GitOps overlays (mode=gitops).
 
-    With PUBLISH_URI the GitOps tree (and canary.json) is also published there, for promote_or_rollback.
+    ROLLOUT holds the canary record (canary.json) and the GitOps tree; with PUBLISH_URI it is also published
+    there, for promote_or_rollback. Unset settings take InferenceServiceConfig's defaults.
     """
-    import json
-    import os
-
-    from relevance_distill import storage
-    from relevance_distill.rollout.deploy import deploy_canary as deploy
+    from relevance_distill.config import config_from_arguments
+    from relevance_distill.rollout.deploy import deploy_canary_step
     from relevance_distill.rollout.isvc import InferenceServiceConfig
 
-    config = InferenceServiceConfig(name=service_name, namespace=namespace, canary_traffic_percent=canary_traffic_percent)
-    result = deploy(model_uri, model_version, mode, config, gitops_dir=rollout.path,
-                    stable_model_uri=stable_model_uri or None, stable_version=stable_version)
-    os.makedirs(rollout.path, exist_ok=True)
-    with open(os.path.join(rollout.path, "canary.json"), "w", encoding="utf-8") as handle:
-        json.dump(result["resource"], handle, indent=2)
-    if publish_uri:
-        storage.publish_dir(rollout.path, publish_uri, metadata={"stage": "deploy_canary", "model_uri": model_uri})
-    return publish_uri or rollout.path
+    config = config_from_arguments(InferenceServiceConfig, deploy_mode=mode, canary_traffic_percent=canary_traffic_percent,
+                                   namespace=namespace, name=service_name)
+    result = deploy_canary_step(model_uri, model_version, config, rollout.path, stable_model_uri or None,
+                                stable_version, publish_uri)
+    return result["rollout_uri"]

@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Model
 
@@ -10,20 +12,20 @@ def export_student(
     evaluation: Input[Artifact],
     output_root_uri: str,
     version: str,
-    name: str = "relevance",
-    method: str = "crsd",
-    label_scheme: str = "local_services",
-    max_length: int = 96,
-    onnx: bool = True,
+    name: Optional[str] = None,
+    method: Optional[str] = None,
+    label_scheme: Optional[str] = None,
+    onnx: Optional[bool] = None,
+    quantize: Optional[bool] = None,
 ) -> str:
-    """Export METHOD's standard view (projection head dropped) to OUTPUT_ROOT_URI/models/NAME/VERSION/."""
-    import json
-    import os
+    """Export METHOD's standard view (projection head dropped) to OUTPUT_ROOT_URI/models/NAME/VERSION/ with the
+    metrics EVALUATION measured. METHOD defaults to the evaluation's primary method (the one the gate judged),
+    NAME to the InferenceService's model name."""
+    from relevance_distill.config import config_from_arguments, field_default, label_scheme_named
+    from relevance_distill.export import ExportConfig, export_evaluated
+    from relevance_distill.rollout.isvc import InferenceServiceConfig
 
-    from relevance_distill.export import export_student as export
-    from relevance_distill.schemas import get_label_scheme
-
-    metrics = json.load(open(os.path.join(evaluation.path, "metrics", f"{method}.json"), encoding="utf-8"))
-    result = export(os.path.join(models.path, method, "best"), output_root_uri, get_label_scheme(label_scheme), name,
-                    version, metrics, max_length, method, onnx=onnx)
+    result = export_evaluated(models.path, evaluation.path, output_root_uri, label_scheme_named(label_scheme),
+                              name or field_default(InferenceServiceConfig, "name"), version,
+                              config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize), method)
     return result["model_uri"]

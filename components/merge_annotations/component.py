@@ -1,4 +1,4 @@
-from typing import List
+from typing import List, Optional
 
 from kfp import dsl
 from kfp.dsl import Metrics, Output
@@ -13,7 +13,7 @@ def merge_annotations(
     stats: Output[Metrics],
     shard_uris: List[str] = [],
     input_uri: str = "",
-    max_pairs: int = 0,
+    max_pairs: Optional[int] = None,
 ) -> str:
     """Merge every shard under OUTPUT_URI into OUTPUT_URI/merged/ and return its annotations.jsonl URI.
 
@@ -21,14 +21,12 @@ def merge_annotations(
     hold every input pair (the first MAX_PAIRS when > 0). SHARD_URIS (the fan-out's outputs) orders the merge
     after every shard.
     """
-    from relevance_distill import storage
-    from relevance_distill.annotate.shards import merge_shards, read_input_pairs
+    from relevance_distill.annotate.shards import merge_step
 
-    expected = len(read_input_pairs(input_uri, max_pairs)) if input_uri else None
-    summary = merge_shards(output_uri, num_shards, storage.join(output_uri, "merged"), expected_rows=expected)
+    summary = merge_step(output_uri, num_shards, input_uri, max_pairs)
     for key in ("rows_in", "annotated", "quarantined", "tokens_generated"):
         stats.log_metric(key, summary[key])
     for label, count in summary["labels"].items():
         stats.log_metric(f"label_{label}", count)
     print(f"merged {num_shards} shards ({len(shard_uris)} reported): {summary}")
-    return storage.join(output_uri, "merged", "annotations.jsonl")
+    return summary["annotations_uri"]

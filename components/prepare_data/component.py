@@ -1,4 +1,4 @@
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 from kfp import dsl
 from kfp.dsl import Artifact, Metrics, Output
@@ -12,28 +12,30 @@ def prepare_data(
     output_uri: str,
     validation: Output[Metrics],
     prepared: Output[Artifact],
-    input_format: str = "jsonl",
-    label_scheme: str = "local_services",
+    input_format: Optional[str] = None,
+    label_scheme: Optional[str] = None,
     products_uri: str = "",
-    split_strategy: str = "query",
-    seed: int = 13,
+    split_strategy: Optional[str] = None,
+    seed: Optional[int] = None,
 ) -> NamedTuple("PreparedData", [("prepared_uri", str), ("train_uri", str), ("dev_uri", str), ("test_uri", str)]):
-    """Validate (quarantine, de-duplicate) and split labelled pairs; publish them to OUTPUT_URI."""
+    """Validate (quarantine, de-duplicate) and split labelled pairs; publish them to OUTPUT_URI.
+
+    Unset settings take PrepareDataConfig's defaults.
+    """
     import json
     from collections import namedtuple
 
-    from relevance_distill import storage
-    from relevance_distill.config import PrepareDataConfig, parse_config
-    from relevance_distill.data.prepare import prepare_dataset
+    from relevance_distill.config import PrepareDataConfig, config_from_arguments
+    from relevance_distill.data.prepare import prepare_dataset, split_uris
 
-    config = parse_config(PrepareDataConfig, {"input_format": input_format, "label_scheme": label_scheme,
-                                              "split_strategy": split_strategy, "seed": seed})
+    config = config_from_arguments(PrepareDataConfig, input_format=input_format, label_scheme=label_scheme,
+                                   split_strategy=split_strategy, seed=seed)
     summary = prepare_dataset(input_uri, output_uri, config, products_uri or None)
-    report = summary["validation"]
     for key in ("rows_in", "kept", "quarantined"):
-        validation.log_metric(key, report[key])
+        validation.log_metric(key, summary["validation"][key])
     with open(prepared.path, "w", encoding="utf-8") as handle:
         json.dump(summary, handle, indent=2, ensure_ascii=False)
     prepared.metadata["uri"] = output_uri
+    uris = split_uris(output_uri)
     outputs = namedtuple("PreparedData", ["prepared_uri", "train_uri", "dev_uri", "test_uri"])
-    return outputs(output_uri, *(storage.join(output_uri, f"{name}.jsonl") for name in ("train", "dev", "test")))
+    return outputs(output_uri, uris["train"], uris["dev"], uris["test"])

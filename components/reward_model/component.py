@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
@@ -9,20 +11,20 @@ def reward_model(
     train_uri: str,
     output_uri: str,
     training: Output[Metrics],
-    profile: str = "demo",
+    profile: Optional[str] = None,
     config_json: str = "{}",
-    label_scheme: str = "local_services",
+    label_scheme: Optional[str] = None,
 ) -> str:
     """Multi-dimensional reward model: learned heads trained pairwise (Bradley–Terry) on pairs from gold data.
 
     Returns OUTPUT_URI/model; TRAINING holds the held-out ranking accuracy of each learned head.
     """
-    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import read_pairs, reward_step
 
     result = reward_step(step_config(profile, "reward", config_json), read_pairs(train_uri),
-                         get_label_scheme(label_scheme), output_uri)
+                         label_scheme_named(label_scheme), output_uri)
     training.log_metric("preference_pairs", result["metrics"]["pairs"])
     for head, accuracy in result["metrics"]["held_out_accuracy"].items():
         training.log_metric(f"held_out_accuracy_{head}", accuracy)

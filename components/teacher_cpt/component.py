@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
@@ -10,19 +12,19 @@ def teacher_cpt(
     output_uri: str,
     training: Output[Metrics],
     train_uri: str = "",
-    profile: str = "demo",
+    profile: Optional[str] = None,
     config_json: str = "{}",
-    label_scheme: str = "local_services",
+    label_scheme: Optional[str] = None,
 ) -> str:
     """Continued pre-training on platform text; returns OUTPUT_URI/model (checkpoints go to OUTPUT_URI/checkpoints).
 
     TRAIN_URI (gold pairs) only feeds the tokenizer of a 'tiny' model built from scratch.
     """
-    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import cpt_step, read_pairs, training_scalars
 
-    result = cpt_step(step_config(profile, "cpt", config_json), corpus_uri, output_uri, get_label_scheme(label_scheme),
+    result = cpt_step(step_config(profile, "cpt", config_json), corpus_uri, output_uri, label_scheme_named(label_scheme),
                       read_pairs(train_uri) if train_uri else None)
     for key, value in training_scalars(result["metrics"], "documents").items():
         training.log_metric(key, value)

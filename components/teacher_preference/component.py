@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Dataset, Metrics, Output
 
@@ -14,36 +16,29 @@ def teacher_preference(
     teacher_metrics: Output[Metrics],
     preference_pairs: Output[Dataset],
     test_uri: str = "",
-    eval_pairs: int = 0,
-    profile: str = "demo",
+    eval_pairs: Optional[int] = None,
+    profile: Optional[str] = None,
     config_json: str = "{}",
-    label_scheme: str = "local_services",
+    label_scheme: Optional[str] = None,
 ) -> str:
     """Sample k answers per prompt, score them with the reward model, train DPO against the SFT model.
 
     Returns OUTPUT_URI/model. PREFERENCE_PAIRS holds the scored (chosen, rejected) pairs. With TEST_URI the SFT
-    and DPO teachers answer the first EVAL_PAIRS gold test pairs (0: all of them, as retention needs): TEACHER_METRICS holds macro-F1, the majority-class
+    and DPO teachers answer the first EVAL_PAIRS gold test pairs (unset or 0: all of them, as retention needs): TEACHER_METRICS holds macro-F1, the majority-class
     baseline and every reward dimension before and after DPO (also in the model's evaluation.json).
     """
     from relevance_distill import storage
-    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import preference_step, read_pairs
+    from relevance_distill.teacher.stages import preference_step, read_pairs, teacher_evaluation_scalars
 
     result = preference_step(step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
-                             read_pairs(train_uri), get_label_scheme(label_scheme), output_uri,
+                             read_pairs(train_uri), label_scheme_named(label_scheme), output_uri,
                              read_pairs(test_uri) if test_uri else None, eval_pairs)
     storage.download_file(result["pairs_uri"], preference_pairs.path)
     preference_pairs.metadata.update({"uri": result["pairs_uri"], "pairs": result["metrics"]["pairs"]})
     training.log_metric("preference_pairs", result["metrics"]["pairs"])
     training.log_metric("mean_reward_gap", result["metrics"]["mean_reward_gap"])
-    evaluation = result.get("evaluation")
-    if evaluation:
-        teacher_metrics.log_metric("macro_f1", evaluation["macro_f1"])
-        teacher_metrics.log_metric("majority_macro_f1", evaluation["majority_macro_f1"])
-        for stage in ("after_sft", "after_dpo"):
-            teacher_metrics.log_metric(f"{stage}_macro_f1", evaluation[stage]["macro_f1"])
-            teacher_metrics.log_metric(f"{stage}_parse_rate", evaluation[stage]["parse_rate"])
-            for dimension, value in evaluation[stage].get("reward", {}).items():
-                teacher_metrics.log_metric(f"{stage}_reward_{dimension}", value)
+    for key, value in teacher_evaluation_scalars(result.get("evaluation")).items():
+        teacher_metrics.log_metric(key, value)
     return result["model_uri"]

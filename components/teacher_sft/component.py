@@ -1,3 +1,5 @@
+from typing import Optional
+
 from kfp import dsl
 from kfp.dsl import Metrics, Output
 
@@ -10,16 +12,16 @@ def teacher_sft(
     init_model_uri: str,
     output_uri: str,
     training: Output[Metrics],
-    profile: str = "demo",
+    profile: Optional[str] = None,
     config_json: str = "{}",
-    label_scheme: str = "local_services",
+    label_scheme: Optional[str] = None,
 ) -> str:
     """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model."""
-    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import read_pairs, sft_step, training_scalars
 
-    result = sft_step(step_config(profile, "sft", config_json), read_pairs(train_uri), get_label_scheme(label_scheme),
+    result = sft_step(step_config(profile, "sft", config_json), read_pairs(train_uri), label_scheme_named(label_scheme),
                       output_uri, init_model_uri)
     for key, value in training_scalars(result["metrics"], "examples").items():
         training.log_metric(key, value)

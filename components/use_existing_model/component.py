@@ -9,9 +9,6 @@ def use_existing_model(model_uri: str) -> str:
     config.json and weights) and passes it on. Reads the manifest only, so even a 7B model is checked in seconds."""
     from relevance_distill import storage
 
-    files = storage.read_manifest(model_uri).files
-    if "config.json" not in files or not any(name.endswith(".safetensors") for name in files):
-        raise ValueError(f"{model_uri} is not a published model: its manifest lists {sorted(files)[:10]}, "
-                         "expected config.json and *.safetensors")
-    print(f"using existing model {model_uri} ({len(files)} files)")
+    manifest = storage.require_published_model(model_uri)
+    print(f"using existing model {model_uri} ({len(manifest.files)} files)")
     return model_uri

@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from relevance_distill.annotate.engines import EngineConfig
 from relevance_distill.evaluation.gate import GateConfig
 from relevance_distill.schemas import BUILTIN_LABEL_SCHEMES, LabelScheme, StrictModel, get_label_scheme
 
@@ -21,8 +22,31 @@ DataFormat = Literal["jsonl", "crowdflower", "esci", "qbqtc"]
 SplitStrategy = Literal["query", "random"]
 
 
+# The profile every stage uses unless told otherwise (run, student and teacher profiles share names).
+DEFAULT_PROFILE = "demo"
+
+
 class ConfigError(ValueError):
     """A config file or value is wrong; the message names each bad field's path and the allowed values."""
+
+
+def field_default(model: type[StrictModel], field: str) -> Any:
+    """The default of ``model.field``: what components and pipelines use instead of restating it."""
+    if field not in model.model_fields:
+        raise ConfigError(f"{model.__name__} has no field {field!r}; allowed: {sorted(model.model_fields)}")
+    return model.model_fields[field].get_default(call_default_factory=True)
+
+
+def label_scheme_named(name: str | None) -> LabelScheme:
+    """A built-in label scheme by name; None is the default scheme of prepared data."""
+    return get_label_scheme(name or field_default(PrepareDataConfig, "label_scheme"))
+
+
+def config_from_arguments(model: type[ConfigT], **arguments: Any) -> ConfigT:
+    """A config from a component's arguments: ``None`` means "the config's default", so defaults live only in
+    the config model (component parameters default to ``None``)."""
+    return parse_config(model, {name: value for name, value in arguments.items() if value is not None},
+                        source="component arguments")
 
 
 class StorageConfig(StrictModel):
@@ -105,35 +129,88 @@ class TeacherRunConfig(StrictModel):
     eval_pairs: int = Field(default=0, ge=0, description="Gold test pairs the teacher answers (0: all, needed for retention).")
 
 
-class AnnotationRunConfig(StrictModel):
-    """Teacher annotation of the search-log pairs in the local run (None = the run profile's default)."""
+class AnnotationRunConfig(EngineConfig):
+    """Teacher annotation of the search-log pairs in the local run: the engine's settings plus the fan-out."""
 
-    engine: Literal["transformers", "vllm"] = Field(
-        default="transformers", description="Generation engine; vLLM pays a 25–50 s start-up per shard on CPU.")
-    shards: int | None = Field(default=None, ge=1, description="Parallel shards (one kfp task each).")
-    samples: int | None = Field(default=None, ge=1, description="Self-consistency samples per pair.")
-    temperature: float = Field(default=0.8, gt=0, description="Sampling temperature.")
-    max_new_tokens: int | None = Field(default=None, ge=8, description="Longest answer.")
-    max_pairs: int | None = Field(default=None, ge=0, description="Annotate the first N log pairs (0: all).")
+    shards: int = Field(default=2, ge=1, description="Parallel shards (one kfp task each).")
+    max_pairs: int = Field(default=0, ge=0, description="Annotate the first N log pairs (0: all).")
 
 
-class RunConfig(StrictModel):
-    """The main job: every stage of the local run, one section per stage."""
+StudentMethod = Literal["crsd", "vanilla", "logit_kd", "crsd_no_kl", "crsd_no_contrastive"]
+STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
+# What a student training run trains unless told otherwise: CRSD and the two baselines it must beat.
+DEFAULT_STUDENT_METHODS: tuple[str, ...] = ("crsd", "vanilla", "logit_kd")
+
+
+def parse_methods(text: str | None) -> list[str]:
+    """Student methods from a comma-separated list (None or empty: the default methods); unknown names are errors."""
+    methods = [method.strip() for method in (text or "").split(",") if method.strip()] or list(DEFAULT_STUDENT_METHODS)
+    unknown = [method for method in methods if method not in STUDENT_METHODS]
+    if unknown:
+        raise ConfigError(f"unknown student method(s) {unknown}; allowed: {list(STUDENT_METHODS)}")
+    return methods
+
+
+class EvaluationConfig(StrictModel):
+    """Evaluation of trained students on the gold test set."""
+
+    latency_requests: int = Field(
+        default=30, ge=0, description="Timed requests of one query × 50 services per model for CPU latency (0: skip).")
+
+
+class RunSettings(StrictModel):
+    """The settings a run profile fixes, stage by stage (``RUN_PROFILES``)."""
+
+    data: DataGenerationConfig = Field(description="Built-in data sizes.")
+    gate: GateConfig = Field(description="Release gate of the local run.")
+    annotation: AnnotationRunConfig = Field(description="Teacher annotation of the search-log pairs.")
+    student_methods: list[StudentMethod] = Field(
+        min_length=1, description="Student methods trained on identical batches; 'crsd' is exported and is the A/B canary, "
+        "'vanilla' the A/B stable model.")
+    evaluation: EvaluationConfig = Field(description="Evaluation of the trained students.")
+    ab_users: int = Field(ge=100, description="Simulated users in the local A/B replay.")
+
+
+class RunProfile(RunSettings, frozen=True):
+    """One entry of the run profile table (immutable)."""
+
+    description: str = Field(description="What the profile is for and how long it takes here.")
+
+
+class RunConfig(RunSettings):
+    """The main job: every stage of the local run, one section per stage. Sections left out come from the profile."""
 
     profile: Literal["smoke", "demo"] = Field(
-        default="demo", description="'smoke' is tiny and fast (tests, CI); 'demo' is the default local run."
+        default=DEFAULT_PROFILE, description="'smoke' is tiny and fast (tests, CI); 'demo' is the default local run."
     )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Artifact storage.")
-    data: DataGenerationConfig = Field(default_factory=DataGenerationConfig, description="Built-in data sizes.")
     prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
-    gate: GateConfig = Field(
-        # Retention is reported, not gated: the small CPU teacher of the local run is weaker than the student.
-        default_factory=lambda: GateConfig(min_macro_f1=0.4, min_retention=None),
-        description="Release gate of the local run ('smoke' lowers min_macro_f1 to 0: it proves wiring, not quality).",
-    )
     canary_traffic_percent: int = Field(default=10, ge=1, le=99, description="Canary share of users in the A/B run.")
     teacher: TeacherRunConfig = Field(default_factory=TeacherRunConfig, description="Teacher training or reuse.")
-    annotation: AnnotationRunConfig = Field(default_factory=AnnotationRunConfig, description="Teacher annotation of log pairs.")
+    ab_stable_method: StudentMethod = Field(
+        default="vanilla", description="Student method exported as the 'stable' model of the local A/B replay (the "
+        "exported primary method is the canary); must be one of student_methods.")
+
+    @model_validator(mode="after")
+    def _stable_method_is_trained(self) -> RunConfig:
+        if self.ab_stable_method not in self.student_methods:
+            raise ValueError(f"ab_stable_method {self.ab_stable_method!r} is not trained; student_methods: {self.student_methods}")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_settings(cls, data: Any) -> Any:
+        """Start from the profile's settings; what the file or the flags say wins, key by key."""
+        if not isinstance(data, dict):
+            return data
+        profile = data.get("profile", DEFAULT_PROFILE)
+        if profile not in RUN_PROFILES:
+            return data  # the Literal check names the allowed profiles
+        settings = RUN_PROFILES[profile].model_dump(exclude={"description"})
+        return _deep_merge(settings, data)
+
+    def teacher_profile(self) -> str:
+        return self.teacher.profile or self.profile
 
 
 def _allowed_values(model: type[StrictModel], location: tuple[Any, ...]) -> list[str] | None:
@@ -192,10 +269,6 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
-
-
-StudentMethod = Literal["crsd", "vanilla", "logit_kd", "crsd_no_kl", "crsd_no_contrastive"]
-STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
 
 
 class StudentTrainConfig(StrictModel):
@@ -271,23 +344,30 @@ class StudentTrainConfig(StrictModel):
         return self.method.startswith("crsd")
 
 
-# Profile overrides on top of StudentTrainConfig's defaults (which are the production settings).
-STUDENT_PROFILES: dict[str, dict[str, Any]] = {
+class StudentProfile(StudentTrainConfig, frozen=True):
+    """One entry of the student profile table: only the fields it sets differ from StudentTrainConfig's defaults
+    (which are the production settings)."""
+
+
+STUDENT_PROFILES: dict[str, StudentProfile] = {
     # Seconds on 2 CPU cores: a random 2-layer BERT; proves the wiring, not the quality.
-    "smoke": {"init": "tiny", "max_length": 64, "reasoning_max_length": 128, "batch_size": 16, "max_steps": 12,
-              "eval_every_steps": 6, "learning_rate": 1e-3, "projection_dim": 32},
+    "smoke": StudentProfile(init="tiny", max_length=64, reasoning_max_length=128, batch_size=16, max_steps=12,
+                            eval_every_steps=6, learning_rate=1e-3, projection_dim=32),
     # Minutes on 2 CPU cores: the real MiniLM student, short sequences and a fixed step budget.
     # 100 steps: lr 2e-4 gave vanilla dev macro-F1 0.41 on the built-in gold data, 4e-4 0.34; 1e-4 reached only
     # 0.24 in a full demo run (gold + teacher-labelled pairs).
-    "demo": {"init": "minilm", "max_length": 96, "reasoning_max_length": 192, "batch_size": 32, "max_steps": 100,
-             "learning_rate": 2e-4, "eval_every_steps": 50},
+    "demo": StudentProfile(init="minilm", max_length=96, reasoning_max_length=192, batch_size=32, max_steps=100,
+                           learning_rate=2e-4, eval_every_steps=50),
 }
 
 
-def student_config_for(profile: str, **overrides: Any) -> StudentTrainConfig:
+def student_config_for(profile: str | None = None, **overrides: Any) -> StudentTrainConfig:
+    """A profile's student config (default profile when None) with ``overrides`` on top."""
+    profile = profile or DEFAULT_PROFILE
     if profile not in STUDENT_PROFILES:
         raise ConfigError(f"unknown student profile {profile!r}; allowed: {sorted(STUDENT_PROFILES)}")
-    return parse_config(StudentTrainConfig, {**STUDENT_PROFILES[profile], **overrides}, source=f"profile {profile}")
+    settings = STUDENT_PROFILES[profile].model_dump(exclude_unset=True)
+    return parse_config(StudentTrainConfig, {**settings, **overrides}, source=f"student profile {profile}")
 
 
 class KubernetesConfig(StrictModel):
@@ -315,3 +395,69 @@ class KubernetesConfig(StrictModel):
         default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
     cpu_limit: str = Field(default="2", description="CPU limit of every component.")
     memory_limit: str = Field(default="8G", description="Memory limit of every component.")
+
+    def annotation_engine(self) -> str:
+        """The annotation engine a compiled pipeline uses by default: vLLM where its pods get GPUs, else the
+        transformers engine (vLLM's CUDA build cannot start without one)."""
+        return "vllm" if self.gpu_count > 0 else field_default(EngineConfig, "engine")
+
+
+RUN_PROFILES: dict[str, RunProfile] = {
+    "smoke": RunProfile(
+        description="Tiny data, tiny random models, a few steps each: proves the wiring in about 3 minutes (tests, CI).",
+        data=DataGenerationConfig(num_services=120, num_queries=60, num_log_pairs=200, corpus_documents=100),
+        # Wiring, not quality: no macro-F1 floor.
+        gate=GateConfig(min_macro_f1=0.0, min_retention=0.0),
+        annotation=AnnotationRunConfig(shards=2, samples=2, max_new_tokens=128, max_pairs=40),
+        student_methods=list(DEFAULT_STUDENT_METHODS),
+        evaluation=EvaluationConfig(latency_requests=5),
+        ab_users=4000),
+    "demo": RunProfile(
+        description="The built-in data with the demo teacher and the real MiniLM student (the README's `make demo`).",
+        data=DataGenerationConfig(),
+        # Retention is reported, not gated: the small CPU teacher of the local run is weaker than the student.
+        gate=GateConfig(min_macro_f1=0.4, min_retention=0.0),
+        annotation=AnnotationRunConfig(shards=2, samples=3, max_new_tokens=128, max_pairs=400),
+        # CRSD and the vanilla baseline (the A/B stable model) only: a third MiniLM student adds about 2 minutes,
+        # which the 12-minute first run cannot afford; `train-student --methods …` runs every baseline.
+        student_methods=["crsd", "vanilla"],
+        evaluation=EvaluationConfig(latency_requests=15),
+        ab_users=20000),
+}
+
+
+def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]:
+    """Default of every pipeline parameter that a config model owns, read from that model (never restated).
+
+    Both pipelines take their signatures' defaults from here; a test compares the compiled pipelines with it.
+    """
+    from relevance_distill.rollout.abtest import ABTestConfig
+    from relevance_distill.rollout.isvc import InferenceServiceConfig
+
+    cluster = cluster or KubernetesConfig()
+    return {
+        "teacher_profile": DEFAULT_PROFILE,
+        "teacher_eval_pairs": field_default(TeacherRunConfig, "eval_pairs"),
+        "student_profile": DEFAULT_PROFILE,
+        "input_format": field_default(PrepareDataConfig, "input_format"),
+        "label_scheme": field_default(PrepareDataConfig, "label_scheme"),
+        "split_strategy": field_default(PrepareDataConfig, "split_strategy"),
+        "split_seed": field_default(PrepareDataConfig, "seed"),
+        "annotation_engine": cluster.annotation_engine(),
+        "annotation_samples": field_default(EngineConfig, "samples"),
+        "annotation_temperature": field_default(EngineConfig, "temperature"),
+        "annotation_max_new_tokens": field_default(EngineConfig, "max_new_tokens"),
+        "annotation_max_pairs": field_default(AnnotationRunConfig, "max_pairs"),
+        "tensor_parallel_size": field_default(EngineConfig, "tensor_parallel_size"),
+        "student_methods": ",".join(DEFAULT_STUDENT_METHODS),
+        "min_macro_f1": field_default(GateConfig, "min_macro_f1"),
+        "min_retention": field_default(GateConfig, "min_retention"),
+        "max_regression": field_default(GateConfig, "max_regression"),
+        "latency_requests": field_default(EvaluationConfig, "latency_requests"),
+        "deploy_mode": field_default(InferenceServiceConfig, "deploy_mode"),
+        "canary_traffic_percent": field_default(InferenceServiceConfig, "canary_traffic_percent"),
+        # The A/B analysis of a canary expects the canary's share of users.
+        "expected_split": field_default(InferenceServiceConfig, "canary_traffic_percent") / 100,
+        "alpha": field_default(ABTestConfig, "alpha"),
+        "primary_metric": field_default(ABTestConfig, "primary_metric"),
+    }

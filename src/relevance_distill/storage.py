@@ -312,6 +312,16 @@ def verify_dir(local_dir: str | Path, manifest: Manifest, source: str) -> None:
             raise ChecksumMismatchError(f"{source}: {relative} has sha256 {digest}, manifest says {entry['sha256']}")
 
 
+def require_published_model(uri: str) -> Manifest:
+    """The manifest of a published Hugging Face model at ``uri``; an error names what is missing. Reads the
+    manifest only, so even a 7B model is checked in seconds."""
+    manifest = read_manifest(uri)
+    if "config.json" not in manifest.files or not any(name.endswith(".safetensors") for name in manifest.files):
+        raise ValueError(f"{uri} is not a published model: its manifest lists {sorted(manifest.files)[:10]}, "
+                         "expected config.json and *.safetensors")
+    return manifest
+
+
 def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold_mb: int = 64) -> Path:
     """Download a published prefix and verify every file against its manifest.
 

@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from relevance_distill.config import ConfigError
-from relevance_distill.teacher.profiles import BUILTIN_PROFILES, teacher_config
+from relevance_distill.teacher.profiles import TEACHER_PROFILES, teacher_config
 
 PRODUCTION = Path(__file__).resolve().parents[2] / "configs" / "teacher" / "production-qwen2.5-7b.yaml"
 
 
 def test_builtin_profiles_validate():
-    for name in BUILTIN_PROFILES:
+    for name in TEACHER_PROFILES:
         config = teacher_config(name)
         assert config.profile == name and config.cpt.init == "tiny"
 

@@ -36,11 +36,12 @@ def shard_uri(output_uri: str, index: int) -> str:
     return storage.join(output_uri, f"shard-{index:05d}")
 
 
-def read_input_pairs(uri: str, max_pairs: int = 0) -> list[QueryServicePair]:
+def read_input_pairs(uri: str, max_pairs: int | None = None) -> list[QueryServicePair]:
     """The pairs to annotate (validated JSONL, e.g. ``relevance-distill data validate`` output); MAX_PAIRS > 0 keeps
-    the first MAX_PAIRS in file order, the same subset for every shard and for the merge's accounting."""
+    the first MAX_PAIRS in file order, the same subset for every shard and for the merge's accounting (0 or None:
+    all of them)."""
     pairs = read_models(uri, QueryServicePair)
-    return pairs[:max_pairs] if max_pairs > 0 else pairs
+    return pairs[:max_pairs] if max_pairs else pairs
 
 
 def shard_done(output_uri: str, index: int) -> bool:
@@ -52,12 +53,20 @@ def shard_done(output_uri: str, index: int) -> bool:
             return False
 
 
+def published_shard_stats(output_uri: str, index: int) -> dict[str, Any] | None:
+    """The stats of shard INDEX when it is already published and verifies (then it is skipped), else None."""
+    if not shard_done(output_uri, index):
+        return None
+    return {**json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json"))), "skipped": True}
+
+
 def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
                    output_uri: str, teacher_version: str, reward: Any | None = None,
                    on_pair: Callable[[], None] | None = None) -> dict[str, Any]:
     """Annotate this shard's pairs (skipped when its output already exists and verifies)."""
-    if shard_done(output_uri, index):
-        return {**json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json"))), "skipped": True}
+    published = published_shard_stats(output_uri, index)
+    if published is not None:
+        return published
     started = time.monotonic()
     mine = [p for p in pairs if shard_of(p.pair_id, shards) == index]
     tokenizer = engine.prompt_tokenizer()
@@ -116,3 +125,39 @@ def merge_shards(output_uri: str, shards: int, merged_uri: str, expected_rows: i
         (out / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         storage.publish_dir(out, merged_uri, metadata={"stage": "merge_annotations"})
     return summary
+
+
+def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri: str, index: int, shards: int,
+                             config: Any, scheme: LabelScheme, max_pairs: int | None = None,
+                             reward_model_uri: str = "") -> dict[str, Any]:
+    """One shard of the annotation step (what one pod of the fan-out does): the engine starts only when the shard
+    is not already published, and is shut down afterwards. Returns the shard's stats and ``shard_uri``."""
+    from relevance_distill.annotate.engines import make_engine
+
+    if not teacher_model_uri:
+        raise ValueError("no teacher: set teacher_model_uri (or trained_teacher_model_uri)")
+    location = {"shard_uri": shard_uri(output_uri, index)}
+    published = published_shard_stats(output_uri, index)
+    if published is not None:
+        return {**published, **location}
+    reward = None
+    if reward_model_uri:
+        from relevance_distill.teacher.stages import load_reward_model
+
+        reward = load_reward_model(reward_model_uri, scheme)
+    engine = make_engine(teacher_model_uri, config)
+    try:
+        stats = annotate_shard(read_input_pairs(input_uri, max_pairs), index, shards, engine, scheme, output_uri,
+                               teacher_model_uri, reward)
+    finally:
+        engine.close()
+    return {**stats, **location}
+
+
+def merge_step(output_uri: str, num_shards: int, input_uri: str = "", max_pairs: int | None = None) -> dict[str, Any]:
+    """The merge step: every shard under OUTPUT_URI into OUTPUT_URI/merged/, checked against the input's row
+    count when INPUT_URI is given. Returns the merge summary with ``annotations_uri``."""
+    expected = len(read_input_pairs(input_uri, max_pairs)) if input_uri else None
+    merged = storage.join(output_uri, "merged")
+    summary = merge_shards(output_uri, num_shards, merged, expected_rows=expected)
+    return {**summary, "annotations_uri": storage.join(merged, "annotations.jsonl")}

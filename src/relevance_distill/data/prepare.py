@@ -43,3 +43,8 @@ def prepare_dataset(
         (root / "label_scheme.json").write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
         storage.publish_dir(root, output_uri, metadata={"stage": "prepare", "input": input_uri})
     return {"output_uri": output_uri, "validation": report.to_dict(), "splits": stats}
+
+
+def split_uris(output_uri: str, names: tuple[str, ...] = ("train", "dev", "test")) -> dict[str, str]:
+    """Where ``prepare_dataset`` published each split."""
+    return {name: storage.join(output_uri, f"{name}.jsonl") for name in names}

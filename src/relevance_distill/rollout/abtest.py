@@ -342,3 +342,16 @@ def write_report(document: dict[str, Any], out_dir: str | Path) -> Path:
 <img src="data:image/png;base64,{image}"></body></html>"""
     (out / "report.html").write_text(page, encoding="utf-8")
     return out / "decision.json"
+
+
+def analysis_step(events_uri: str, config: ABTestConfig, out_dir: str | Path) -> dict[str, Any]:
+    """The A/B analysis step: load the impression log, analyse it, write ``decision.json`` and the report into
+    OUT_DIR. Returns the decision document with ``scalars`` (lifts, sequential p-values, SRM p-value) for KFP."""
+    columns, counts = load_events(events_uri)
+    document = decision_document(analyze_events(columns, config), counts)
+    write_report(document, out_dir)
+    scalars = {"srm_p_value": document["srm"]["p_value"]}
+    for name in ("ctr", "cvr", "gtv"):
+        scalars[f"{name}_lift"] = document[name]["lift"]
+        scalars[f"{name}_sequential_p_value"] = document[name]["sequential_p_value"]
+    return {**document, "scalars": {key: float(value) for key, value in scalars.items()}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -28,7 +29,8 @@ REPO_MANIFESTS = Path(os.environ.get("RELEVANCE_DISTILL_MANIFESTS", Path(__file_
 
 
 def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:
-    from kubernetes import client, config as kube_config
+    from kubernetes import client
+    from kubernetes import config as kube_config
 
     try:
         kube_config.load_incluster_config()
@@ -114,3 +116,61 @@ def promote_or_rollback(decision: str, mode: Mode, config: InferenceServiceConfi
         files = write_gitops(resource, root / "overlays" / "canary", base="../stable")
     return {"decision": decision, "action": "gitops", "files": [str(f) for f in files], "resource": resource,
             "yaml": to_yaml(resource)}
+
+
+# The InferenceService as the canary step left it: what promote_or_rollback acts on in GitOps mode.
+CANARY_RECORD = "canary.json"
+OUTCOME_RECORD = "outcome.json"
+
+
+def write_canary_record(directory: str | Path, resource: dict[str, Any]) -> Path:
+    path = Path(directory) / CANARY_RECORD
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(resource, indent=2), encoding="utf-8")
+    return path
+
+
+def read_canary_record(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / CANARY_RECORD
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} has no {CANARY_RECORD}: pass the rollout tree the canary step published")
+    resource = json.loads(path.read_text(encoding="utf-8"))
+    if resource.get("kind") != "InferenceService":
+        raise ValueError(f"{path} holds a {resource.get('kind')!r}, not an InferenceService")
+    return resource
+
+
+def deploy_canary_step(model_uri: str, model_version: str, config: InferenceServiceConfig, rollout_dir: str | Path,
+                       stable_model_uri: str | None = None, stable_version: str = "stable",
+                       publish_uri: str = "") -> dict[str, Any]:
+    """The canary step: roll out in ``config.deploy_mode``, keep the canary record (and the GitOps tree) in
+    ``rollout_dir`` and publish that directory to ``publish_uri`` when given (what promote_or_rollback reads)."""
+    result = deploy_canary(model_uri, model_version, config.deploy_mode, config, gitops_dir=rollout_dir,
+                           stable_model_uri=stable_model_uri, stable_version=stable_version)
+    write_canary_record(rollout_dir, result["resource"])
+    if publish_uri:
+        from relevance_distill import storage
+
+        storage.publish_dir(rollout_dir, publish_uri, metadata={"stage": "deploy_canary", "model_uri": model_uri})
+    return {**result, "rollout_uri": publish_uri or str(rollout_dir)}
+
+
+def promote_or_rollback_step(decision: str, config: InferenceServiceConfig, result_dir: str | Path,
+                             rollout_uri: str = "") -> dict[str, Any]:
+    """The promotion step: in GitOps mode the tree the canary step published at ``rollout_uri`` is fetched into
+    ``result_dir`` and updated there; in apply mode the live InferenceService is patched. ``outcome.json`` in
+    ``result_dir`` records what was done."""
+    current = None
+    if config.deploy_mode == "gitops" and decision != "continue":
+        if not rollout_uri:
+            raise ValueError("gitops mode needs rollout_uri: where the canary step published its rollout tree")
+        from relevance_distill import storage
+
+        storage.fetch_dir(rollout_uri, result_dir)
+        current = read_canary_record(result_dir)
+    outcome = promote_or_rollback(decision, config.deploy_mode, config,
+                                  gitops_dir=result_dir if config.deploy_mode == "gitops" else None, current=current)
+    Path(result_dir).mkdir(parents=True, exist_ok=True)
+    (Path(result_dir) / OUTCOME_RECORD).write_text(
+        json.dumps({k: v for k, v in outcome.items() if k != "yaml"}, indent=2, default=str), encoding="utf-8")
+    return outcome

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field
@@ -49,6 +49,9 @@ class InferenceServiceConfig(StrictModel):
     max_replicas: int = Field(default=4, ge=1, description="Maximum replicas for KServe autoscaling.")
     canary_traffic_percent: int = Field(default=10, ge=0, le=100, description="Traffic share of a new canary.")
     protocol_version: str = Field(default="v2", description="Protocol KServe advertises for the model ('v1' or 'v2').")
+    deploy_mode: Literal["apply", "gitops"] = Field(
+        default="gitops", description="How the rollout steps act: 'gitops' writes overlay patch files for Argo CD / Flux; "
+        "'apply' patches the live InferenceService through the Kubernetes API.")
 
 
 def build_isvc(storage_uri: str, model_version: str, config: InferenceServiceConfig | None = None) -> dict[str, Any]:
@@ -159,7 +162,8 @@ def apply_to_cluster(resource: dict[str, Any]) -> dict[str, Any]:
     The pipeline's Role may only get and patch (manifests/rbac): the InferenceService itself is created once
     by the platform team from ``manifests/overlays/stable``.
     """
-    from kubernetes import client, config as kube_config
+    from kubernetes import client
+    from kubernetes import config as kube_config
     from kubernetes.client.rest import ApiException
 
     try:

@@ -145,3 +145,15 @@ def events_to_rows(events: EventColumns, context: dict[str, np.ndarray], pool: Q
 def _ranked_items(pool: QueryPool, variant: str, depth: int) -> list[list[str]]:
     return [[pool.items[q][i] for i in np.argsort(-scores, kind="stable")[:depth]]
             for q, scores in enumerate(pool.scores[variant])]
+
+
+def replay_scores(test_pairs: list[QueryServicePair], grade_names: list[str], stable_scores: dict[str, float],
+                  canary_scores: dict[str, float], users: int, split: float, seed: int,
+                  versions: tuple[str, str] = ("stable", "canary")) -> list[dict]:
+    """Replay two models' test-set scores as an A/B experiment: each variant ranks the gold test pairs of a query
+    by its own scores, users click by the position-biased model on the true (gold) grades. Returns the impression
+    rows (event-log schema) of ``users`` users with ``split`` of them on the canary."""
+    grade_of = {name: index for index, name in enumerate(grade_names)}
+    pool = QueryPool.from_pairs(test_pairs, grade_of, seed=seed, stable_scores=stable_scores, canary_scores=canary_scores)
+    events, context = simulate(pool, users, split=split, seed=seed)
+    return list(events_to_rows(events, context, pool, versions))

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import Field
 
-from relevance_distill.config import ConfigError, load_config, parse_config
+from relevance_distill.config import DEFAULT_PROFILE, ConfigError, load_config, parse_config
 from relevance_distill.schemas import StrictModel
 from relevance_distill.teacher.cpt import CPTConfig
 from relevance_distill.teacher.preference import PreferenceConfig
@@ -33,8 +33,12 @@ class TeacherConfig(StrictModel):
         default_factory=list, description="Launcher prefix for multi-GPU runs, e.g. ['accelerate', 'launch', '--num_processes', '8'].")
 
 
+class TeacherProfile(TeacherConfig, frozen=True):
+    """One entry of the teacher profile table (immutable)."""
+
+
 _TINY = {"init": "tiny", "tiny_hidden_size": 128, "tiny_heads": 2, "tiny_layers": 2}
-BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+_PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {"profile": "smoke",
               "cpt": {**_TINY, "max_steps": 3, "batch_size": 4, "max_length": 256},
               # Enough SFT for the tiny model to start writing the answer tags, so DPO has pairs to rank.
@@ -55,19 +59,24 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def teacher_config(profile_or_path: str) -> TeacherConfig:
-    """A built-in profile by name, or a YAML file with a full TeacherConfig."""
-    if profile_or_path in BUILTIN_PROFILES:
-        return parse_config(TeacherConfig, BUILTIN_PROFILES[profile_or_path], source=f"profile {profile_or_path}")
+TEACHER_PROFILES: dict[str, TeacherProfile] = {
+    name: TeacherProfile.model_validate(settings) for name, settings in _PROFILE_SETTINGS.items()}
+
+
+def teacher_config(profile_or_path: str | None = None) -> TeacherConfig:
+    """A built-in profile by name (the default profile when None), or a YAML file with a full TeacherConfig."""
+    profile_or_path = profile_or_path or DEFAULT_PROFILE
+    if profile_or_path in TEACHER_PROFILES:
+        return parse_config(TeacherConfig, TEACHER_PROFILES[profile_or_path].model_dump(), source=f"profile {profile_or_path}")
     if Path(profile_or_path).suffix in {".yaml", ".yml"}:
         return load_config(TeacherConfig, profile_or_path)
-    raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(BUILTIN_PROFILES)} or a .yaml file")
+    raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(TEACHER_PROFILES)} or a .yaml file")
 
 
 TEACHER_STEPS = ("cpt", "sft", "reward", "preference")
 
 
-def step_config(profile_or_path: str, step: str, overrides_json: str = "{}") -> Any:
+def step_config(profile_or_path: str | None, step: str, overrides_json: str = "{}") -> Any:
     """One step's config from a profile (built-in name or YAML), with JSON overrides (what a component receives)."""
     import json
 

@@ -1,0 +1,4 @@
+from relevance_distill.cli import app
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,112 @@
+"""`relevance-distill run | compile | submit`: the main job and the Kubeflow pipelines (the only commands that
+load kfp, lazily)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from relevance_distill import storage
+from relevance_distill.cli.common import app, console, fail
+from relevance_distill.config import ConfigError, RunConfig, load_config, parse_config
+
+
+@contextlib.contextmanager
+def _s3_environment(endpoint: str | None, workdir: Path) -> Iterator[str]:
+    """Point boto3 at ``endpoint``, or start the embedded S3 server for the duration of the run."""
+    saved = dict(os.environ)
+    server = None
+    try:
+        if endpoint:
+            os.environ["AWS_ENDPOINT_URL"] = endpoint
+        else:
+            server = storage.EmbeddedS3(log_path=workdir / "embedded-s3.log").start()
+            os.environ.update(server.env())
+        yield os.environ["AWS_ENDPOINT_URL"]
+    finally:
+        if server:
+            server.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@app.command("run")
+def run(
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML RunConfig; flags below win.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Run profile: smoke (tiny, fast) or demo (default).")] = None,
+    workdir: Annotated[Path, typer.Option(help="Where the run keeps local files and summary.json.")] = Path("runs/demo"),
+    s3_endpoint: Annotated[Optional[str], typer.Option(help="Use this S3 endpoint instead of the embedded server.")] = None,
+    teacher_model_uri: Annotated[Optional[str], typer.Option(
+        help="Reuse a published teacher (e.g. WORKDIR/teacher of an earlier run): skips CPT, SFT, reward model and DPO.")] = None,
+) -> None:
+    """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
+    from pipelines.local import run_local
+    from relevance_distill.reporting import run_summary_table
+
+    overrides: dict = {"profile": profile} if profile else {}
+    if teacher_model_uri:
+        overrides["teacher"] = {"model_uri": teacher_model_uri}
+    try:
+        config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
+    except ConfigError as error:
+        fail(str(error))
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    started = time.monotonic()
+    with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
+        console.print(f"[bold]relevance-distill run[/] profile={config.profile} S3 endpoint={endpoint} workdir={workdir}")
+        summary = run_local(config, workdir, run_id,
+                            on_stage=lambda s: console.print(f"  [green]done[/] {s['stage']} ({s['seconds']} s): {s['result']}"))
+    summary["wall_seconds"] = round(time.monotonic() - started, 1)
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    Console().print(run_summary_table(summary))
+    print(f"summary: {workdir / 'summary.json'}")
+    if summary["model_uri"]:
+        print(f"serve it: relevance-distill serve --model {workdir / 'model'}")
+
+
+@app.command("compile")
+def compile_command(
+    out: Annotated[Path, typer.Option(help="Directory for distillation_pipeline.yaml and ab_analysis_pipeline.yaml.")] = Path("pipelines/compiled"),
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML KubernetesConfig (Secret names, GPUs).")] = None,
+) -> None:
+    """Compile both pipelines (and every component's component.yaml) for Kubeflow Pipelines."""
+    from pipelines.compile import compile_all
+    from relevance_distill.config import KubernetesConfig
+
+    try:
+        cluster = load_config(KubernetesConfig, config_file) if config_file else KubernetesConfig()
+    except ConfigError as error:
+        fail(str(error))
+    for path in compile_all(out, cluster):
+        print(f"wrote {path}")
+
+
+@app.command("submit")
+def submit_command(
+    host: Annotated[str, typer.Option(help="KFP API endpoint, e.g. https://kubeflow.example.com/pipeline.")],
+    pipeline: Annotated[Path, typer.Option(help="Compiled pipeline YAML.")] = Path("pipelines/compiled/distillation_pipeline.yaml"),
+    params: Annotated[str, typer.Option(help="Pipeline arguments as JSON.")] = "{}",
+    experiment: Annotated[str, typer.Option(help="KFP experiment name.")] = "relevance-distill",
+    namespace: Annotated[Optional[str], typer.Option(help="Kubeflow profile namespace (multi-user installs).")] = None,
+) -> None:
+    """Submit a compiled pipeline to a KFP endpoint (auth from the environment, as kfp.Client reads it)."""
+    import kfp
+
+    client = kfp.Client(host=host, namespace=namespace)
+    run = client.create_run_from_pipeline_package(str(pipeline), arguments=json.loads(params), experiment_name=experiment)
+    print(f"submitted run {run.run_id}")
+
+
+if __name__ == "__main__":
+    app()
