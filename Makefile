@@ -11,7 +11,7 @@ IMAGES := trainer annotator predictor tools
 DEMO_STAMP := $(VENV)/.installed-demo
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install lint-images images compile clean
+.PHONY: demo test install lint-images images rehearsal compile clean
 
 $(DEMO_STAMP): pyproject.toml scripts/install.sh
 	VENV=$(VENV) bash scripts/install.sh demo
@@ -34,12 +34,18 @@ lint-images: $(DEV_STAMP)
 	for image in $(IMAGES); do $(VENV)/bin/hadolint --config .hadolint.yaml images/$$image/Dockerfile || exit 1; done
 	@echo "hadolint: no findings in $(IMAGES)"
 
-# Build and tag every image (docker buildx); REGISTRY=ghcr.io/you TAG=0.2.0 make images, add PUSH=1 to push.
+# Build and tag every image; REGISTRY=ghcr.io/you TAG=0.2.0 make images, add PUSH=1 to push (docker buildx).
+# BASE_IMAGE=… replaces python:3.11-slim; see scripts/build-images.sh for the annotator's variants.
 images:
-	for image in $(IMAGES); do \
-	  docker buildx build --platform $(PLATFORM) -f images/$$image/Dockerfile -t $(REGISTRY)/$$image:$(TAG) \
-	    $(if $(PUSH),--push,--load) . || exit 1; \
-	done
+	REGISTRY=$(REGISTRY) TAG=$(TAG) PLATFORM=$(PLATFORM) PUSH=$(PUSH) bash scripts/build-images.sh
+
+# The cluster rehearsal on this machine: images built here, both pipelines with each component in its container.
+REHEARSAL_WORKDIR ?= runs/rehearsal
+REHEARSAL_PROFILE ?= smoke
+rehearsal: $(DEV_STAMP)
+	VENV=$(VENV) WORKDIR=$(if $(filter command line,$(origin WORKDIR)),$(WORKDIR),$(REHEARSAL_WORKDIR)) \
+	  PROFILE=$(if $(filter command line,$(origin PROFILE)),$(PROFILE),$(REHEARSAL_PROFILE)) \
+	  REGISTRY=$(REGISTRY) TAG=$(TAG) bash scripts/rehearsal.sh
 
 # Recompile pipelines and component YAMLs with the same registry/tag the images were built with.
 compile: $(DEMO_STAMP)

@@ -28,7 +28,7 @@ from relevance_distill.student.train import build_examples, method_loss
 
 
 def time_method(method: str, init: str, examples, scheme, steps: int, batch_size: int, warmup: int,
-                max_length: int, reasoning_max_length: int) -> list[float]:
+                max_length: int, reasoning_max_length: int, precision: str = "fp32") -> list[float]:
     texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
     classifier, tokenizer = load_classifier(init, scheme, texts, seed=0)
     model = StudentModel(classifier, 128).train()
@@ -43,7 +43,8 @@ def time_method(method: str, init: str, examples, scheme, steps: int, batch_size
         began = time.perf_counter()
         batch = collate([standard[i] for i in rows], encoder.pad_id)
         batch_r = collate([reasoning[i] for i in rows], encoder.pad_id) if method == "crsd" else None
-        loss = method_loss(model, method, CRSDWeights(), batch, batch_r, targets[rows], soft[rows])["loss"]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            loss = method_loss(model, method, CRSDWeights(), batch, batch_r, targets[rows], soft[rows])["loss"]
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--profile", default="demo", help="student profile whose sequence lengths are used")
     parser.add_argument("--reasoning-max-length", type=int, help="override the profile's reasoning-view budget")
+    parser.add_argument("--precisions", default="fp32", help="comma-separated: fp32, bf16 (CPU autocast); each "
+                        "method is timed in each, and bf16 ÷ fp32 step time is printed")
     args = parser.parse_args()
     config = student_config_for(args.profile)
     if args.reasoning_max_length:
@@ -70,15 +73,20 @@ def main() -> None:
         pairs = read_models(str(Path(directory) / "labeled.jsonl"), QueryServicePair)
     examples, _ = build_examples(pairs, scheme)
     results = {}
-    for method in ("vanilla", "crsd"):
-        timings = time_method(method, args.init, examples, scheme, args.steps, args.batch_size, args.warmup,
-                              config.max_length, config.reasoning_max_length)
-        results[method] = statistics.median(timings)
-        print(f"{method:8s} median step {results[method] * 1000:8.1f} ms over {len(timings)} steps "
-              f"(init={args.init}, batch={args.batch_size}, max_length={config.max_length}, "
-              f"reasoning_max_length={config.reasoning_max_length}, threads={torch.get_num_threads()})")
-    print(f"CRSD step time / vanilla step time = {results['crsd'] / results['vanilla']:.2f} (target <= 2.1)")
-
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    for precision in precisions:
+        for method in ("vanilla", "crsd"):
+            timings = time_method(method, args.init, examples, scheme, args.steps, args.batch_size, args.warmup,
+                                  config.max_length, config.reasoning_max_length, precision)
+            results[precision, method] = statistics.median(timings)
+            print(f"{method:8s} {precision} median step {results[precision, method] * 1000:8.1f} ms over {len(timings)} "
+                  f"steps (init={args.init}, batch={args.batch_size}, max_length={config.max_length}, "
+                  f"reasoning_max_length={config.reasoning_max_length}, threads={torch.get_num_threads()})")
+        print(f"{precision}: CRSD step time / vanilla step time = "
+              f"{results[precision, 'crsd'] / results[precision, 'vanilla']:.2f} (target <= 2.1)")
+    if {"fp32", "bf16"} <= set(precisions):
+        for method in ("vanilla", "crsd"):
+            print(f"{method}: bf16 / fp32 step time = {results['bf16', method] / results['fp32', method]:.2f}")
 
 if __name__ == "__main__":
     main()

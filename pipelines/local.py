@@ -7,14 +7,18 @@ scores as A/B traffic through library functions, then runs ``ab_analysis_pipelin
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
 import kfp.local
 
+from components.images import COMPONENT_IMAGES, IMAGE_EXTRAS, image
 from pipelines.ab_analysis import build_ab_analysis_pipeline
 from pipelines.distillation import build_distillation_pipeline
 from relevance_distill import storage
@@ -29,6 +33,52 @@ from relevance_distill.rollout.simulate import replay_scores
 from relevance_distill.schemas import QueryServicePair
 
 MODEL_NAME = InferenceServiceConfig().name
+# What a component container may know of the storage: the endpoint and credentials, passed as environment (never
+# baked into an image), as a Kubernetes Secret reference passes them on a cluster.
+STORAGE_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                       "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE")
+
+
+def _runner(name: str) -> kfp.local.SubprocessRunner | kfp.local.DockerRunner:
+    if name == "subprocess":
+        return kfp.local.SubprocessRunner(use_venv=False)
+    # Host network: the embedded S3 listens on loopback. The image's entrypoint is reset because kfp.local hands
+    # the component command over as arguments (on a cluster, Kubeflow sets the container command instead).
+    return kfp.local.DockerRunner(network_mode="host", entrypoint=[""],
+                                  environment={key: os.environ[key] for key in STORAGE_ENVIRONMENT if key in os.environ})
+
+
+@contextlib.contextmanager
+def _shared_pipeline_root(runner: str) -> Iterator[None]:
+    """Containers run as the images' non-root user and write into the host's pipeline root (bind-mounted), so
+    folders the orchestrator creates there must be writable by them."""
+    if runner != "docker":
+        yield
+        return
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def image_ids() -> dict[str, str | None]:
+    """The local image ID of each of our images (None where it is not built here; the components' images are)."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        ids = {}
+        for name in sorted(IMAGE_EXTRAS):
+            try:
+                ids[name] = client.images.get(image(name)).id
+            except docker.errors.ImageNotFound:
+                if name in COMPONENT_IMAGES.values():
+                    raise
+                ids[name] = None
+        return ids
+    finally:
+        client.close()
 
 
 class _Stages:
@@ -60,26 +110,29 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
     stages.end("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs")
 
-    kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False), pipeline_root=str(workdir / "kfp"),
-                   raise_on_error=True)
+    (workdir / "kfp").mkdir(parents=True, exist_ok=True)
+    if config.runner == "docker":
+        (workdir / "kfp").chmod(0o777)
+    kfp.local.init(runner=_runner(config.runner), pipeline_root=str(workdir / "kfp"), raise_on_error=True)
     annotation = config.annotation
     # kfp.local would run every shard at once: two torch processes on 2 cores oversubscribe them (measured: 400
     # pairs took 100 s in two concurrent shards, the same generation in one process 19 s).
     distillation = build_distillation_pipeline(KubernetesConfig(annotation_parallelism=1), local=True,
                                                annotation_shards=annotation.shards)
-    outputs = distillation(
-        labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
-        corpus_uri=storage.join(root, "raw", "corpus.jsonl"), unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
-        teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher_profile(),
-        teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation.engine,
-        annotation_samples=annotation.samples, annotation_temperature=annotation.temperature,
-        annotation_max_new_tokens=annotation.max_new_tokens, annotation_max_pairs=annotation.max_pairs,
-        stable_model_uri=stable_uri, label_scheme=scheme.name, input_format=config.prepare.input_format,
-        split_strategy=config.prepare.split_strategy, split_seed=config.prepare.seed, student_profile=config.profile,
-        student_methods=",".join(config.student_methods), min_macro_f1=config.gate.min_macro_f1,
-        min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
-        latency_requests=config.evaluation.latency_requests, deploy_mode="gitops",
-        canary_traffic_percent=config.canary_traffic_percent).outputs
+    with _shared_pipeline_root(config.runner):
+        outputs = distillation(
+            labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
+            corpus_uri=storage.join(root, "raw", "corpus.jsonl"), unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
+            teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher_profile(),
+            teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation.engine,
+            annotation_samples=annotation.samples, annotation_temperature=annotation.temperature,
+            annotation_max_new_tokens=annotation.max_new_tokens, annotation_max_pairs=annotation.max_pairs,
+            stable_model_uri=stable_uri, label_scheme=scheme.name, input_format=config.prepare.input_format,
+            split_strategy=config.prepare.split_strategy, split_seed=config.prepare.seed, student_profile=config.profile,
+            student_methods=",".join(config.student_methods), min_macro_f1=config.gate.min_macro_f1,
+            min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
+            latency_requests=config.evaluation.latency_requests, deploy_mode="gitops",
+            canary_traffic_percent=config.canary_traffic_percent).outputs
     stages.end("distillation_pipeline", "prepare → teacher (CPT, SFT, reward model, DPO) → annotate "
                f"({annotation.shards} shards) → merge → train → evaluate → gate → export → deploy canary")
 
@@ -90,7 +143,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     teacher_eval = published_evaluation(teacher_uri) or {}
     annotations = json.loads(storage.read_text(storage.join(root, "annotations", "merged", "stats.json")))
     result: dict[str, Any] = {
-        "run_id": run_id, "profile": config.profile, "artifacts_uri": root,
+        "run_id": run_id, "profile": config.profile, "runner": config.runner, "artifacts_uri": root,
         "teacher": {"model_uri": teacher_uri, "macro_f1": teacher_eval.get("macro_f1"),
                     "majority_macro_f1": teacher_eval.get("majority_macro_f1"),
                     "after_sft_macro_f1": teacher_eval.get("after_sft", {}).get("macro_f1"),
@@ -100,6 +153,8 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
         "retention": evaluated["retention"], "gate": gate, "model_uri": None,
         "report": str(evaluation / "report.html"), "stages": stages.done,
     }
+    if config.runner == "docker":
+        result["images"] = image_ids()
     if not config.teacher.model_uri:
         result["teacher"]["steps"] = {
             step: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
@@ -123,9 +178,10 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
                          config.canary_traffic_percent / 100, config.data.seed,
                          (config.ab_stable_method, evaluated["primary"]))
     write_jsonl(events_uri, rows)
-    ab = build_ab_analysis_pipeline(local=True)(
-        events_uri=events_uri, expected_split=config.canary_traffic_percent / 100, deploy_mode="gitops",
-        rollout_uri=storage.join(root, "rollout")).outputs
+    with _shared_pipeline_root(config.runner):
+        ab = build_ab_analysis_pipeline(local=True)(
+            events_uri=events_uri, expected_split=config.canary_traffic_percent / 100, deploy_mode="gitops",
+            rollout_uri=storage.join(root, "rollout")).outputs
     decision = json.loads((Path(ab["analysis"].path) / "decision.json").read_text(encoding="utf-8"))
     stages.end("ab_analysis_pipeline", f"{config.ab_users} simulated users: {decision['decision']}")
     result.update({"stable_model_uri": stable_uri,

@@ -187,6 +187,9 @@ class RunConfig(RunSettings):
     prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
     canary_traffic_percent: int = Field(default=10, ge=1, le=99, description="Canary share of users in the A/B run.")
     teacher: TeacherRunConfig = Field(default_factory=TeacherRunConfig, description="Teacher training or reuse.")
+    runner: Literal["subprocess", "docker"] = Field(
+        default="subprocess", description="kfp.local runner: 'subprocess' runs every component in this Python "
+        "environment; 'docker' runs each in the image the compiled pipeline names (build them with `make images`).")
     ab_stable_method: StudentMethod = Field(
         default="vanilla", description="Student method exported as the 'stable' model of the local A/B replay (the "
         "exported primary method is the canary); must be one of student_methods.")

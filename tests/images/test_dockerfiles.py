@@ -28,6 +28,9 @@ def dockerfile(image: str) -> str:
 
 
 def installed_extras(text: str) -> set[str]:
+    """Extras of every `pip install ".[…]"`, with build ARGs replaced by their defaults."""
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S*)", text, re.M))
+    text = re.sub(r"\$\{(\w+)\}", lambda match: defaults.get(match.group(1), match.group(0)), text)
     extras = set()
     for match in re.findall(r'pip install[^\n]*?"\.\[([a-z,]+)\]"', text):
         extras.update(match.split(","))

@@ -10,7 +10,7 @@ import yaml
 from relevance_distill.config import ConfigError
 from relevance_distill.teacher.profiles import TEACHER_PROFILES, teacher_config
 
-PRODUCTION = Path(__file__).resolve().parents[2] / "configs" / "teacher" / "production-qwen2.5-7b.yaml"
+PRODUCTION = Path(__file__).resolve().parents[2] / "src" / "relevance_distill" / "teacher" / "configs" / "production-qwen2.5-7b.yaml"
 
 
 def test_builtin_profiles_validate():

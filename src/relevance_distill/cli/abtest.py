@@ -69,9 +69,9 @@ def abtest_simulate(
 def abtest_analyze(
     events: Annotated[str, typer.Argument(metavar="EVENTS", help="Event log (JSONL or Parquet, local or s3://).")],
     out: Annotated[Path, typer.Option(help="Directory for decision.json, report.html, lift.png.")],
-    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
-    expected_split: Annotated[float, typer.Option(help="Configured canary share (never read from the log).")] = 0.5,
-    primary_metric: Annotated[str, typer.Option(help="ctr, cvr or gtv: the metric that decides promotion.")] = "ctr",
+    alpha: Annotated[Optional[float], typer.Option(help="Significance level (default 0.05).")] = None,
+    expected_split: Annotated[Optional[float], typer.Option(help="Configured canary share, never read from the log (default 0.5).")] = None,
+    primary_metric: Annotated[Optional[str], typer.Option(help="ctr (default), cvr or gtv: the metric that decides promotion.")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML ABTestConfig; flags win.")] = None,
 ) -> None:
     """Analyse an experiment: SRM, lifts with CIs, fixed and sequential tests, guardrails, decision."""
@@ -84,7 +84,8 @@ def abtest_analyze(
     )
 
     try:
-        overrides = {"alpha": alpha, "expected_split": expected_split, "primary_metric": primary_metric}
+        given = {"alpha": alpha, "expected_split": expected_split, "primary_metric": primary_metric}
+        overrides = {key: value for key, value in given.items() if value is not None}
         config = load_config(ABTestConfig, config_file, overrides) if config_file else parse_config(ABTestConfig, overrides)
         columns, counts = load_events(events)
     except (ConfigError, FileNotFoundError, ValueError) as error:

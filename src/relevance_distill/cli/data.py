@@ -10,28 +10,27 @@ import typer
 
 from relevance_distill import storage
 from relevance_distill.cli.common import FORMATS, data_app, fail, print_counts, row_progress
-from relevance_distill.config import ConfigError, DataGenerationConfig, PrepareDataConfig, parse_config
+from relevance_distill.config import ConfigError, DataGenerationConfig, PrepareDataConfig, config_from_arguments, parse_config
 
 
 @data_app.command("generate")
 def data_generate(
     out: Annotated[Path, typer.Option(help="Directory to write services/labeled/search_logs/corpus JSONL into.")],
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same files.")] = 13,
-    services: Annotated[int, typer.Option(help="Services in the catalogue.")] = 600,
-    queries: Annotated[int, typer.Option(help="Distinct labelled queries.")] = 400,
-    candidates: Annotated[int, typer.Option(help="Judged services per labelled query.")] = 8,
-    log_pairs: Annotated[int, typer.Option(help="Unlabelled search-log pairs.")] = 3000,
-    corpus_docs: Annotated[int, typer.Option(help="Platform-text documents for pre-training.")] = 2000,
-    chinese_share: Annotated[float, typer.Option(help="Share of Chinese queries and services.")] = 0.4,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed; the same seed gives the same files (default 13).")] = None,
+    services: Annotated[Optional[int], typer.Option(help="Services in the catalogue (default 600).")] = None,
+    queries: Annotated[Optional[int], typer.Option(help="Distinct labelled queries (default 400).")] = None,
+    candidates: Annotated[Optional[int], typer.Option(help="Judged services per labelled query (default 8).")] = None,
+    log_pairs: Annotated[Optional[int], typer.Option(help="Unlabelled search-log pairs (default 3000).")] = None,
+    corpus_docs: Annotated[Optional[int], typer.Option(help="Platform-text documents for pre-training (default 2000).")] = None,
+    chinese_share: Annotated[Optional[float], typer.Option(help="Share of Chinese queries and services (default 0.4).")] = None,
 ) -> None:
     """Generate the built-in local-services data (seeded, deterministic)."""
     from relevance_distill.data.generate import generate_dataset
 
     try:
-        config = parse_config(DataGenerationConfig, {
-            "seed": seed, "num_services": services, "num_queries": queries, "candidates_per_query": candidates,
-            "num_log_pairs": log_pairs, "corpus_documents": corpus_docs, "chinese_share": chinese_share,
-        })
+        config = config_from_arguments(DataGenerationConfig, seed=seed, num_services=services, num_queries=queries,
+                                       candidates_per_query=candidates, num_log_pairs=log_pairs,
+                                       corpus_documents=corpus_docs, chinese_share=chinese_share)
     except ConfigError as error:
         fail(str(error))
     summary = generate_dataset(config, out)

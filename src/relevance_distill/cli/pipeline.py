@@ -47,6 +47,9 @@ def run(
     s3_endpoint: Annotated[Optional[str], typer.Option(help="Use this S3 endpoint instead of the embedded server.")] = None,
     teacher_model_uri: Annotated[Optional[str], typer.Option(
         help="Reuse a published teacher (e.g. WORKDIR/teacher of an earlier run): skips CPT, SFT, reward model and DPO.")] = None,
+    runner: Annotated[Optional[str], typer.Option(
+        help="subprocess (default: every component in this environment) or docker (each component in its image; "
+             "`make images` first).")] = None,
 ) -> None:
     """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
     from pipelines.local import run_local
@@ -55,6 +58,8 @@ def run(
     overrides: dict = {"profile": profile} if profile else {}
     if teacher_model_uri:
         overrides["teacher"] = {"model_uri": teacher_model_uri}
+    if runner:
+        overrides["runner"] = runner
     try:
         config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
     except ConfigError as error:
@@ -64,7 +69,8 @@ def run(
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
     with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
-        console.print(f"[bold]relevance-distill run[/] profile={config.profile} S3 endpoint={endpoint} workdir={workdir}")
+        console.print(f"[bold]relevance-distill run[/] profile={config.profile} runner={config.runner} "
+                      f"S3 endpoint={endpoint} workdir={workdir}")
         summary = run_local(config, workdir, run_id,
                             on_stage=lambda s: console.print(f"  [green]done[/] {s['stage']} ({s['seconds']} s): {s['result']}"))
     summary["wall_seconds"] = round(time.monotonic() - started, 1)

@@ -8,7 +8,7 @@ import typer
 
 from relevance_distill import storage
 from relevance_distill.cli.common import app, fail, print_counts, read_pairs, row_progress, scheme_from
-from relevance_distill.config import ConfigError, parse_config
+from relevance_distill.config import ConfigError
 
 
 @app.command("teacher")
@@ -17,17 +17,19 @@ def teacher_command(
     train: Annotated[str, typer.Option(help="Gold pairs with labels and reasoning (JSONL).")],
     test: Annotated[str, typer.Option(help="Gold test pairs for the teacher's macro-F1.")],
     output: Annotated[str, typer.Option(help="Directory or s3:// prefix for cpt/ sft/ reward/ dpo/ and report.json.")],
-    profile: Annotated[str, typer.Option(help="smoke, demo, or a TeacherConfig YAML (e.g. configs/teacher/production-qwen2.5-7b.yaml).")] = "demo",
-    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
-    eval_pairs: Annotated[int, typer.Option(help="Gold test pairs the teacher answers after SFT and after DPO (0: all).")] = 0,
+    profile: Annotated[Optional[str], typer.Option(help="smoke, demo (default), production-qwen2.5-7b (packaged) or a TeacherConfig YAML file.")] = None,
+    label_scheme: Annotated[Optional[str], typer.Option(help="Built-in scheme name or a label_scheme.json (default: the prepared data's).")] = None,
+    eval_pairs: Annotated[Optional[int], typer.Option(help="Gold test pairs the teacher answers after SFT and after DPO (default 0: all).")] = None,
 ) -> None:
     """Build the teacher: CPT → reasoning SFT → reward model → DPO, measured after SFT and after DPO."""
+    from relevance_distill.config import TeacherRunConfig, field_default
     from relevance_distill.teacher.profiles import teacher_config
     from relevance_distill.teacher.run import run_teacher
 
     try:
         config = teacher_config(profile)
-        report = run_teacher(config, corpus, read_pairs(train), read_pairs(test), scheme_from(label_scheme), output, eval_pairs)
+        report = run_teacher(config, corpus, read_pairs(train), read_pairs(test), scheme_from(label_scheme), output,
+                             eval_pairs or field_default(TeacherRunConfig, "eval_pairs"))
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
     print_counts("teacher", {"majority macro-F1": f"{report['majority_macro_f1']:.4f}",
@@ -44,25 +46,28 @@ def annotate_command(
     teacher: Annotated[str, typer.Option(help="Teacher model: s3:// prefix (with manifest) or directory.")],
     input_uri: Annotated[str, typer.Option("--input", help="Pairs to annotate (JSONL, our schema).")],
     output: Annotated[str, typer.Option(help="Prefix for shard-XXXXX/ outputs and merged/.")],
-    shards: Annotated[int, typer.Option(help="Number of shards (each is a separate unit of work).")] = 4,
-    engine: Annotated[str, typer.Option(help="transformers (CPU fallback) or vllm.")] = "transformers",
-    samples: Annotated[int, typer.Option(help="Self-consistency samples per pair.")] = 5,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.7,
-    max_new_tokens: Annotated[int, typer.Option(help="Longest answer.")] = 192,
-    label_scheme: Annotated[str, typer.Option(help="Built-in scheme name or a label_scheme.json.")] = "local_services",
+    shards: Annotated[Optional[int], typer.Option(help="Number of shards, each a separate unit of work (default: the "
+                                                        "cluster's annotation_shards, 4).")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="transformers (CPU fallback, default) or vllm.")] = None,
+    samples: Annotated[Optional[int], typer.Option(help="Self-consistency samples per pair (default 5).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature (default 0.7).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Longest answer (default 192).")] = None,
+    label_scheme: Annotated[Optional[str], typer.Option(help="Built-in scheme name or a label_scheme.json (default: the prepared data's).")] = None,
     only_shard: Annotated[Optional[int], typer.Option(help="Run just this shard (one pod of a fan-out).")] = None,
-    max_pairs: Annotated[int, typer.Option(help="Annotate only the input's first N pairs (0: all).")] = 0,
+    max_pairs: Annotated[Optional[int], typer.Option(help="Annotate only the input's first N pairs (default 0: all).")] = None,
     reward_model: Annotated[Optional[str], typer.Option(help="Reward model: picks the best-scoring majority reasoning.")] = None,
-    tensor_parallel_size: Annotated[int, typer.Option(help="GPUs per vLLM replica.")] = 1,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="GPUs per vLLM replica (default 1).")] = None,
 ) -> None:
     """Annotate pairs with the teacher: sharded, self-consistent, resumable; merge with accounting."""
     from relevance_distill.annotate.engines import EngineConfig, make_engine
     from relevance_distill.annotate.shards import annotate_shard, merge_shards, read_input_pairs
+    from relevance_distill.config import KubernetesConfig, config_from_arguments, field_default
     from relevance_distill.teacher.stages import load_reward_model
 
+    shards = shards or field_default(KubernetesConfig, "annotation_shards")
     try:
-        config = parse_config(EngineConfig, {"engine": engine, "samples": samples, "temperature": temperature,
-                                             "max_new_tokens": max_new_tokens, "tensor_parallel_size": tensor_parallel_size})
+        config = config_from_arguments(EngineConfig, engine=engine, samples=samples, temperature=temperature,
+                                       max_new_tokens=max_new_tokens, tensor_parallel_size=tensor_parallel_size)
         pairs = read_input_pairs(input_uri, max_pairs)
         scheme = scheme_from(label_scheme)
         reward = load_reward_model(reward_model, scheme) if reward_model else None

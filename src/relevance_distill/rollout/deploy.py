@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,8 +23,8 @@ from relevance_distill.rollout.isvc import (
 )
 
 Mode = Literal["apply", "gitops"]
-# A checkout keeps manifests/ beside src/; the tools image copies them and points this variable at the copy.
-REPO_MANIFESTS = Path(os.environ.get("RELEVANCE_DISTILL_MANIFESTS", Path(__file__).resolve().parents[3] / "manifests"))
+# The kustomize tree (base, rbac, overlays) ships inside the package; the repository's manifests/ links here.
+PACKAGED_MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
 
 
 def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:
@@ -41,7 +40,7 @@ def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:
 
 def _copy_manifests(source: Path, target: Path) -> None:
     if not (source / "base" / "kustomization.yaml").is_file():
-        raise FileNotFoundError(f"{source} does not hold manifests/base; pass the manifests directory of the repository")
+        raise FileNotFoundError(f"{source} does not hold base/kustomization.yaml; pass a manifests tree like the packaged one")
     for part in ("base", "rbac", "overlays/stable"):
         if (source / part).is_dir():
             shutil.copytree(source / part, target / part, dirs_exist_ok=True)
@@ -57,7 +56,7 @@ def render(overlay: str | Path) -> str | None:
 
 def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: InferenceServiceConfig | None = None,
                   gitops_dir: str | Path | None = None, stable_model_uri: str | None = None,
-                  stable_version: str = "stable", manifests_dir: str | Path = REPO_MANIFESTS) -> dict[str, Any]:
+                  stable_version: str = "stable", manifests_dir: str | Path = PACKAGED_MANIFESTS) -> dict[str, Any]:
     """Roll ``model_uri`` out as a canary at ``config.canary_traffic_percent``.
 
     ``apply`` patches the live InferenceService. ``gitops`` writes a manifests tree into ``gitops_dir``

@@ -1,8 +1,8 @@
-"""Teacher profiles: one config per step, loaded from YAML (configs/teacher/*.yaml) or built in.
+"""Teacher profiles: one config per step, built in, packaged as YAML (``teacher/configs/*.yaml``) or a YAML file.
 
 * ``smoke``: a tiny random Qwen2 (head dim 64, vLLM-CPU compatible) and a few steps per stage: wiring.
 * ``demo``: a small Qwen2 trained here on the built-in corpus and gold reasoning (minutes on 2 cores).
-* ``production`` (``configs/teacher/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16, multi-GPU
+* ``production-qwen2.5-7b`` (packaged ``teacher/configs/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16, multi-GPU
   through ``accelerate launch``/``torchrun``; documented and validated, not runnable on a CPU machine.
 """
 
@@ -63,14 +63,26 @@ TEACHER_PROFILES: dict[str, TeacherProfile] = {
     name: TeacherProfile.model_validate(settings) for name, settings in _PROFILE_SETTINGS.items()}
 
 
+# Full TeacherConfig files shipped with the package, addressable by name (the file's stem).
+PACKAGED_CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
+def packaged_profiles() -> list[str]:
+    return sorted(path.stem for path in PACKAGED_CONFIGS.glob("*.yaml"))
+
+
 def teacher_config(profile_or_path: str | None = None) -> TeacherConfig:
-    """A built-in profile by name (the default profile when None), or a YAML file with a full TeacherConfig."""
+    """A built-in profile by name (the default profile when None), a packaged config by name, or a YAML file
+    with a full TeacherConfig."""
     profile_or_path = profile_or_path or DEFAULT_PROFILE
     if profile_or_path in TEACHER_PROFILES:
         return parse_config(TeacherConfig, TEACHER_PROFILES[profile_or_path].model_dump(), source=f"profile {profile_or_path}")
+    if profile_or_path in packaged_profiles():
+        return load_config(TeacherConfig, PACKAGED_CONFIGS / f"{profile_or_path}.yaml")
     if Path(profile_or_path).suffix in {".yaml", ".yml"}:
         return load_config(TeacherConfig, profile_or_path)
-    raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(TEACHER_PROFILES)} or a .yaml file")
+    raise ConfigError(f"unknown teacher profile {profile_or_path!r}; allowed: {sorted(TEACHER_PROFILES) + packaged_profiles()} "
+                      "or a .yaml file")
 
 
 TEACHER_STEPS = ("cpt", "sft", "reward", "preference")
