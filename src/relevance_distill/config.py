@@ -324,7 +324,9 @@ class StudentTrainConfig(StrictModel):
     )
     seed: int = Field(default=13, description="Seed of initialisation, data order and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="'auto' uses CUDA when available.")
-    amp: bool = Field(default=True, description="bf16 autocast on CUDA (ignored on CPU).")
+    amp: bool = Field(
+        default=True, description="bf16 autocast where the hardware runs bf16 natively: CUDA, and CPUs with AVX512-BF16 or "
+        "AMX (student steps 2.1x faster on a 2-core EPYC, benchmarks/crsd_step_cost.py); weights and evaluation stay fp32.")
     num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; None keeps torch's default.")
     resume: bool = Field(default=True, description="Continue from OUTPUT/checkpoint-last when it exists.")
 

@@ -71,6 +71,18 @@ def resolve_device(choice: str) -> torch.device:
     return torch.device("cuda" if choice in {"auto", "cuda"} and torch.cuda.is_available() else "cpu")
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matmuls run natively here: CUDA, or a CPU with AVX512-BF16 or AMX (elsewhere CPU autocast only
+    emulates bf16 and is slower than fp32)."""
+    if device.type == "cuda":
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int) -> list[list[int]]:
     """Indices of each step's batch: seeded reshuffle per epoch, independent of the method."""
     rng = random.Random(seed)
@@ -151,7 +163,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     scheduler = _linear_schedule(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = CRSDWeights(temperature=config.temperature,
                           exclude_same_label_negatives=config.exclude_same_label_negatives, **config.loss_weights())
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=config.amp and device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and native_bf16(device))
 
     history: dict[str, Any] = {"method": config.method, "total_steps": total_steps, "steps": [], "evals": []}
     start_step, best_f1, evals_without_gain = 0, -1.0, 0
