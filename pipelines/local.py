@@ -33,6 +33,8 @@ from relevance_distill.rollout.simulate import replay_scores
 from relevance_distill.schemas import QueryServicePair
 
 MODEL_NAME = InferenceServiceConfig().name
+# No cluster to patch here: the canary and the A/B outcome are written as GitOps overlays.
+LOCAL_DEPLOY_MODE = "gitops"
 # What a component container may know of the storage: the endpoint and credentials, passed as environment (never
 # baked into an image), as a Kubernetes Secret reference passes them on a cluster.
 STORAGE_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
@@ -49,12 +51,14 @@ def _runner(name: str) -> kfp.local.SubprocessRunner | kfp.local.DockerRunner:
 
 
 @contextlib.contextmanager
-def _shared_pipeline_root(runner: str) -> Iterator[None]:
+def _shared_pipeline_root(runner: str, pipeline_root: Path) -> Iterator[None]:
     """Containers run as the images' non-root user and write into the host's pipeline root (bind-mounted), so
-    folders the orchestrator creates there must be writable by them."""
+    the root and the folders the orchestrator creates there must be writable by them."""
+    pipeline_root.mkdir(parents=True, exist_ok=True)
     if runner != "docker":
         yield
         return
+    pipeline_root.chmod(0o777)
     previous = os.umask(0)
     try:
         yield
@@ -110,16 +114,14 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
     stages.end("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs")
 
-    (workdir / "kfp").mkdir(parents=True, exist_ok=True)
-    if config.runner == "docker":
-        (workdir / "kfp").chmod(0o777)
-    kfp.local.init(runner=_runner(config.runner), pipeline_root=str(workdir / "kfp"), raise_on_error=True)
+    pipeline_root = workdir / "kfp"
+    kfp.local.init(runner=_runner(config.runner), pipeline_root=str(pipeline_root), raise_on_error=True)
     annotation = config.annotation
     # kfp.local would run every shard at once: two torch processes on 2 cores oversubscribe them (measured: 400
     # pairs took 100 s in two concurrent shards, the same generation in one process 19 s).
     distillation = build_distillation_pipeline(KubernetesConfig(annotation_parallelism=1), local=True,
                                                annotation_shards=annotation.shards)
-    with _shared_pipeline_root(config.runner):
+    with _shared_pipeline_root(config.runner, pipeline_root):
         outputs = distillation(
             labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
             corpus_uri=storage.join(root, "raw", "corpus.jsonl"), unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
@@ -131,7 +133,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
             split_strategy=config.prepare.split_strategy, split_seed=config.prepare.seed, student_profile=config.profile,
             student_methods=",".join(config.student_methods), min_macro_f1=config.gate.min_macro_f1,
             min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
-            latency_requests=config.evaluation.latency_requests, deploy_mode="gitops",
+            latency_requests=config.evaluation.latency_requests, deploy_mode=LOCAL_DEPLOY_MODE,
             canary_traffic_percent=config.canary_traffic_percent).outputs
     stages.end("distillation_pipeline", "prepare → teacher (CPT, SFT, reward model, DPO) → annotate "
                f"({annotation.shards} shards) → merge → train → evaluate → gate → export → deploy canary")
@@ -178,9 +180,9 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
                          config.canary_traffic_percent / 100, config.data.seed,
                          (config.ab_stable_method, evaluated["primary"]))
     write_jsonl(events_uri, rows)
-    with _shared_pipeline_root(config.runner):
+    with _shared_pipeline_root(config.runner, pipeline_root):
         ab = build_ab_analysis_pipeline(local=True)(
-            events_uri=events_uri, expected_split=config.canary_traffic_percent / 100, deploy_mode="gitops",
+            events_uri=events_uri, expected_split=config.canary_traffic_percent / 100, deploy_mode=LOCAL_DEPLOY_MODE,
             rollout_uri=storage.join(root, "rollout")).outputs
     decision = json.loads((Path(ab["analysis"].path) / "decision.json").read_text(encoding="utf-8"))
     stages.end("ab_analysis_pipeline", f"{config.ab_users} simulated users: {decision['decision']}")

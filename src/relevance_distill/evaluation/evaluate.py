@@ -207,5 +207,6 @@ def read_prediction_scores(evaluation_dir: str | Path, method: str) -> dict[str,
     path = Path(evaluation_dir) / "predictions" / f"{method}.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{evaluation_dir} has no predictions for method {method!r}")
-    return {row["pair_id"]: float(row["score"])
-            for row in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())}
+    from relevance_distill.data.readers import iter_jsonl
+
+    return {row["pair_id"]: float(row["score"]) for _, row in iter_jsonl(str(path))}
