@@ -28,6 +28,7 @@ from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.evaluate import read_prediction_scores
 from relevance_distill.evaluation.retention import published_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, model_uri
+from relevance_distill.progress import clock
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 from relevance_distill.rollout.simulate import replay_scores
 from relevance_distill.schemas import QueryServicePair
@@ -86,20 +87,20 @@ def image_ids() -> dict[str, str | None]:
 
 
 class _Stages:
-    """Times each stage and reports it as it ends."""
+    """Times each stage of the main job and says it as it ends, in the shape of the task lines."""
 
-    def __init__(self, on_stage: Callable[[dict[str, Any]], None]):
+    def __init__(self, say: Callable[[str], None]):
         self.done: list[dict[str, Any]] = []
-        self.on_stage = on_stage
+        self.say = say
         self.started = time.monotonic()
 
     def end(self, name: str, result: str) -> None:
         self.done.append({"stage": name, "result": result, "seconds": round(time.monotonic() - self.started, 1)})
-        self.on_stage(self.done[-1])
+        self.say(f"  {'ok':>7} {name} ({clock(self.done[-1]['seconds'])})  {result}")
         self.started = time.monotonic()
 
 
-def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[[dict[str, Any]], None] = print) -> dict[str, Any]:
+def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     # The local runner warns that images and display names are ignored outside a cluster: expected here.
     warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
     warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
@@ -108,7 +109,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
     scheme = config.prepare.resolved_label_scheme()
     version, stable_version = f"v{run_id}", f"v{run_id}-{config.ab_stable_method}"
     stable_uri = model_uri(root, MODEL_NAME, stable_version)
-    stages = _Stages(on_stage)
+    stages = _Stages(say)
 
     generated = generate_dataset(config.data, workdir / "data" / "builtin")
     storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
@@ -135,8 +136,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, on_stage: Callable[
             min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
             latency_requests=config.evaluation.latency_requests, deploy_mode=LOCAL_DEPLOY_MODE,
             canary_traffic_percent=config.canary_traffic_percent).outputs
-    stages.end("distillation_pipeline", "prepare → teacher (CPT, SFT, reward model, DPO) → annotate "
-               f"({annotation.shards} shards) → merge → train → evaluate → gate → export → deploy canary")
+    stages.end("distillation_pipeline", f"gate {'passed' if outputs['gate_passed'] else 'FAILED'}")
 
     evaluation = Path(outputs["evaluation"].path)
     evaluated = json.loads((evaluation / "summary.json").read_text(encoding="utf-8"))

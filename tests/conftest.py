@@ -75,7 +75,7 @@ def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
 
     directory = tmp_path_factory.mktemp("exported")
     config = student_config_for("smoke", max_steps=4, eval_every_steps=4)
-    train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], directory / "train", show_progress=False)
+    train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], directory / "train")
     storage.ensure_bucket("s3://models")
     result = export_student(directory / "train" / "best", "s3://models", scheme, "relevance", "v-test-1",
                             {"test": {"macro_f1": 0.5}}, onnx=True, local_copy=directory / "local")

@@ -26,6 +26,7 @@ def gate(
     from relevance_distill import storage
     from relevance_distill.config import GateConfig, config_from_arguments
     from relevance_distill.evaluation.gate import gate_evaluation
+    from relevance_distill.progress import report_result
 
     config = config_from_arguments(GateConfig, min_macro_f1=min_macro_f1, min_retention=min_retention,
                                    max_regression=max_regression)
@@ -33,5 +34,5 @@ def gate(
     result = gate_evaluation(evaluation.path, config, production, teacher_macro_f1)
     with open(decision.path, "w", encoding="utf-8") as handle:
         json.dump(result, handle, indent=2)
-    print(("PASSED: " if result["passed"] else "FAILED: ") + "; ".join(result["reasons"]))
+    report_result(("gate PASSED: " if result["passed"] else "gate FAILED: ") + "; ".join(result["reasons"]))
     return result["passed"]

@@ -8,7 +8,8 @@ def use_existing_model(model_uri: str) -> str:
     """Stands in for a skipped teacher step: checks that MODEL_URI is a published model (manifest with
     config.json and weights) and passes it on. Reads the manifest only, so even a 7B model is checked in seconds."""
     from relevance_distill import storage
+    from relevance_distill.progress import report_result
 
     manifest = storage.require_published_model(model_uri)
-    print(f"using existing model {model_uri} ({len(manifest.files)} files)")
+    report_result(f"using existing model {model_uri} ({len(manifest.files)} files)")
     return model_uri

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill import storage
+from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, StrictModel
 
 EXPORT_INFO = "relevance_distill.json"
@@ -142,6 +143,7 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
             shutil.rmtree(local_copy, ignore_errors=True)
             shutil.copytree(staging, local_copy)
             (Path(local_copy) / storage.MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    report_result(f"exported {method} to {uri} ({len(manifest.files)} files)")
     return {"model_uri": uri, "files": sorted(manifest.files), **info}
 
 

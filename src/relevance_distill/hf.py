@@ -11,11 +11,18 @@ from typing import Any
 
 
 def quiet_transformers() -> None:
-    """Silence per-shard progress bars that would flood pipeline logs."""
+    """Silence library progress bars and notices that would flood pipeline logs (our own progress lines say
+    how far a step is)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
+    try:
+        import datasets
+    except ImportError:
+        return
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
 
 
 def _cache_dir() -> Path:
@@ -50,14 +57,7 @@ def _ensure(path: Path) -> Path:
 
 def train_wordpiece_tokenizer(texts: list[str], vocab_size: int = 4000) -> Any:
     """A BERT WordPiece tokenizer trained here on ``texts`` (no hub download), Chinese split per character."""
-    from tokenizers import (
-        Tokenizer,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-        trainers,
-    )
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

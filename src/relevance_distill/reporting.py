@@ -33,6 +33,8 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
         table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")
         table.add_row("canary manifests", summary["gitops_manifests"])
     table.add_row("report", summary["report"])
+    if "logs" in summary:
+        table.add_row("logs (one file per task)", summary["logs"])
     if "wall_seconds" in summary:
         table.add_row("wall time", f"{summary['wall_seconds']:.0f} s")
     return table

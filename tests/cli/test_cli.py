@@ -6,11 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from typer.testing import CliRunner
 
 from relevance_distill import storage
 from relevance_distill.cli import app
+from relevance_distill.progress import clock
 
 runner = CliRunner()
 
@@ -71,6 +71,28 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     assert info["method"] == "crsd" and info["max_length"] == 64  # the evaluated primary method, its trained budget
 
 
+def test_train_student_without_a_terminal_prints_periodic_progress_lines(builtin_splits, tmp_path):
+    """What a pod's log shows: plain progress lines at the configured interval (every step here), then a result."""
+    import os
+
+    from relevance_distill.data.readers import write_jsonl
+    from relevance_distill.progress import INTERVAL_ENVIRONMENT, PROGRESS_PATTERN
+
+    for name in ("train", "dev"):
+        write_jsonl(str(tmp_path / f"{name}.jsonl"), builtin_splits[name])
+    process = subprocess.run(
+        [sys.executable, "-m", "relevance_distill.cli", "train-student", "--train", str(tmp_path / "train.jsonl"),
+         "--dev", str(tmp_path / "dev.jsonl"), "--output", str(tmp_path / "out"), "--methods", "crsd",
+         "--profile", "smoke", "--max-steps", "5"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, INTERVAL_ENVIRONMENT: "0"})
+    assert process.returncode == 0, process.stderr[-3000:]
+    steps = [int(match["done"]) for line in process.stderr.splitlines()
+             if (match := PROGRESS_PATTERN.match(line)) and match["label"] == "train crsd"]
+    assert steps[0] == 0 and steps[-1] == 5 and steps == sorted(steps) and len(set(steps)) == 6, steps
+    assert "loss=" in process.stderr and "ETA" in process.stderr
+    assert "result: student crsd: best dev macro-F1" in process.stderr
+
+
 def test_run_smoke_end_to_end(tmp_path):
     """The main job as a user runs it: a real process, the pipelines under kfp.local, embedded S3 started and stopped."""
     workdir = tmp_path / "run"
@@ -97,6 +119,17 @@ def test_run_smoke_end_to_end(tmp_path):
     assert (Path(summary["gitops_manifests"]) / "overlays" / "canary" / "canary-traffic-percent.yaml").is_file()
     assert summary["ab"]["action"] in {"none", "gitops"}
     assert "teacher macro-F1" in process.stdout and "teacher annotations" in process.stdout
+    # Readable: every pipeline task as one line with its duration, library chatter only in the per-task logs.
+    shown = process.stdout.splitlines() + process.stderr.splitlines()
+    assert len(shown) < 100, len(shown)
+    assert not any("KFP Executor" in line or "{'loss'" in line for line in shown)
+    executed = {path.name for path in (workdir / "kfp").glob("relevance-*/**/executor_output.json")
+                for path in [path.parent]}
+    assert {task["task"] for task in summary["tasks"]} == executed
+    for task in summary["tasks"]:
+        assert task["status"] == "SUCCESS" and Path(task["log"]).is_file()
+        assert any(line.split()[:2] == ["ok", task["task"]] and f"({clock(task['seconds'])})" in line
+                   for line in shown), task
 
     # A second run reuses the first run's teacher: no teacher step runs, the same teacher figures come back.
     rerun = tmp_path / "rerun"

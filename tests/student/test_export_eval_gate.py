@@ -21,7 +21,7 @@ from relevance_distill.student.compare import train_methods
 def trained(builtin_splits, scheme, tmp_path_factory):
     directory = tmp_path_factory.mktemp("trained")
     config = student_config_for("smoke", max_steps=6, eval_every_steps=3)
-    train_methods(["crsd", "vanilla"], config, scheme, builtin_splits["train"], builtin_splits["dev"], directory, show_progress=False)
+    train_methods(["crsd", "vanilla"], config, scheme, builtin_splits["train"], builtin_splits["dev"], directory)
     return directory
 
 

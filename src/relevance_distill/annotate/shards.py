@@ -15,11 +15,12 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from relevance_distill import storage
 from relevance_distill.annotate.consistency import aggregate
 from relevance_distill.data.readers import read_models, write_jsonl
+from relevance_distill.progress import Progress, report_result
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 
@@ -60,29 +61,36 @@ def published_shard_stats(output_uri: str, index: int) -> dict[str, Any] | None:
     return {**json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json"))), "skipped": True}
 
 
+#: Prompts per engine call: large enough to keep vLLM's continuous batching full, small enough that a shard
+#: reports progress while it runs.
+GENERATE_CHUNK_PAIRS = 256
+
+
 def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
-                   output_uri: str, teacher_version: str, reward: Any | None = None,
-                   on_pair: Callable[[], None] | None = None) -> dict[str, Any]:
+                   output_uri: str, teacher_version: str, reward: Any | None = None) -> dict[str, Any]:
     """Annotate this shard's pairs (skipped when its output already exists and verifies)."""
     published = published_shard_stats(output_uri, index)
     if published is not None:
+        report_result(f"shard {index}: already published, skipped")
         return published
     started = time.monotonic()
     mine = [p for p in pairs if shard_of(p.pair_id, shards) == index]
     tokenizer = engine.prompt_tokenizer()
-    outputs = engine.generate([build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in mine]) if mine else []
     annotations: list[Annotation] = []
     quarantine: list[dict[str, Any]] = []
     tokens = 0
-    for pair, answers in zip(mine, outputs):
-        tokens += sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
-        annotation, record = aggregate(pair, answers, scheme, teacher_version, reward)
-        if annotation is None:
-            quarantine.append(record)
-        else:
-            annotations.append(annotation)
-        if on_pair:
-            on_pair()
+    with Progress(f"annotate shard {index}/{shards}", len(mine), unit="pair") as progress:
+        for chunk_start in range(0, len(mine), GENERATE_CHUNK_PAIRS):
+            chunk = mine[chunk_start : chunk_start + GENERATE_CHUNK_PAIRS]
+            outputs = engine.generate([build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in chunk])
+            for pair, answers in zip(chunk, outputs):
+                tokens += sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
+                annotation, record = aggregate(pair, answers, scheme, teacher_version, reward)
+                if annotation is None:
+                    quarantine.append(record)
+                else:
+                    annotations.append(annotation)
+            progress.update(len(chunk), annotated=len(annotations), quarantined=len(quarantine))
     stats = {"shard": index, "shards": shards, "rows_in": len(mine), "annotated": len(annotations),
              "quarantined": len(quarantine), "labels": dict(Counter(a.label for a in annotations)),
              "tokens_generated": tokens, "seconds": round(time.monotonic() - started, 3)}
@@ -93,6 +101,8 @@ def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engin
         write_jsonl(str(Path(directory) / "quarantine.jsonl"), quarantine)
         (Path(directory) / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
         storage.publish_dir(directory, shard_uri(output_uri, index), metadata={"stage": "annotate_shard", "shard": index})
+    report_result(f"shard {index}: annotated {stats['annotated']}/{stats['rows_in']} pairs, "
+                  f"quarantined {stats['quarantined']}")
     return {**stats, "skipped": False}
 
 
@@ -124,6 +134,8 @@ def merge_shards(output_uri: str, shards: int, merged_uri: str, expected_rows: i
         summary = {**totals, "shards": shards, "labels": dict(labels)}
         (out / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
         storage.publish_dir(out, merged_uri, metadata={"stage": "merge_annotations"})
+    report_result(f"merged {shards} shards: {summary['annotated']} of {summary['rows_in']} pairs annotated, "
+                  f"{summary['quarantined']} quarantined; labels {summary['labels']}")
     return summary
 
 

@@ -42,7 +42,7 @@ def train_student_command(
         if max_steps:
             overrides["max_steps"] = max_steps
         result = train_from_uris(train, dev, output, parse_methods(methods), student_config_for(profile, **overrides),
-                                 scheme_from(label_scheme), annotations or "", annotated_pairs or "", show_progress=True)
+                                 scheme_from(label_scheme), annotations or "", annotated_pairs or "")
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
     print_counts("student training", {**{m: f"best dev macro-F1 {r['best_dev_macro_f1']:.4f} at step {r['best_step']}, "

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from relevance_distill import storage
-from relevance_distill.cli.common import app, fail, print_counts, read_pairs, row_progress, scheme_from
+from relevance_distill.cli.common import app, fail, print_counts, read_pairs, scheme_from
 from relevance_distill.config import ConfigError
 
 
@@ -75,8 +75,7 @@ def annotate_command(
         indices = [only_shard] if only_shard is not None else list(range(shards))
         try:
             for index in indices:
-                with row_progress(f"shard {index}/{shards}") as advance:
-                    stats = annotate_shard(pairs, index, shards, generator, scheme, output, teacher, reward, on_pair=advance)
+                stats = annotate_shard(pairs, index, shards, generator, scheme, output, teacher, reward)
                 print(f"shard {index}: {'skipped (done)' if stats['skipped'] else 'annotated'} "
                       f"{stats['annotated']}/{stats['rows_in']}, quarantined {stats['quarantined']}")
         finally:

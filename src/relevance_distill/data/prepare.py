@@ -19,6 +19,7 @@ from relevance_distill.data.adapters import open_adapter
 from relevance_distill.data.readers import write_jsonl
 from relevance_distill.data.split import dataset_stats, split_pairs
 from relevance_distill.data.validate import validate_rows
+from relevance_distill.progress import report_result
 
 
 def prepare_dataset(
@@ -42,6 +43,9 @@ def prepare_dataset(
         (root / "stats.json").write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
         (root / "label_scheme.json").write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
         storage.publish_dir(root, output_uri, metadata={"stage": "prepare", "input": input_uri})
+    report_result(f"prepared {sum(len(pairs) for pairs in splits.values())} pairs ("
+                  + ", ".join(f"{name} {len(pairs)}" for name, pairs in splits.items())
+                  + f"), {len(quarantine)} quarantined")
     return {"output_uri": output_uri, "validation": report.to_dict(), "splits": stats}
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill.evaluation.metrics import classification_report, expected_scores
+from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 
 # The method whose metrics the gate reads (metrics.json) and the run exports, when it was trained.
@@ -197,6 +198,9 @@ def evaluation_step(models_dir: str | Path, test_uri: str, out_dir: str | Path, 
     if not teacher_macro_f1 and teacher_model_uri:
         teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_model_uri)
     summary = evaluate_trained(models_dir, test_pairs, scheme, out_dir, teacher_macro_f1, config.latency_requests)
+    retention = summary.get("retention")
+    report_result("test macro-F1 " + ", ".join(f"{method} {value:.4f}" for method, value in summary["macro_f1"].items())
+                  + ("" if retention is None else f"; retention {retention:.3f}"))
     if publish_uri:
         storage.publish_dir(out_dir, publish_uri, metadata={"stage": "evaluate_student"})
     return summary

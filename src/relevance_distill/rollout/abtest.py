@@ -30,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
+from relevance_distill.progress import report_result
 from relevance_distill.schemas import StrictModel
 
 VARIANTS = ("stable", "canary")
@@ -350,6 +351,8 @@ def analysis_step(events_uri: str, config: ABTestConfig, out_dir: str | Path) ->
     columns, counts = load_events(events_uri)
     document = decision_document(analyze_events(columns, config), counts)
     write_report(document, out_dir)
+    report_result(f"A/B decision {document['decision']}: CTR lift {document['ctr']['lift']:+.2%}, "
+                  f"sequential p {document['ctr']['sequential_p_value']:.3f}")
     scalars = {"srm_p_value": document["srm"]["p_value"]}
     for name in ("ctr", "cvr", "gtv"):
         scalars[f"{name}_lift"] = document[name]["lift"]

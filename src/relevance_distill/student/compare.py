@@ -14,6 +14,7 @@ from typing import Any
 from relevance_distill.config import StudentTrainConfig
 from relevance_distill.data.readers import read_models
 from relevance_distill.evaluation.evaluate import TRAINING_RECORD
+from relevance_distill.progress import report_result
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 
 
@@ -46,7 +47,7 @@ def training_pairs(gold_pairs: list[QueryServicePair], annotated_pairs: list[Que
 
 def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelScheme,
                   train_pairs: list[QueryServicePair], dev_pairs: list[QueryServicePair], output_dir: str | Path,
-                  annotations: dict[str, Annotation] | None = None, show_progress: bool = True) -> dict[str, Any]:
+                  annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
     """One run per method with everything else equal; returns method -> training result (also written to
     ``OUTPUT/training.json``, which evaluation reads to find the methods)."""
     from relevance_distill.student.train import train_student
@@ -56,14 +57,15 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
         method_config = config.model_copy(update={"method": method})
         StudentTrainConfig.model_validate(method_config.model_dump())  # a bad method name fails here, by name
         results[method] = train_student(method_config, scheme, train_pairs, dev_pairs, Path(output_dir) / method,
-                                        annotations, show_progress)
+                                        annotations)
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
+    report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f}"
+                                                   for method, result in results.items()))
     return results
 
 
 def train_from_uris(train_uri: str, dev_uri: str, output_dir: str | Path, methods: list[str], config: StudentTrainConfig,
-                    scheme: LabelScheme, annotations_uri: str = "", annotated_pairs_uri: str = "",
-                    show_progress: bool = False) -> dict[str, Any]:
+                    scheme: LabelScheme, annotations_uri: str = "", annotated_pairs_uri: str = "") -> dict[str, Any]:
     """The student training step: read the splits (and the teacher's annotations), assemble the training set with
     ``training_pairs`` and train every method. Returns per-method results and the data counts."""
     annotations = load_annotations(annotations_uri or None)
@@ -71,6 +73,6 @@ def train_from_uris(train_uri: str, dev_uri: str, output_dir: str | Path, method
     annotated = read_models(annotated_pairs_uri, QueryServicePair) if annotated_pairs_uri else []
     pairs, counts = training_pairs(gold, annotated, annotations)
     results = train_methods(methods, config, scheme, pairs, read_models(dev_uri, QueryServicePair), output_dir,
-                            annotations, show_progress)
+                            annotations)
     return {"methods": results, "data": {**counts, "train_pairs": len(pairs),
                                          "teacher_annotations": len(annotations or {})}}

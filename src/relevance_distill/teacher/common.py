@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from relevance_distill import storage
+from relevance_distill.progress import quiet_trainer, report_result
 from relevance_distill.schemas import StrictModel
 
 # vLLM's CPU attention supports these head sizes only; the tiny profiles use one of them.
@@ -146,9 +147,13 @@ def loss_curve(log_history: list[dict[str, Any]]) -> list[dict[str, float]]:
     return [{"step": entry["step"], "loss": entry["loss"]} for entry in log_history if "loss" in entry and "step" in entry]
 
 
-def limit_threads() -> None:
-    """Tokenizer worker threads fight the trainer for the two cores of a small machine."""
+def setup_training_process() -> None:
+    """Tokenizer worker threads fight the trainer for the two cores of a small machine, and library progress
+    bars and notices would bury the step's own progress lines."""
+    from relevance_distill.hf import quiet_transformers
+
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    quiet_transformers()
 
 
 def restore_checkpoint(checkpoint_uri: str, checkpoints_dir: Path) -> None:
@@ -174,10 +179,11 @@ def checkpoint_sync_callback(checkpoint_uri: str) -> Any:
     return CheckpointSync()
 
 
-def train_resumable(trainer: Any, checkpoints_dir: Path, checkpoint_uri: str | None = None) -> int:
+def train_resumable(trainer: Any, checkpoints_dir: Path, label: str, checkpoint_uri: str | None = None) -> int:
     """Train, resuming from the last checkpoint in CHECKPOINTS_DIR, or from the copy published under
     CHECKPOINT_URI when the local disk is fresh (and publishing every new one there); returns the step resumed
-    from (0: a fresh start)."""
+    from (0: a fresh start). Progress is reported as LABEL (a bar on a terminal, periodic lines in a log)."""
+    quiet_trainer(trainer, label)
     if checkpoint_uri:
         restore_checkpoint(checkpoint_uri, checkpoints_dir)
         trainer.add_callback(checkpoint_sync_callback(checkpoint_uri))
@@ -189,8 +195,12 @@ def train_resumable(trainer: Any, checkpoints_dir: Path, checkpoint_uri: str | N
 def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any],
                    checkpoint_uri: str | None = None) -> dict[str, Any]:
     """Train resumably (``train_resumable`` on OUTPUT/checkpoints), then save OUTPUT/model and its metrics."""
-    resumed_from = train_resumable(trainer, output / "checkpoints", checkpoint_uri)
+    resumed_from = train_resumable(trainer, output / "checkpoints", f"teacher {metrics['step']}", checkpoint_uri)
     metrics = {**metrics, "resumed_from_step": resumed_from, "loss_curve": loss_curve(trainer.state.log_history)}
+    curve = metrics["loss_curve"]
+    if curve:
+        report_result(f"teacher {metrics['step']}: loss {curve[0]['loss']:.4f} → {curve[-1]['loss']:.4f} "
+                      f"after {trainer.state.global_step} steps")
     save_model(trainer.model, tokenizer, output / "model", metrics)
     (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     return metrics

@@ -10,7 +10,11 @@ from pydantic import Field
 
 from relevance_distill.data.readers import iter_jsonl
 from relevance_distill.teacher.common import (
-    TeacherTrainConfig, build_tiny_causal_lm, limit_threads, load_causal_lm, train_and_save,
+    TeacherTrainConfig,
+    build_tiny_causal_lm,
+    load_causal_lm,
+    setup_training_process,
+    train_and_save,
 )
 
 
@@ -36,7 +40,7 @@ def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path, checkpoi
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    limit_threads()
+    setup_training_process()
     output = Path(output_dir)
     texts = read_corpus(corpus_uri)
     if config.init == "tiny":

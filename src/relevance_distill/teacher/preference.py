@@ -12,7 +12,7 @@ from pydantic import Field
 from relevance_distill.data.readers import write_jsonl
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import LabelScheme, QueryServicePair
-from relevance_distill.teacher.common import TeacherTrainConfig, limit_threads, load_causal_lm, train_and_save
+from relevance_distill.teacher.common import TeacherTrainConfig, load_causal_lm, setup_training_process, train_and_save
 from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.reward import RewardModel
 
@@ -51,7 +51,7 @@ def run_preference(config: PreferenceConfig, sft_uri: str, pairs: list[QueryServ
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    limit_threads()
+    setup_training_process()
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_causal_lm(sft_uri)

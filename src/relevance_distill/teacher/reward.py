@@ -27,9 +27,10 @@ from typing import Any
 
 from pydantic import Field
 
+from relevance_distill.progress import report_result
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.teacher.common import limit_threads, loss_curve, train_resumable
+from relevance_distill.teacher.common import loss_curve, setup_training_process, train_resumable
 
 DIMENSIONS = ("format", "correctness", "faithfulness", "consistency", "conciseness")
 LEARNED_HEADS = ("faithfulness", "consistency")
@@ -179,7 +180,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
 
     from relevance_distill.hf import train_wordpiece_tokenizer
 
-    limit_threads()
+    setup_training_process()
     output = Path(output_dir)
     records = preference_pairs(pairs, scheme, config.seed)
     held_out = max(1, len(records) // 10)
@@ -224,7 +225,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
                              remove_unused_columns=False, seed=config.seed, disable_tqdm=True,
                              use_cpu=not torch.cuda.is_available())
     trainer = BradleyTerryTrainer(model=backbone, args=args, train_dataset=dataset, data_collator=collate)
-    resumed_from = train_resumable(trainer, output / "checkpoints", checkpoint_uri)
+    resumed_from = train_resumable(trainer, output / "checkpoints", "reward model", checkpoint_uri)
     model_dir = output / "model"
     backbone.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
@@ -236,6 +237,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
                "loss_curve": loss_curve(trainer.state.log_history)}
     for path in (output / "metrics.json", model_dir / "metrics.json"):
         path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    report_result("reward model: held-out pair accuracy " + ", ".join(f"{head} {value:.3f}" for head, value in accuracy.items()))
     return metrics
 
 

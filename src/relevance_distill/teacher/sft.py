@@ -11,7 +11,11 @@ from typing import Any
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
-    TeacherTrainConfig, build_tiny_causal_lm, limit_threads, load_causal_lm, train_and_save,
+    TeacherTrainConfig,
+    build_tiny_causal_lm,
+    load_causal_lm,
+    setup_training_process,
+    train_and_save,
 )
 
 
@@ -37,7 +41,7 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    limit_threads()
+    setup_training_process()
     output = Path(output_dir)
     source = init_uri or config.init
     if source == "tiny":

@@ -18,6 +18,7 @@ from typing import Any
 from relevance_distill import storage
 from relevance_distill.data.readers import read_models
 from relevance_distill.evaluation.retention import TEACHER_EVALUATION_FILE as EVALUATION_FILE
+from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import load_causal_lm, resolve_model_dir
@@ -89,6 +90,8 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
                                        config.max_new_tokens)
             extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
                                       "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after}
+            report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after DPO ({before['macro_f1']:.4f} after SFT, "
+                          f"majority class {after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
                 "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": _without_config(metrics),
                 **({"evaluation": extra[EVALUATION_FILE]} if extra else {})}
