@@ -11,6 +11,10 @@ import os
 REGISTRY = os.environ.get("RELEVANCE_DISTILL_REGISTRY", "relevance-distill")
 TAG = os.environ.get("RELEVANCE_DISTILL_IMAGE_TAG", "0.1.0")
 
+# The non-root user every image runs as (`useradd --uid` and `USER` in each Dockerfile; a test checks): the pipeline's
+# tasks and the ServingRuntime run as this UID with runAsNonRoot.
+IMAGE_UID = 1000
+
 # image -> pyproject extras its Dockerfile installs (tests parse the Dockerfiles and check this).
 IMAGE_EXTRAS: dict[str, tuple[str, ...]] = {
     "trainer": ("train", "pipeline"),

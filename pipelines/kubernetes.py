@@ -1,9 +1,11 @@
-"""Cluster settings applied to every task at compile time: S3 credentials by Secret reference, GPUs, limits."""
+"""Cluster settings applied to every task at compile time: S3 credentials by Secret reference, the images' non-root
+user, GPUs, limits."""
 
 from __future__ import annotations
 
 from kfp import kubernetes
 
+from components.images import IMAGE_UID
 from relevance_distill.config import KubernetesConfig
 
 
@@ -13,6 +15,9 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
                                                     "AWS_SECRET_ACCESS_KEY": "AWS_SECRET_ACCESS_KEY"})
     if config.s3_endpoint_url:
         task.set_env_variable("AWS_ENDPOINT_URL", config.s3_endpoint_url)
+    # The KFP backend adds allowPrivilegeEscalation=false, drop ALL capabilities and the RuntimeDefault seccomp
+    # profile to every step container itself (kfp-kubernetes' set_security_context).
+    kubernetes.set_security_context(task, run_as_user=IMAGE_UID, run_as_group=IMAGE_UID, run_as_non_root=True)
     task.set_cpu_limit(config.cpu_limit)
     task.set_memory_limit(config.memory_limit)
     if config.gpu_count and component_name in config.gpu_components:

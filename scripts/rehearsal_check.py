@@ -34,14 +34,20 @@ def _port_free(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _servingruntime_container() -> dict:
-    runtime = yaml.safe_load((PACKAGED_MANIFESTS / "base" / "servingruntime.yaml").read_text(encoding="utf-8"))
-    return runtime["spec"]["containers"][0]
+def _servingruntime() -> dict:
+    return yaml.safe_load((PACKAGED_MANIFESTS / "base" / "servingruntime.yaml").read_text(encoding="utf-8"))
 
 
 def check_predictor(client: docker.DockerClient, model_dir: Path, name: str, timeout_s: float = 180) -> dict:
-    spec = _servingruntime_container()
+    runtime = _servingruntime()
+    spec = runtime["spec"]["containers"][0]
     args = [argument.replace("{{.Name}}", name) for argument in spec["args"]]
+    # The container's security settings and writable mounts as the ServingRuntime declares them.
+    security = spec["securityContext"]
+    empty_dirs = {volume["name"] for volume in runtime["spec"].get("volumes", []) if "emptyDir" in volume}
+    user = security.get("runAsUser")
+    tmpfs = {mount["mountPath"]: f"uid={user}" if user else "" for mount in spec.get("volumeMounts", [])
+             if mount["name"] in empty_dirs}
     port = spec["ports"][0]["containerPort"]
     for busy in (port, 8081):
         if not _port_free(busy):
@@ -49,8 +55,10 @@ def check_predictor(client: docker.DockerClient, model_dir: Path, name: str, tim
     environment = {item["name"]: item["value"] for item in spec.get("env", [])}
     container = client.containers.run(
         image("predictor"), command=args, detach=True, network_mode="host", environment=environment,
-        read_only=True, tmpfs={"/tmp": "", "/home/app/.cache": "uid=1000"}, cap_drop=["ALL"],
-        security_opt=["no-new-privileges"], volumes={str(model_dir.resolve()): {"bind": "/mnt/models", "mode": "ro"}})
+        user=str(user) if user else None, read_only=security.get("readOnlyRootFilesystem", False), tmpfs=tmpfs,
+        cap_drop=security.get("capabilities", {}).get("drop", []),
+        security_opt=[] if security.get("allowPrivilegeEscalation", True) else ["no-new-privileges"],
+        volumes={str(model_dir.resolve()): {"bind": "/mnt/models", "mode": "ro"}})
     base = f"http://127.0.0.1:{port}"
     try:
         started = time.monotonic()

@@ -400,6 +400,18 @@ class KubernetesConfig(StrictModel):
         default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
     cpu_limit: str = Field(default="2", description="CPU limit of every component.")
     memory_limit: str = Field(default="8G", description="Memory limit of every component.")
+    service_account: str = Field(
+        default="relevance-distill-pipeline",
+        description="ServiceAccount a pipeline run uses (`submit --service-account`); manifests/rbac binds its Role.")
+
+    @model_validator(mode="after")
+    def _gpu_settings_agree(self) -> KubernetesConfig:
+        # With GPUs the default annotation engine is vLLM's CUDA build, which cannot start in a pod without one.
+        if self.gpu_count > 0 and "annotate_shard" not in self.gpu_components:
+            raise ValueError(f"gpu_count={self.gpu_count} makes vLLM the annotation engine, but gpu_components "
+                             f"{self.gpu_components} gives annotate_shard no GPU: add 'annotate_shard' to "
+                             "gpu_components or set gpu_count to 0")
+        return self
 
     def annotation_engine(self) -> str:
         """The annotation engine a compiled pipeline uses by default: vLLM where its pods get GPUs, else the

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from relevance_distill.processes import free_loopback_port, stop_process, wait_until_ready
@@ -42,6 +43,29 @@ class ManifestMissingError(StorageError):
 
 class ChecksumMismatchError(StorageError):
     """A fetched file differs from what the manifest recorded."""
+
+
+class UnsafeManifestError(StorageError):
+    """A manifest names a file outside the directory it describes (``..``, an absolute path, a symlink)."""
+
+
+def checked_relative_path(name: str, source: str) -> PurePosixPath:
+    """NAME as a relative POSIX path that stays inside its directory; anything else raises UnsafeManifestError."""
+    path = PurePosixPath(name)
+    if (not name or "\\" in name or "\x00" in name or path.is_absolute() or ".." in path.parts
+            or re.match(r"^[A-Za-z]:", name)):
+        raise UnsafeManifestError(f"manifest {source} names {name!r}, which is not a relative path inside the "
+                                  "published directory")
+    return path
+
+
+def inside(root: Path, relative: PurePosixPath, source: str) -> Path:
+    """ROOT/RELATIVE, refused when a symlink on the way leads outside ROOT."""
+    path = root / relative
+    resolved_root = root.resolve()
+    if not path.resolve().is_relative_to(resolved_root) or path.is_symlink():
+        raise UnsafeManifestError(f"manifest {source}: {relative} leads outside {root} (a symlink); refusing it")
+    return path
 
 
 def is_s3(uri: str | os.PathLike[str]) -> bool:
@@ -250,6 +274,8 @@ class Manifest:
                     raise ValueError(f"entry {name!r} lacks sha256/size")
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise StorageError(f"manifest {source} is malformed: {error}") from None
+        for name in files:
+            checked_relative_path(name, source)
         return cls(files=files, created_at=data.get("created_at", ""), metadata=data.get("metadata", {}))
 
 
@@ -301,7 +327,7 @@ def read_manifest(uri: str) -> Manifest:
 def verify_dir(local_dir: str | Path, manifest: Manifest, source: str) -> None:
     root = Path(local_dir)
     for relative, entry in manifest.files.items():
-        path = root / relative
+        path = inside(root, checked_relative_path(relative, source), source)
         if not path.is_file():
             raise ChecksumMismatchError(f"{source}: {relative} is listed in the manifest but missing")
         size = path.stat().st_size
@@ -332,8 +358,10 @@ def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold
         verify_dir(local_path(uri), manifest, uri)
         return local_path(uri)
     target = Path(local_dir) if local_dir is not None else Path(tempfile.mkdtemp(prefix="relevance-distill-"))
+    target.mkdir(parents=True, exist_ok=True)
     for relative in manifest.files:
-        download_file(join(uri, relative), target / relative, multipart_threshold_mb)
+        destination = inside(target, checked_relative_path(relative, uri), uri)
+        download_file(join(uri, relative), destination, multipart_threshold_mb)
     verify_dir(target, manifest, uri)
     (target / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
     return target

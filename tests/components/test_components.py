@@ -82,7 +82,10 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
 
     result = artifact(dsl.Artifact, tmp_path / "result")
     assert promote_or_rollback.python_func(decision="rollback", result=result, mode="gitops", rollout_uri=published) == "gitops"
-    assert "canaryTrafficPercent: 0" in (tmp_path / "result" / "overlays" / "canary" / "canary-traffic-percent.yaml").read_text()
+    assert not (tmp_path / "result" / "overlays" / "canary").exists()  # rolled back: no canary left to sync
+    outcome = json.loads((tmp_path / "result" / "outcome.json").read_text())
+    assert outcome["resource"]["spec"]["predictor"]["model"]["storageUri"] == "s3://components/models/relevance/c0"
+    assert "canaryTrafficPercent" not in outcome["resource"]["spec"]["predictor"]
     assert promote_or_rollback.python_func(decision="continue", result=artifact(dsl.Artifact, tmp_path / "r2"), mode="gitops",
                                            rollout_uri=published) == "none"
 

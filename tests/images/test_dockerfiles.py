@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from components.images import COMPONENT_IMAGES, IMAGE_EXTRAS
+from components.images import COMPONENT_IMAGES, IMAGE_EXTRAS, IMAGE_UID
 
 ROOT = Path(__file__).resolve().parents[2]
 # Library modules and the pyproject extra whose dependencies they import (core needs none).
@@ -56,7 +56,8 @@ def test_dockerfile_installs_declared_extras_and_follows_rules(image):
     assert "ARG " in text[:first_from], "version ARGs belong at the top"
     assert text.count("\nFROM ") >= 2, "multi-stage build"
     assert text.index("COPY pyproject.toml") < text.index("COPY src"), "dependency layer before source layer"
-    assert re.search(r"^USER (?!root|0\b)\S+", text, re.M), "non-root user"
+    assert re.findall(r"^USER (\S+)", text, re.M)[-1] == str(IMAGE_UID), "runs as the non-root IMAGE_UID"
+    assert f"useradd --create-home --uid {IMAGE_UID} " in text
     assert re.search(r"^ENTRYPOINT \[", text, re.M)
     if image != "tools":
         assert "HF_HOME=/home/app/" in text, "writable Hugging Face cache"
@@ -85,4 +86,6 @@ def test_predictor_image_matches_servingruntime():
     runtime = yaml.safe_load((ROOT / "manifests" / "base" / "servingruntime.yaml").read_text())
     from components.images import image
 
-    assert runtime["spec"]["containers"][0]["image"] == image("predictor")
+    container = runtime["spec"]["containers"][0]
+    assert container["image"] == image("predictor")
+    assert container["securityContext"]["runAsUser"] == IMAGE_UID

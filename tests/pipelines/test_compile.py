@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from components.images import COMPONENT_IMAGES
+from components.images import COMPONENT_IMAGES, IMAGE_UID
 from pipelines.compile import built_components, compile_all
 from relevance_distill.config import KubernetesConfig
 
@@ -56,7 +56,11 @@ def test_distillation_pipeline_structure(tmp_path):
     kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert kubernetes["exec-train-student"]["nodeSelector"]["labels"] == {"pool": "gpu"}
     assert kubernetes["exec-train-student"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert set(kubernetes) == set(executors)  # every task gets the cluster settings below
     for executor in kubernetes.values():
+        # Hardened pods: the images' non-root user (the backend adds no-privilege-escalation, drop ALL, seccomp).
+        assert executor["securityContext"] == {"runAsUser": str(IMAGE_UID), "runAsGroup": str(IMAGE_UID),
+                                               "runAsNonRoot": True}
         secret = executor["secretAsEnv"][0]
         assert secret["secretName"] == "relevance-distill-s3"
         assert {item["envVar"] for item in secret["keyToEnv"]} == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
@@ -65,8 +69,19 @@ def test_distillation_pipeline_structure(tmp_path):
 
 def test_ab_pipeline_structure(tmp_path):
     compile_all(tmp_path, component_yaml=False)
-    spec = next(yaml.safe_load_all((tmp_path / "ab_analysis_pipeline.yaml").read_text()))
+    spec, platform = yaml.safe_load_all((tmp_path / "ab_analysis_pipeline.yaml").read_text())
     assert {"exec-analyze-ab", "exec-promote-or-rollback"} <= set(spec["deploymentSpec"]["executors"])
+    for executor in platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values():
+        assert executor["securityContext"]["runAsNonRoot"] is True
+
+
+def test_gpu_settings_that_contradict_each_other_do_not_compile():
+    import pytest
+
+    with pytest.raises(ValueError, match="gpu_count=1.*gpu_components"):
+        KubernetesConfig(gpu_count=1, gpu_components=["train_student"])
+    assert KubernetesConfig(gpu_count=0).annotation_engine() == "transformers"
+    assert KubernetesConfig(gpu_count=2).annotation_engine() == "vllm"
 
 
 def test_components_use_the_image_map():

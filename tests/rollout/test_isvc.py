@@ -10,7 +10,14 @@ import yaml
 
 from relevance_distill.rollout.deploy import deploy_canary, promote_or_rollback, render
 from relevance_distill.rollout.isvc import (
-    PREVIOUS_URI_ANNOTATION, InferenceServiceConfig, build_isvc, canary, promote, rollback, validate_against_crd,
+    PREVIOUS_URI_ANNOTATION,
+    VERSION_ANNOTATION,
+    InferenceServiceConfig,
+    build_isvc,
+    canary,
+    promote,
+    rollback,
+    validate_against_crd,
 )
 
 CRD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
@@ -33,14 +40,15 @@ def test_specs_validate_and_verbs_do_what_they_say(crd_path):
     assert candidate["metadata"]["annotations"][PREVIOUS_URI_ANNOTATION].endswith("/v1")
     assert "canaryTrafficPercent" not in stable["spec"]["predictor"]  # the input is not mutated
 
-    full, clean = promote(candidate)
-    assert full["spec"]["predictor"]["canaryTrafficPercent"] == 100
-    assert "canaryTrafficPercent" not in clean["spec"]["predictor"] and clean["spec"]["predictor"]["model"]["storageUri"].endswith("/v2")
-    assert PREVIOUS_URI_ANNOTATION not in clean["metadata"]["annotations"]
+    promoted = promote(candidate)
+    assert "canaryTrafficPercent" not in promoted["spec"]["predictor"]
+    assert promoted["spec"]["predictor"]["model"]["storageUri"].endswith("/v2")
+    assert PREVIOUS_URI_ANNOTATION not in promoted["metadata"]["annotations"]
     back = rollback(candidate)
-    assert back["spec"]["predictor"]["canaryTrafficPercent"] == 0
-    assert back["metadata"]["annotations"][PREVIOUS_URI_ANNOTATION].endswith("/v1")  # previous model kept
-    for spec in (full, clean, back):
+    assert back["spec"]["predictor"]["model"]["storageUri"].endswith("/v1")  # the replaced model serves again
+    assert "canaryTrafficPercent" not in back["spec"]["predictor"]
+    assert back["metadata"]["annotations"][VERSION_ANNOTATION] == "v1"
+    for spec in (promoted, back):
         assert validate_against_crd(spec, crd_path) == []
     with pytest.raises(ValueError, match="no canary"):
         rollback(stable)
@@ -75,8 +83,10 @@ def test_gitops_deploy_promote_rollback_render(tmp_path, crd_path):
     assert validate_against_crd(isvc, crd_path) == []
 
     rolled = promote_or_rollback("rollback", "gitops", gitops_dir=tmp_path, current=result["resource"])
-    isvc = next(d for d in yaml.safe_load_all(render(tmp_path / "overlays" / "canary")) if d and d["kind"] == "InferenceService")
-    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 0 and rolled["action"] == "gitops"
+    assert rolled["action"] == "gitops" and not (tmp_path / "overlays" / "canary").exists()
+    isvc = next(d for d in yaml.safe_load_all(render(tmp_path / "overlays" / "stable")) if d and d["kind"] == "InferenceService")
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://b/models/relevance/vanilla-1"
+    assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]
 
     promote_or_rollback("promote", "gitops", gitops_dir=tmp_path, current=result["resource"])
     isvc = next(d for d in yaml.safe_load_all(render(tmp_path / "overlays" / "stable")) if d and d["kind"] == "InferenceService")

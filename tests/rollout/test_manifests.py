@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 from pathlib import Path
@@ -67,12 +68,99 @@ def test_runtime_has_probes_and_no_secret_values():
     assert "AWS_SECRET_ACCESS_KEY" not in text and "aws_secret" not in text.lower()
 
 
+CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding"}
+
+
+def validate_core(document: dict) -> None:
+    """Core kinds against Kubernetes' own OpenAPI schemas (kubernetes-validate ships them; offline, strict)."""
+    import kubernetes_validate
+
+    kubernetes_validate.validate(document, kubernetes_validate.latest_version(), strict=True)
+
+
 @needs_kubectl
-def test_role_grants_only_get_and_patch_on_inferenceservices_in_one_namespace():
+@pytest.mark.parametrize("overlay", ["base", "overlays/stable", "overlays/canary", "rbac"])
+def test_core_objects_validate_against_the_kubernetes_schemas(overlay):
+    documents = [d for d in render(ROOT / "manifests" / overlay) if d["kind"] in CORE_KINDS]
+    assert documents
+    for document in documents:
+        validate_core(document)
+
+
+def test_core_schema_validation_catches_a_bad_field():
+    import kubernetes_validate
+
+    role = yaml.safe_load((ROOT / "manifests" / "rbac" / "role.yaml").read_text())
+    role["metadata"]["namespace"] = "relevance-distill"
+    validate_core(role)
+    role["rules"][0]["verbs"] = "get"
+    with pytest.raises(kubernetes_validate.ValidationError):
+        validate_core(role)
+
+
+def rollout_client_verbs() -> set[str]:
+    """The API verbs rollout/cluster.py calls: the generated client's methods by name, raw calls by HTTP method."""
+    from relevance_distill.rollout import cluster
+
+    tree = ast.parse(Path(cluster.__file__).read_text(encoding="utf-8"))
+    verbs = set()
+    http = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
+    prefixes = {"get_": "get", "list_": "list", "patch_": "patch", "replace_": "update", "create_": "create",
+                "delete_": "delete"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            if method == "call_api":
+                verbs.add(http[node.args[1].value])
+            elif method.endswith("_namespaced_custom_object"):
+                verbs.add(next(verb for prefix, verb in prefixes.items() if method.startswith(prefix)))
+    return verbs
+
+
+def test_only_the_cluster_client_talks_to_the_kubernetes_api():
+    source = ROOT / "src" / "relevance_distill"
+    for path in source.rglob("*.py"):
+        if path.name == "cluster.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "CustomObjectsApi" not in text and "call_api" not in text and "CoreV1Api" not in text, path
+
+
+@needs_kubectl
+def test_role_allows_exactly_the_verbs_the_rollout_client_uses():
+    from relevance_distill.config import KubernetesConfig
+
     documents = render(ROOT / "manifests" / "rbac")
     assert not any(d["kind"] in {"ClusterRole", "ClusterRoleBinding"} for d in documents)
     role = next(d for d in documents if d["kind"] == "Role")
     assert role["metadata"]["namespace"] == "relevance-distill"
-    assert role["rules"] == [{"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"], "verbs": ["get", "patch"]}]
+    kserve_rules = [rule for rule in role["rules"] if "serving.kserve.io" in rule["apiGroups"]]
+    assert len(kserve_rules) == 1 and kserve_rules[0]["resources"] == ["inferenceservices"]
+    used = rollout_client_verbs()
+    assert used == {"get", "patch"}
+    assert set(kserve_rules[0]["verbs"]) == used  # both ways: nothing missing, nothing extra
+    # The other rules are the platform's minimum (Argo's executor, KFP's driver/launcher), each narrow.
+    for rule in role["rules"]:
+        assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
+        if rule["apiGroups"] == [""]:
+            assert rule["verbs"] == ["get"] and rule.get("resourceNames"), rule
     binding = next(d for d in documents if d["kind"] == "RoleBinding")
-    assert binding["roleRef"]["kind"] == "Role" and binding["subjects"][0]["name"] == "relevance-distill-rollout"
+    account = next(d for d in documents if d["kind"] == "ServiceAccount")
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role["metadata"]["name"]}
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["metadata"]["name"],
+                                    "namespace": "relevance-distill"}]
+    assert account["metadata"]["name"] == KubernetesConfig().service_account  # what `submit` runs as by default
+
+
+@needs_kubectl
+def test_servingruntime_pods_are_hardened():
+    runtime = next(d for d in render(ROOT / "manifests" / "overlays" / "canary") if d["kind"] == "ServingRuntime")
+    container = runtime["spec"]["containers"][0]
+    security = container["securityContext"]
+    assert security["runAsNonRoot"] is True and security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]} and security["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert security["readOnlyRootFilesystem"] is True
+    volumes = {volume["name"]: volume for volume in runtime["spec"]["volumes"]}
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    assert set(mounts) == {"/tmp", "/home/app/.cache"}  # writable only where caches need it
+    assert all("emptyDir" in volumes[name] for name in mounts.values())

@@ -4,10 +4,13 @@ import pytest
 
 from relevance_distill.serving.process import ModelServerProcess
 
+MAX_REQUEST_BYTES = 1_000_000
+
 
 def ServerProcess(model_uri, log_path, backend: str = "torch") -> ModelServerProcess:
     """The real KServe model server with our predictor, in its own process; stopped by PID."""
-    return ModelServerProcess(model_uri, backend, threads=1, max_batch_size=64, max_text_chars=5000, log_path=log_path)
+    return ModelServerProcess(model_uri, backend, threads=1, max_batch_size=64, max_text_chars=5000, log_path=log_path,
+                              max_request_bytes=MAX_REQUEST_BYTES)
 
 
 @pytest.fixture(scope="session")

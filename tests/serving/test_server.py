@@ -188,3 +188,42 @@ def test_onnx_backend_agrees_with_torch(server, exported_model, tmp_path):
             assert np.allclose(list(a["probs"].values()), list(b["probs"].values()), atol=1e-4)
     finally:
         onnx_server.stop()
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_parsed(server):
+    from .conftest import MAX_REQUEST_BYTES
+
+    instance = {"query": "hotpot", "service_text": "x" * 4000}
+    oversized = json.dumps({"instances": [instance] * (MAX_REQUEST_BYTES // 4000 + 10)}).encode()
+    response = httpx.post(f"{server.base}/v1/models/relevance:predict", content=oversized, timeout=30,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "--max_request_bytes" in response.text
+
+    def chunks():  # no Content-Length: the body is counted as it streams in
+        for start in range(0, len(oversized), 65536):
+            yield oversized[start : start + 65536]
+
+    response = httpx.post(f"{server.base}/v1/models/relevance:predict", content=chunks(), timeout=30,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert httpx.get(f"{server.base}/v2/health/ready", timeout=10).status_code == 200
+    assert _v1(server, {"instances": [{"query": "hotpot", "service": SERVICE}]}).status_code == 200
+
+
+def test_an_oversized_service_object_is_refused_before_validation(server):
+    crowded = {"title": "t", "attributes": {f"key{i}": "v" for i in range(600)}}
+    response = _v1(server, {"instances": [{"query": "q", "service": crowded}]})
+    assert response.status_code == 400 and "instances[0].service holds more than 512 values" in response.text
+    wordy = {"title": "t", "tags": ["w" * 1000] * 6}  # 6,000 characters of text, over this server's 5,000
+    response = _v1(server, {"instances": [{"query": "q", "service": wordy}]})
+    assert response.status_code == 400 and "characters of text" in response.text
+
+
+@pytest.mark.parametrize("flags", [["--max-batch-size", "8"], ["--max_batch", "8"], ["--backend=onnx", "--thread", "2"]])
+def test_unknown_or_misspelt_flags_are_errors(flags, tmp_path):
+    import subprocess
+    import sys
+
+    process = subprocess.run([sys.executable, "-m", "relevance_distill.serving", "--model_uri", str(tmp_path), *flags],
+                             capture_output=True, text=True, timeout=120)
+    assert process.returncode == 2 and "unrecognized arguments" in process.stderr, process.stderr[-2000:]

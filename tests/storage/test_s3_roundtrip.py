@@ -52,6 +52,38 @@ def test_fetch_detects_checksum_mismatch(s3_bucket, tmp_path):
         storage.fetch_dir(uri, tmp_path / "dst2")
 
 
+@pytest.mark.parametrize("name", ["../escaped.txt", "nested/../../escaped.txt", "/etc/cron.d/job", "C:/x", "a\\..\\b", ""])
+def test_fetch_refuses_manifest_entries_outside_the_target(s3_bucket, tmp_path, name):
+    """A tampered manifest must not write outside the directory it is fetched into."""
+    uri = f"{s3_bucket}/tampered"
+    manifest = storage.publish_dir(_make_dir(tmp_path / "src", {"ok.txt": b"fine"}), uri)
+    document = json.loads(manifest.to_json())
+    document["files"][name] = document["files"]["ok.txt"]
+    storage.write_bytes(f"{uri}/manifest.json", json.dumps(document).encode())
+    with pytest.raises(storage.UnsafeManifestError, match="not a relative path inside"):
+        storage.fetch_dir(uri, tmp_path / "target" / "dst")
+    assert not (tmp_path / "target" / "escaped.txt").exists() and not (tmp_path / "escaped.txt").exists()
+
+
+def test_fetch_refuses_a_symlink_that_leads_outside(s3_bucket, tmp_path):
+    uri = f"{s3_bucket}/linked"
+    storage.publish_dir(_make_dir(tmp_path / "src", {"nested/weights.bin": b"weights"}), uri)
+    target = tmp_path / "dst"
+    (tmp_path / "elsewhere").mkdir()
+    target.mkdir()
+    (target / "nested").symlink_to(tmp_path / "elsewhere")  # planted before the fetch
+    with pytest.raises(storage.UnsafeManifestError, match="leads outside"):
+        storage.fetch_dir(uri, target)
+    assert not (tmp_path / "elsewhere" / "weights.bin").exists()
+    # The same for a local directory verified in place.
+    local = _make_dir(tmp_path / "local", {"model.bin": b"m"})
+    storage.publish_dir(local, str(tmp_path / "published"))
+    (tmp_path / "published" / "model.bin").unlink()
+    (tmp_path / "published" / "model.bin").symlink_to(tmp_path / "local" / "model.bin")
+    with pytest.raises(storage.UnsafeManifestError):
+        storage.fetch_dir(str(tmp_path / "published"))
+
+
 def test_fetch_refuses_prefix_without_manifest(s3_bucket, tmp_path):
     storage.write_bytes(f"{s3_bucket}/loose/file.txt", b"x")
     with pytest.raises(storage.ManifestMissingError, match="has no manifest.json"):

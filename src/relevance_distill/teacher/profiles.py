@@ -2,8 +2,8 @@
 
 * ``smoke``: a tiny random Qwen2 (head dim 64, vLLM-CPU compatible) and a few steps per stage: wiring.
 * ``demo``: a small Qwen2 trained here on the built-in corpus and gold reasoning (minutes on 2 cores).
-* ``production-qwen2.5-7b`` (packaged ``teacher/configs/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16, multi-GPU
-  through ``accelerate launch``/``torchrun``; documented and validated, not runnable on a CPU machine.
+* ``production-qwen2.5-7b`` (packaged ``teacher/configs/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16,
+  one GPU per step; documented and validated, not runnable on a CPU machine.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ class TeacherConfig(StrictModel):
     sft: SFTStageConfig = Field(description="Reasoning SFT (starts from the CPT model).")
     reward: RewardConfig = Field(description="Multi-dimensional reward model.")
     preference: PreferenceConfig = Field(description="Sampling, pair selection and DPO (starts from the SFT model).")
-    accelerate_launch: list[str] = Field(
-        default_factory=list, description="Launcher prefix for multi-GPU runs, e.g. ['accelerate', 'launch', '--num_processes', '8'].")
 
 
 class TeacherProfile(TeacherConfig, frozen=True):
