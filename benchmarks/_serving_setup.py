@@ -24,19 +24,19 @@ def export_benchmark_model(work: Path, init: str = "minilm") -> Path:
     Throughput depends on the architecture and sequence length, not on how well the head is trained, so a
     one-step training run is enough and keeps the benchmark short.
     """
-    from relevance_distill.export import export_student
+    from relevance_distill.export import ExportConfig, export_student
     from relevance_distill.student.train import train_student
 
     scheme = get_label_scheme("local_services")
     pairs = sample_pairs()
     config = student_config_for("demo", init=init, max_steps=1, eval_every_steps=1, batch_size=8)
-    train_student(config, scheme, pairs[:64], pairs[64:96], work / "train", show_progress=False)
+    train_student(config, scheme, pairs[:64], pairs[64:96], work / "train")
     export_student(work / "train" / "best", str(work / "published"), scheme, "relevance", "bench", {},
-                   onnx=True, local_copy=work / "model")
+                   config=ExportConfig(), test_pairs=pairs[96:224], local_copy=work / "model")
     return work / "model"
 
 
-def Server(model_dir: Path, threads: int, backend: str = "torch", max_batch_size: int = 256):
+def Server(model_dir: Path, threads: int, backend: str = "torch", max_batch_size: int | None = None):
     """The model server in its own process on a loopback port (stopped with .stop())."""
     from relevance_distill.serving.process import ModelServerProcess
 

@@ -1,6 +1,6 @@
 """Load test: concurrent clients against the model server on loopback; reports errors (target 0).
 
-    python benchmarks/load.py [--model DIR] [--clients 32] [--seconds 30] [--batch 10]
+    python benchmarks/load.py [--model DIR] [--clients 32] [--seconds 30] [--batch 10] [--backends torch,auto]
 
 Every client sends V1 requests back to back until the time is up (bounded by time and by
 --max-requests per client); the server runs in its own process on 127.0.0.1.
@@ -62,19 +62,22 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-requests", type=int, default=10_000, help="per client, a hard bound on the loop")
+    parser.add_argument("--backends", default="torch,auto",
+                        help="comma-separated serving backends, each loaded in turn (torch = the old default)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         model_dir = args.model or export_benchmark_model(Path(work))
-        server = Server(model_dir, args.threads)
-        try:
-            result = asyncio.run(run_load(server.base, args.clients, args.seconds, args.batch, args.max_requests))
-        finally:
-            server.stop()
-    print(f"{args.clients} clients x {result['seconds']:.1f} s: {result['requests']} requests "
-          f"({result['requests_per_s']:.1f}/s, {args.batch} pairs each), errors {result['errors']} (target 0), "
-          f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms")
-    for sample in result["error_samples"]:
-        print("  error:", sample)
+        for backend in args.backends.split(","):
+            server = Server(model_dir, args.threads, backend)
+            try:
+                result = asyncio.run(run_load(server.base, args.clients, args.seconds, args.batch, args.max_requests))
+            finally:
+                server.stop()
+            print(f"{backend:8s} {args.clients} clients x {result['seconds']:.1f} s: {result['requests']} requests "
+                  f"({result['requests_per_s']:.1f}/s, {args.batch} pairs each), errors {result['errors']} (target 0), "
+                  f"p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms")
+            for sample in result["error_samples"]:
+                print("  error:", sample)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.evaluate import read_prediction_scores
 from relevance_distill.evaluation.retention import published_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, model_uri
-from relevance_distill.progress import clock
+from relevance_distill.progress import INTERVAL_ENVIRONMENT, clock
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 from relevance_distill.rollout.simulate import replay_scores
 from relevance_distill.schemas import QueryServicePair
@@ -37,9 +37,9 @@ MODEL_NAME = InferenceServiceConfig().name
 # No cluster to patch here: the canary and the A/B outcome are written as GitOps overlays.
 LOCAL_DEPLOY_MODE = "gitops"
 # What a component container may know of the storage: the endpoint and credentials, passed as environment (never
-# baked into an image), as a Kubernetes Secret reference passes them on a cluster.
-STORAGE_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                       "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE")
+# baked into an image), as a Kubernetes Secret reference passes them on a cluster; and how often to report progress.
+CONTAINER_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                         "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE", INTERVAL_ENVIRONMENT)
 
 
 def _runner(name: str) -> kfp.local.SubprocessRunner | kfp.local.DockerRunner:
@@ -48,7 +48,7 @@ def _runner(name: str) -> kfp.local.SubprocessRunner | kfp.local.DockerRunner:
     # Host network: the embedded S3 listens on loopback. The image's entrypoint is reset because kfp.local hands
     # the component command over as arguments (on a cluster, Kubeflow sets the container command instead).
     return kfp.local.DockerRunner(network_mode="host", entrypoint=[""],
-                                  environment={key: os.environ[key] for key in STORAGE_ENVIRONMENT if key in os.environ})
+                                  environment={key: os.environ[key] for key in CONTAINER_ENVIRONMENT if key in os.environ})
 
 
 @contextlib.contextmanager
@@ -171,7 +171,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     result["gitops_manifests"] = str(storage.fetch_dir(storage.join(root, "rollout"), workdir / "rollout"))
 
     export_evaluated(outputs["models"].path, evaluation, root, scheme, MODEL_NAME, stable_version,
-                     ExportConfig(onnx=False), method=config.ab_stable_method)
+                     ExportConfig(onnx=False, bfloat16=False), method=config.ab_stable_method)
     events_uri = storage.join(root, "ab", "events.jsonl")
     prepared = storage.fetch_dir(storage.join(root, "prepared"), workdir / "prepared")
     rows = replay_scores(read_models(str(prepared / "test.jsonl"), QueryServicePair), scheme.names,

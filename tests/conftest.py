@@ -68,9 +68,10 @@ def scheme():
 
 @pytest.fixture(scope="session")
 def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
-    """A tiny student trained for a few steps and exported (with ONNX) to the embedded S3: (uri, local dir)."""
+    """A tiny student trained for a few steps and exported (every ONNX graph, INT8 gated on the test split) to the
+    embedded S3: (uri, local dir)."""
     from relevance_distill.config import student_config_for
-    from relevance_distill.export import export_student
+    from relevance_distill.export import ExportConfig, export_student
     from relevance_distill.student.train import train_student
 
     directory = tmp_path_factory.mktemp("exported")
@@ -78,5 +79,6 @@ def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
     train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], directory / "train")
     storage.ensure_bucket("s3://models")
     result = export_student(directory / "train" / "best", "s3://models", scheme, "relevance", "v-test-1",
-                            {"test": {"macro_f1": 0.5}}, onnx=True, local_copy=directory / "local")
+                            {"test": {"macro_f1": 0.5}}, config=ExportConfig(), test_pairs=builtin_splits["test"],
+                            local_copy=directory / "local")
     return result["model_uri"], directory / "local"

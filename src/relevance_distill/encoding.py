@@ -77,20 +77,26 @@ class ViewEncoder:
         return self.encode([p.query for p in pairs], [p.service.to_text() for p in pairs], reasonings)
 
 
+def collate_arrays(views: list[EncodedView], pad_id: int) -> dict[str, Any]:
+    """Pad a batch to its longest sequence (dynamic padding): int64 numpy arrays, what ONNX Runtime takes."""
+    import numpy as np
+
+    lengths = np.fromiter((len(view.input_ids) for view in views), dtype=np.int64, count=len(views))
+    width = int(lengths.max())
+    input_ids = np.full((len(views), width), pad_id, dtype=np.int64)
+    token_type_ids = np.zeros((len(views), width), dtype=np.int64)
+    for row, view in enumerate(views):
+        input_ids[row, : lengths[row]] = view.input_ids
+        token_type_ids[row, : lengths[row]] = view.token_type_ids
+    attention_mask = (np.arange(width)[None, :] < lengths[:, None]).astype(np.int64)
+    return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+
+
 def collate(views: list[EncodedView], pad_id: int):
-    """Pad a batch to its longest sequence (dynamic padding) and return torch tensors."""
+    """``collate_arrays`` as torch tensors (training, evaluation, the torch backend)."""
     import torch
 
-    length = max(len(view.input_ids) for view in views)
-    input_ids = torch.full((len(views), length), pad_id, dtype=torch.long)
-    token_type_ids = torch.zeros((len(views), length), dtype=torch.long)
-    attention_mask = torch.zeros((len(views), length), dtype=torch.long)
-    for row, view in enumerate(views):
-        n = len(view.input_ids)
-        input_ids[row, :n] = torch.tensor(view.input_ids)
-        token_type_ids[row, :n] = torch.tensor(view.token_type_ids)
-        attention_mask[row, :n] = 1
-    return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+    return {name: torch.from_numpy(array) for name, array in collate_arrays(views, pad_id).items()}
 
 
 VIEW_SETTINGS_FILE = "views.json"

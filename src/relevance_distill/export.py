@@ -2,8 +2,19 @@
 
 The export holds only what production runs: encoder + classifier (the CRSD projection head is dropped) as
 HF safetensors, the tokenizer, ``label_scheme.json``, ``metrics.json``, ``relevance_distill.json`` (how to
-build the input exactly as in training), a model card ``README.md`` and, optionally, ``model.onnx`` (fp32,
-parity-checked against torch) and ``model.int8.onnx`` (dynamic INT8). ``manifest.json`` is written last.
+build the input exactly as in training, which serving backends were published and which one ``auto`` picks), a
+model card ``README.md`` and, with ONNX on, three graphs for ONNX Runtime:
+
+* ``model.onnx``: fp32 as exported by torch (logit parity with torch checked);
+* ``model.opt.onnx``: the same graph after ONNX Runtime's transformer optimizer (fused attention, GELU,
+  LayerNorm; parity checked);
+* ``model.int8.onnx``: dynamic per-channel INT8 of the optimised graph.
+
+Every reduced-precision backend (INT8, and bf16 torch, which needs no file) is published only when its macro-F1 on
+the gold test split is at most ``max_macro_f1_drop`` below torch fp32's; the gate's figures (and argmax
+agreement) go into ``metrics.json`` under ``reduced_precision``. A refused INT8 file is deleted.
+
+``manifest.json`` is written last.
 """
 
 from __future__ import annotations
@@ -14,47 +25,69 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import Field
 
 from relevance_distill import storage
 from relevance_distill.progress import report_result
-from relevance_distill.schemas import LabelScheme, StrictModel
+from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
+from relevance_distill.serving.backends import BACKEND_FILES, batched_logits, load_backend
 
 EXPORT_INFO = "relevance_distill.json"
-ONNX_FILE = "model.onnx"
-ONNX_INT8_FILE = "model.int8.onnx"
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 ONNX_OPSET = 18
+# The optimizer rewrites float arithmetic (fused LayerNorm and attention), so its parity budget is looser than the
+# plain export's; both are far below what could change a label (logits of a trained head differ by whole units).
+ONNX_PARITY_TOLERANCE = 1e-4
+OPTIMIZED_PARITY_TOLERANCE = 1e-3
+GATE_SUB_BATCH = 64
 
 
 class ExportConfig(StrictModel):
     """What the export step writes besides the safetensors model."""
 
-    onnx: bool = Field(default=True, description="Also write model.onnx (logit parity with torch checked); the serving "
-                       "backend 'onnx' needs it.")
-    quantize: bool = Field(default=False, description="Also write model.int8.onnx (dynamic INT8; needs onnx).")
+    onnx: bool = Field(default=True, description="Also write model.onnx and its optimised graph model.opt.onnx (logit "
+                       "parity with torch checked); the ONNX serving backends need them.")
+    quantize: bool = Field(default=True, description="Also write model.int8.onnx (dynamic per-channel INT8 of the "
+                           "optimised graph) when it passes the accuracy gate on the gold test split; needs onnx.")
+    bfloat16: bool = Field(default=True, description="Offer the torch_bf16 serving backend (weights cast to bfloat16 "
+                           "at load) when it passes the accuracy gate on the gold test split.")
+    max_macro_f1_drop: float = Field(default=0.005, ge=0.0, le=1.0, description="Largest macro-F1 loss of a "
+                                     "reduced-precision backend (INT8, bf16) against torch fp32 on the gold test split "
+                                     "that still publishes it (0.005 = 0.5 points).")
 
 
 def model_uri(root_uri: str, name: str, version: str) -> str:
     return storage.join(root_uri, "models", name, version)
 
 
-def _parity_batch(tokenizer: Any, max_length: int) -> dict[str, Any]:
-    from relevance_distill.encoding import ViewEncoder, collate
+def _parity_batch(tokenizer: Any, max_length: int) -> dict[str, np.ndarray]:
+    from relevance_distill.encoding import ViewEncoder, collate_arrays
 
     encoder = ViewEncoder(tokenizer, max_length, max_length)
     standard, _ = encoder.encode(["hotpot with private room in Chaoyang", "朝阳 火锅 包间", "usb cable"],
                                  ["Golden Hotpot (Chaoyang) | category: Food > Hotpot | price: 88",
                                   "金鼎火锅(朝阳店) | 美食 > 火锅", "Anker USB-C cable 1m braided " * 20])
-    return collate(standard, encoder.pad_id)
+    return collate_arrays(standard, encoder.pad_id)
 
 
-def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: int, quantize: bool,
-                tolerance: float = 1e-4) -> dict[str, Any]:
-    """Write model.onnx (and model.int8.onnx) and check fp32 logits against torch within ``tolerance``."""
-    import numpy as np
-    import onnxruntime
+def _check_parity(path: Path, batch: dict[str, np.ndarray], expected: np.ndarray, tolerance: float) -> float:
+    actual = load_backend(_backend_for_file(path), path.parent, threads=1).logits(batch)
+    max_diff = float(np.abs(actual - expected).max())
+    if max_diff > tolerance:
+        path.unlink()
+        raise RuntimeError(f"{path.name} parity failed: max |logit difference| {max_diff:.2e} > tolerance {tolerance:.0e}")
+    return max_diff
+
+
+def _backend_for_file(path: Path) -> str:
+    return next(name for name, file in BACKEND_FILES.items() if file == path.name)
+
+
+def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: int) -> dict[str, dict[str, Any]]:
+    """Write model.onnx and model.opt.onnx into DIRECTORY and check both against torch's logits."""
     import torch
+    from onnxruntime.transformers import optimizer
 
     classifier.eval()
     batch = _parity_batch(tokenizer, max_length)
@@ -67,35 +100,80 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
         def forward(self, input_ids, attention_mask, token_type_ids):
             return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
 
-    path = directory / ONNX_FILE
+    path = directory / BACKEND_FILES["onnx"]
+    tensors = {name: torch.from_numpy(batch[name]) for name in ONNX_INPUTS}
     # The torch.export-based exporter: the TorchScript one traces transformers' mask logic as constants and
     # misses parity by ~1e-2 on BERT.
     batch_dim, sequence_dim = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
-    program = torch.onnx.export(LogitsOnly(classifier).eval(), tuple(batch[name] for name in ONNX_INPUTS),
+    program = torch.onnx.export(LogitsOnly(classifier).eval(), tuple(tensors[name] for name in ONNX_INPUTS),
                                 input_names=list(ONNX_INPUTS), output_names=["logits"], opset_version=ONNX_OPSET,
                                 dynamic_shapes={name: {0: batch_dim, 1: sequence_dim} for name in ONNX_INPUTS},
                                 dynamo=True, external_data=False, verbose=False)
     program.save(str(path), external_data=False)
     with torch.inference_mode():
-        expected = classifier(**batch).logits.numpy()
-    feeds = {name: batch[name].numpy() for name in ONNX_INPUTS}
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    actual = session.run(["logits"], feeds)[0]
-    max_diff = float(np.abs(actual - expected).max())
-    if max_diff > tolerance:
-        path.unlink()
-        raise RuntimeError(f"ONNX parity failed: max |logit difference| {max_diff:.2e} > tolerance {tolerance:.0e}")
-    info: dict[str, Any] = {"file": ONNX_FILE, "opset": ONNX_OPSET, "parity_max_abs_diff": max_diff, "tolerance": tolerance}
-    if quantize:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        expected = classifier(**tensors).logits.numpy()
+    backends = {"onnx": {"file": path.name, "opset": ONNX_OPSET, "published": True, "tolerance": ONNX_PARITY_TOLERANCE,
+                         "parity_max_abs_diff": _check_parity(path, batch, expected, ONNX_PARITY_TOLERANCE)}}
 
-        int8_path = directory / ONNX_INT8_FILE
-        quantize_dynamic(str(path), str(int8_path), weight_type=QuantType.QInt8)
-        quantized = onnxruntime.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"]).run(["logits"], feeds)[0]
-        info["int8"] = {"file": ONNX_INT8_FILE, "max_abs_diff": float(np.abs(quantized - expected).max()),
-                        "argmax_agreement": float((quantized.argmax(1) == expected.argmax(1)).mean())}
-    return info
+    optimized_path = directory / BACKEND_FILES["onnx_optimized"]
+    config = classifier.config
+    optimized = optimizer.optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                                         hidden_size=config.hidden_size, opt_level=1)
+    optimized.save_model_to_file(str(optimized_path))
+    fused = {op: count for op, count in optimized.get_fused_operator_statistics().items() if count}
+    backends["onnx_optimized"] = {
+        "file": optimized_path.name, "published": True, "fused": fused, "tolerance": OPTIMIZED_PARITY_TOLERANCE,
+        "parity_max_abs_diff": _check_parity(optimized_path, batch, expected, OPTIMIZED_PARITY_TOLERANCE)}
+    return backends
 
+
+def gate_decision(gold: np.ndarray, fp32: np.ndarray, reduced: np.ndarray, num_labels: int,
+                  max_drop: float) -> dict[str, Any]:
+    """Publish a reduced-precision backend only when its macro-F1 on the gold labels is at most MAX_DROP below
+    fp32's."""
+    from relevance_distill.evaluation.metrics import macro_f1
+
+    fp32_f1, reduced_f1 = macro_f1(gold, fp32, num_labels), macro_f1(gold, reduced, num_labels)
+    drop = fp32_f1 - reduced_f1
+    return {"test_pairs": int(len(gold)), "fp32_macro_f1": fp32_f1, "reduced_macro_f1": reduced_f1,
+            "macro_f1_drop": drop, "max_macro_f1_drop": max_drop, "argmax_agreement": float((fp32 == reduced).mean()),
+            "published": bool(drop <= max_drop)}
+
+
+def quantize_int8(directory: Path) -> None:
+    """model.int8.onnx: dynamic INT8 of the optimised graph, one scale per output channel (per-tensor scales cost
+    2.5 macro-F1 points on the demo student, per-channel none)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(directory / BACKEND_FILES["onnx_optimized"]), str(directory / BACKEND_FILES["onnx_int8"]),
+                     weight_type=QuantType.QInt8, per_channel=True)
+
+
+def gate_reduced_precision(directory: Path, names: list[str], tokenizer: Any, max_length: int, scheme: LabelScheme,
+                           test_pairs: list[QueryServicePair], max_drop: float) -> dict[str, dict[str, Any]]:
+    """Gate each reduced-precision backend in NAMES against torch fp32 on the gold TEST_PAIRS; a refused backend's
+    file is deleted."""
+    from relevance_distill.encoding import MAX_QUERY_TOKENS, ViewEncoder
+
+    labelled = [pair for pair in test_pairs if pair.label is not None]
+    if not labelled:
+        raise ValueError("the reduced-precision accuracy gate got a test split without gold labels")
+    encoder = ViewEncoder(tokenizer, max_length, max_length, MAX_QUERY_TOKENS)
+    views, _ = encoder.encode_pairs(labelled)
+    gold = np.array([scheme.index(pair.label) for pair in labelled])
+
+    def predictions(name: str) -> np.ndarray:
+        return batched_logits(load_backend(name, directory), views, encoder.pad_id, GATE_SUB_BATCH).argmax(1)
+
+    reference = predictions("torch")
+    results = {}
+    for name in names:
+        gate = gate_decision(gold, reference, predictions(name), scheme.num_labels, max_drop)
+        file = BACKEND_FILES.get(name)
+        if file and not gate["published"]:
+            (directory / file).unlink()
+        results[name] = {**({"file": file} if file else {}), "published": gate["published"], "gate": gate}
+    return results
 
 def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str, Any], info: dict[str, Any]) -> str:
     test = metrics.get("test", {})
@@ -105,53 +183,81 @@ def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str,
              f"- input: `[CLS] query [SEP] service text [SEP]`, max {info['max_length']} tokens; service text is "
              "`Service.to_text()` of relevance-distill",
              "- score: expected grade under the predicted distribution, normalised to [0, 1]",
-             f"- training method: {info.get('method', 'unknown')}"]
+             f"- training method: {info.get('method', 'unknown')}",
+             "- serving backends: " + ", ".join(name for name, entry in info["backends"].items() if entry["published"])
+             + " (`--backend auto` times them at load and serves the fastest)"]
     if test:
         lines.append(f"- test macro-F1 {test.get('macro_f1', 0):.4f}, accuracy {test.get('accuracy', 0):.4f}, "
                      f"QWK {test.get('qwk', 0):.4f} on {test.get('count')} gold pairs")
+    for backend, entry in info["backends"].items():
+        gate = entry.get("gate")
+        if gate:
+            lines.append(f"- {backend} gate on {gate['test_pairs']} gold pairs: macro-F1 {gate['reduced_macro_f1']:.4f} vs "
+                         f"fp32 {gate['fp32_macro_f1']:.4f} (drop {gate['macro_f1_drop']:+.4f}, limit "
+                         f"{gate['max_macro_f1_drop']}), argmax agreement {gate['argmax_agreement']:.3f}: "
+                         f"{'published' if gate['published'] else 'not published'}")
     if metrics.get("latency"):
-        lines.append(f"- CPU latency, one query × 50 services: p50 {metrics['latency']['p50_ms']:.1f} ms, "
+        lines.append(f"- CPU latency (torch, evaluation), one query × 50 services: p50 {metrics['latency']['p50_ms']:.1f} ms, "
                      f"p99 {metrics['latency']['p99_ms']:.1f} ms ({metrics['latency'].get('threads')} threads)")
     return "\n".join(lines) + "\n"
 
 
 def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelScheme, name: str, version: str,
-                   metrics: dict[str, Any] | None = None, method: str = "crsd",
-                   onnx: bool = False, quantize: bool = False, local_copy: str | Path | None = None) -> dict[str, Any]:
+                   metrics: dict[str, Any] | None = None, method: str = "crsd", config: ExportConfig | None = None,
+                   test_pairs: list[QueryServicePair] | None = None,
+                   local_copy: str | Path | None = None) -> dict[str, Any]:
     """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last); inputs are
-    built with the token budget the model was trained with."""
+    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the INT8 accuracy gate."""
     from relevance_distill.encoding import MAX_QUERY_TOKENS, load_view_settings
     from relevance_distill.evaluation.evaluate import load_standard_view
 
+    config = config or ExportConfig()
+    gated = (["torch_bf16"] if config.bfloat16 else []) + (["onnx_int8"] if config.onnx and config.quantize else [])
+    if gated and not test_pairs:
+        raise ValueError(f"the reduced-precision backends {gated} need the gold test split for their accuracy gate: "
+                         "pass the test split (--test / test_uri) or turn them off (--no-quantize --no-bfloat16)")
+    metrics = dict(metrics or {})
     classifier, tokenizer = load_standard_view(model_dir)
     max_length = load_view_settings(model_dir)["max_length"]
-    info = {"format": 1, "name": name, "version": version, "method": method, "max_length": max_length,
-            "max_query_tokens": MAX_QUERY_TOKENS, "label_scheme": scheme.name}
+    info: dict[str, Any] = {"format": 1, "name": name, "version": version, "method": method, "max_length": max_length,
+                            "max_query_tokens": MAX_QUERY_TOKENS, "label_scheme": scheme.name}
     with tempfile.TemporaryDirectory(prefix="relevance-distill-export-") as staging_name:
         staging = Path(staging_name)
         classifier.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        if onnx:
-            info["onnx"] = export_onnx(classifier, tokenizer, staging, max_length, quantize)
+        backends: dict[str, Any] = {"torch": {"file": "model.safetensors", "published": True}}
+        if config.onnx:
+            backends.update(export_onnx(classifier, tokenizer, staging, max_length))
+            if config.quantize:
+                quantize_int8(staging)
+        if gated:
+            backends.update(gate_reduced_precision(staging, gated, tokenizer, max_length, scheme, test_pairs,
+                                                   config.max_macro_f1_drop))
+            metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated}
+        info["backends"] = backends
         (staging / "label_scheme.json").write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
-        (staging / "metrics.json").write_text(json.dumps(metrics or {}, indent=2), encoding="utf-8")
+        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         (staging / EXPORT_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        (staging / "README.md").write_text(_model_card(name, version, scheme, metrics or {}, info), encoding="utf-8")
+        (staging / "README.md").write_text(_model_card(name, version, scheme, metrics, info), encoding="utf-8")
         uri = model_uri(output_root_uri, name, version)
         manifest = storage.publish_dir(staging, uri, metadata={"stage": "export_student", **info})
         if local_copy is not None:
             shutil.rmtree(local_copy, ignore_errors=True)
             shutil.copytree(staging, local_copy)
             (Path(local_copy) / storage.MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    report_result(f"exported {method} to {uri} ({len(manifest.files)} files)")
+    gates = ", ".join(f"{backend} drop {gate['macro_f1_drop']:+.4f} {'published' if gate['published'] else 'refused'}"
+                      for backend, gate in metrics.get("reduced_precision", {}).items())
+    report_result(f"exported {method} to {uri} ({len(manifest.files)} files{'; ' + gates if gates else ''})")
     return {"model_uri": uri, "files": sorted(manifest.files), **info}
 
 
 def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_root_uri: str, scheme: LabelScheme,
                      name: str, version: str, config: ExportConfig | None = None, method: str | None = None,
-                     local_copy: str | Path | None = None) -> dict[str, Any]:
+                     local_copy: str | Path | None = None, test_uri: str = "") -> dict[str, Any]:
     """Export one method of a student training run with the metrics its evaluation measured; the method defaults
-    to the evaluation's primary one (the model the gate judged)."""
+    to the evaluation's primary one (the model the gate judged). TEST_URI is the gold test split of that evaluation
+    (the reduced-precision gate's data)."""
+    from relevance_distill.data.readers import read_models
     from relevance_distill.evaluation.evaluate import BEST_DIR
 
     config = config or ExportConfig()
@@ -161,5 +267,6 @@ def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_
     if not metrics_path.is_file():
         raise FileNotFoundError(f"the evaluation in {evaluation_dir} has no metrics for method {method!r}")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    test_pairs = read_models(test_uri, QueryServicePair) if test_uri else None
     return export_student(Path(models_dir) / method / BEST_DIR, output_root_uri, scheme, name, version, metrics, method,
-                          config.onnx, config.quantize, local_copy)
+                          config, test_pairs, local_copy)

@@ -31,6 +31,8 @@ _PIPELINE_START = re.compile(r" - INFO - Running pipeline: '(?P<pipeline>[^']+)'
 _PIPELINE_END = re.compile(r" - (?:INFO|ERROR) - Pipeline '(?P<pipeline>[^']+)' finished with status (?P<status>\w+)")
 #: Seconds between progress lines echoed from a task's log when the output is not a terminal.
 HEARTBEAT_SECONDS = 120.0
+#: Progress interval the tasks get when the person watches a terminal (their lines move the bars).
+TERMINAL_INTERVAL_SECONDS = 2.0
 TAIL_LINES = 15
 
 #: Known causes of a failed run, recognised in the exception and the failing task's log, each with its fix.

@@ -64,11 +64,16 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     assert json.loads((tmp_path / "eval" / "gate.json").read_text())["passed"] is False
     result = runner.invoke(app, ["export", "--models", str(tmp_path / "out"), "--evaluation", str(tmp_path / "eval"),
                                  "--output-root", s3_bucket, "--version", "v9", "--no-onnx"])
+    assert result.exit_code == 2 and "need the gold test split" in result.output  # bf16 is gated on --test
+    result = runner.invoke(app, ["export", "--models", str(tmp_path / "out"), "--evaluation", str(tmp_path / "eval"),
+                                 "--output-root", s3_bucket, "--version", "v9", "--no-onnx",
+                                 "--test", str(tmp_path / "test.jsonl")])
     assert result.exit_code == 0, result.output
     files = storage.read_manifest(f"{s3_bucket}/models/relevance/v9").files
     assert "model.safetensors" in files and "model.onnx" not in files
     info = json.loads(storage.read_text(f"{s3_bucket}/models/relevance/v9/relevance_distill.json"))
     assert info["method"] == "crsd" and info["max_length"] == 64  # the evaluated primary method, its trained budget
+    assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0
 
 
 def test_train_student_without_a_terminal_prints_periodic_progress_lines(builtin_splits, tmp_path):

@@ -51,7 +51,7 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
     assert retention["checks"][1]["value"] == pytest.approx(metrics["retention"])
 
     exported = export_evaluated(trained, tmp_path, str(tmp_path / "published"), scheme, "relevance", "v2",
-                                ExportConfig(onnx=False))
+                                ExportConfig(onnx=False, bfloat16=False))
     assert exported["method"] == "crsd" and exported["max_length"] == 64
 
 
@@ -73,17 +73,60 @@ def test_gate_rejects_regression_and_low_quality():
     assert not other_set["passed"] and "different test set" in other_set["reasons"][0]
 
 
-def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3_bucket, tmp_path):
+def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split(trained, scheme, tmp_path):
+    import numpy as np
+
+    from relevance_distill.export import gate_decision
+
+    gold = np.array([0, 1, 2, 3] * 5)
+    passed = gate_decision(gold, gold.copy(), gold.copy(), 4, max_drop=0.005)
+    assert passed["published"] and passed["macro_f1_drop"] == 0 and passed["argmax_agreement"] == 1
+    worse = gold.copy()
+    worse[1:4] = 0  # INT8 gets three pairs wrong that fp32 gets right
+    refused = gate_decision(gold, gold.copy(), worse, 4, max_drop=0.005)
+    assert not refused["published"] and refused["macro_f1_drop"] > 0.005 and refused["argmax_agreement"] == 0.85
+    with pytest.raises(ValueError, match="need the gold test split"):
+        export_student(trained / "crsd" / "best", str(tmp_path / "out"), scheme, "relevance", "v1", {},
+                       config=ExportConfig(), test_pairs=None)
+
+
+def test_a_reduced_precision_backend_that_fails_the_gate_is_not_published(trained, scheme, builtin_splits, tmp_path):
+    from relevance_distill.encoding import load_view_settings
+    from relevance_distill.evaluation.evaluate import load_standard_view
+    from relevance_distill.export import export_onnx, gate_reduced_precision, quantize_int8
+
+    classifier, tokenizer = load_standard_view(trained / "crsd" / "best")
+    classifier.save_pretrained(tmp_path)
+    max_length = load_view_settings(trained / "crsd" / "best")["max_length"]
+    export_onnx(classifier, tokenizer, tmp_path, max_length)
+    quantize_int8(tmp_path)
+    both = ["torch_bf16", "onnx_int8"]
+    # A limit no model can meet (a macro-F1 drop is never below -1): the gate must refuse both and delete the file.
+    refused = gate_reduced_precision(tmp_path, both, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=-1.0)
+    assert not any(refused[name]["published"] for name in both) and not (tmp_path / "model.int8.onnx").exists()
+    quantize_int8(tmp_path)
+    kept = gate_reduced_precision(tmp_path, both, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=1.0)
+    assert all(kept[name]["published"] for name in both) and (tmp_path / "model.int8.onnx").is_file()
+    assert kept["onnx_int8"]["gate"]["test_pairs"] == sum(p.label is not None for p in builtin_splits["test"])
+
+
+def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3_bucket, tmp_path, builtin_splits):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from relevance_distill.student.model import StudentModel
 
     result = export_student(trained / "crsd" / "best", s3_bucket, scheme, "relevance", "v1", {"test": {"macro_f1": 0.5}},
-                            onnx=True, quantize=True)
+                            config=ExportConfig(max_macro_f1_drop=1.0), test_pairs=builtin_splits["test"])
     assert result["model_uri"] == f"{s3_bucket}/models/relevance/v1"
-    assert result["onnx"]["parity_max_abs_diff"] <= 1e-4
+    backends = result["backends"]
+    assert backends["onnx"]["parity_max_abs_diff"] <= 1e-4 and backends["onnx_optimized"]["parity_max_abs_diff"] <= 1e-3
+    assert backends["onnx_optimized"]["fused"], "the transformer optimizer fused nothing"
+    for backend in ("torch_bf16", "onnx_int8"):  # a limit of 1.0 publishes both; their figures are in the metrics
+        assert backends[backend]["published"] and backends[backend]["gate"]["argmax_agreement"] > 0
+    metrics = json.loads(storage.read_text(storage.join(result["model_uri"], "metrics.json")))
+    assert set(metrics["reduced_precision"]) == {"torch_bf16", "onnx_int8"}
     assert {"model.safetensors", "tokenizer.json", "label_scheme.json", "metrics.json", "README.md", "model.onnx",
-            "model.int8.onnx", "relevance_distill.json"} <= set(result["files"])
+            "model.opt.onnx", "model.int8.onnx", "relevance_distill.json"} <= set(result["files"])
     assert "projection_head.safetensors" not in result["files"]
     fetched = storage.fetch_dir(result["model_uri"], tmp_path / "fetched")
     exported = AutoModelForSequenceClassification.from_pretrained(fetched).eval()

@@ -19,7 +19,8 @@ from rich.console import Console
 from relevance_distill import storage
 from relevance_distill.cli.common import app, fail
 from relevance_distill.config import ConfigError, RunConfig, load_config, parse_config
-from relevance_distill.runlog import RunConsole
+from relevance_distill.progress import INTERVAL_ENVIRONMENT
+from relevance_distill.runlog import TERMINAL_INTERVAL_SECONDS, RunConsole
 
 
 @contextlib.contextmanager
@@ -73,6 +74,9 @@ def run(
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     started = time.monotonic()
     run_console = RunConsole(workdir / "logs" / run_id, verbose=verbose)
+    if run_console.terminal:
+        # The tasks' progress lines drive the bars here: frequent enough to move smoothly (they only fill the logs).
+        os.environ.setdefault(INTERVAL_ENVIRONMENT, str(TERMINAL_INTERVAL_SECONDS))
     try:
         with _s3_environment(s3_endpoint or config.storage.endpoint_url, workdir) as endpoint:
             run_console.say(f"relevance-distill run {run_id}: profile={config.profile} runner={config.runner} "

@@ -14,18 +14,22 @@ def serve_command(
     model: Annotated[str, typer.Option(help="Exported model: s3:// prefix or directory (with manifest.json).")],
     port: Annotated[int, typer.Option(help="HTTP port (loopback and cluster alike).")] = 8080,
     name: Annotated[str, typer.Option(help="Model name in the URL: /v1/models/NAME:predict, /v2/models/NAME/infer.")] = "relevance",
-    backend: Annotated[str, typer.Option(help="torch or onnx (needs an export made with --onnx).")] = "torch",
-    num_threads: Annotated[Optional[int], typer.Option(help="CPU threads for inference.")] = None,
-    max_batch_size: Annotated[int, typer.Option(help="Largest accepted batch.")] = 256,
+    backend: Annotated[str, typer.Option(
+        help="auto (the export's recommendation), torch, onnx, onnx_optimized or onnx_int8.")] = "auto",
+    num_threads: Annotated[Optional[int], typer.Option(help="CPU threads for inference (default: the container's CPUs).")] = None,
+    max_batch_size: Annotated[Optional[int], typer.Option(help="Largest accepted batch (default: ServingLimits).")] = None,
     grpc_port: Annotated[int, typer.Option(help="gRPC port (Open Inference Protocol over gRPC).")] = 8081,
 ) -> None:
-    """Serve the student with the KServe model server (V1 and Open Inference Protocol V2)."""
+    """Serve the student with the KServe model server (V1 and Open Inference Protocol V2, HTTP and gRPC)."""
     from relevance_distill.serving.__main__ import main as serve_main
+    from relevance_distill.serving.backends import AUTO, BACKENDS
 
-    if backend not in {"torch", "onnx"}:
-        fail(f"unknown --backend {backend!r}; allowed: ['onnx', 'torch']")
+    if backend not in (AUTO, *BACKENDS):
+        fail(f"unknown --backend {backend!r}; allowed: {[AUTO, *BACKENDS]}")
     argv = ["--model_uri", model, "--http_port", str(port), "--grpc_port", str(grpc_port), "--model_name", name,
-            "--backend", backend, "--max_batch_size", str(max_batch_size)]
+            "--backend", backend]
+    if max_batch_size:
+        argv += ["--max_batch_size", str(max_batch_size)]
     if num_threads:
         argv += ["--num_threads", str(num_threads)]
     serve_main(argv)

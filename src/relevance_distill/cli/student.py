@@ -109,7 +109,16 @@ def export_command(
     version: Annotated[Optional[str], typer.Option(help="Version; default a UTC timestamp.")] = None,
     label_scheme: Annotated[Optional[str], typer.Option(help=SCHEME_HELP)] = None,
     onnx: Annotated[Optional[bool], typer.Option("--onnx/--no-onnx", help="Also export model.onnx, parity-checked (default on).")] = None,
-    quantize: Annotated[Optional[bool], typer.Option("--quantize/--no-quantize", help="Also export dynamic INT8 model.int8.onnx (default off).")] = None,
+    quantize: Annotated[Optional[bool], typer.Option(
+        "--quantize/--no-quantize", help="Also export INT8 model.int8.onnx when it passes the accuracy gate on --test "
+                                         "(default on).")] = None,
+    bfloat16: Annotated[Optional[bool], typer.Option(
+        "--bfloat16/--no-bfloat16", help="Offer the torch_bf16 backend when it passes the accuracy gate on --test "
+                                         "(default on).")] = None,
+    test: Annotated[Optional[str], typer.Option(
+        help="Gold test split (JSONL) for the accuracy gate of INT8 and bf16.")] = None,
+    max_macro_f1_drop: Annotated[Optional[float], typer.Option(
+        help="Largest macro-F1 loss of INT8 or bf16 against fp32 on --test (0.005 = 0.5 points).")] = None,
     local_copy: Annotated[Optional[Path], typer.Option(help="Also keep the exported files here.")] = None,
 ) -> None:
     """Export one trained method's standard view (projection head dropped) and publish it with a manifest."""
@@ -123,7 +132,11 @@ def export_command(
         result = export_evaluated(models, evaluation, output_root, scheme_from(label_scheme),
                                   name or field_default(InferenceServiceConfig, "name"),
                                   version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M%S"),
-                                  config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize), method, local_copy)
+                                  config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, bfloat16=bfloat16,
+                                                        max_macro_f1_drop=max_macro_f1_drop),
+                                  method, local_copy, test_uri=test or "")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:
         fail(str(error))
-    print(f"published {result['model_uri']} ({result['method']}, {len(result['files'])} files)")
+    published = [backend for backend, entry in result["backends"].items() if entry["published"]]
+    print(f"published {result['model_uri']} ({result['method']}, {len(result['files'])} files, "
+          f"backends {', '.join(published)})")

@@ -1,5 +1,5 @@
-"""How much a request may carry, enforced before anything large is parsed: the body's bytes at the HTTP layer (and
-the gRPC message length), then the size of each service object before it is validated."""
+"""How much a request may carry, enforced before anything large is parsed (the body's bytes at the HTTP layer and
+the gRPC message length, then the size of each service object before it is validated), and how it is batched."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ class ServingLimits:
     max_request_bytes: int = 16 * 1024 * 1024
     #: Most strings, numbers and containers one service object may hold (attributes, tags, …).
     max_service_items: int = 512
+    #: Pairs scored in one forward pass; a larger request is sorted by length and scored in such sub-batches, so
+    #: short pairs are not padded to the longest one of the whole request.
+    sub_batch_size: int = 64
 
 
 class RequestSizeLimit:

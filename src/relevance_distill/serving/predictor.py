@@ -1,7 +1,7 @@
 """KServe predictor for the exported student: V1 and Open Inference Protocol (V2) on one model.
 
 Lifecycle (KServe's): ``load()`` pulls and verifies the export, then sets ``ready`` → ``preprocess``
-validates and normalises either protocol into (queries, service texts) → ``predict`` runs one padded batch
+validates and normalises either protocol into (queries, service texts) → ``predict`` runs the backend (``backends.py``) on length-sorted sub-batches, each padded to its longest pair
 → ``postprocess`` shapes the protocol's response. Every response names the model version (V2
 ``model_version``; V1 header ``x-model-version``) so A/B logs can attribute each request to a variant.
 
@@ -23,12 +23,18 @@ from pydantic import ValidationError
 
 from relevance_distill import storage
 from relevance_distill.schemas import LabelScheme, Service
+from relevance_distill.serving.backends import (AUTO, BACKENDS, batched_logits, fastest_backend, load_backend,
+                                                published_backends)
 from relevance_distill.serving.limits import ServingLimits, check_raw_service
 
 logger = logging.getLogger(__name__)
 
 MODEL_VERSION_HEADER = "x-model-version"
 V2_INPUTS = ("query", "service_text")
+# What `auto` times each backend on: one query × 48 services of mixed length, like a search request.
+PROBE_REQUEST = (["hotpot with a private room near me"] * 48,
+                 [f"Service {i} | category: Food > Hotpot | price: {20 + i}" + " open late, parking" * (i % 8)
+                  for i in range(48)])
 
 
 @dataclass(frozen=True)
@@ -51,16 +57,17 @@ def locate_model(model_uri: str, download_dir: str | Path | None = None) -> Path
 
 
 class RelevancePredictor(Model):
-    def __init__(self, name: str, model_uri: str, backend: str = "torch", num_threads: int | None = None,
+    def __init__(self, name: str, model_uri: str, backend: str = AUTO, num_threads: int | None = None,
                  limits: ServingLimits | None = None):
-        if backend not in {"torch", "onnx"}:
-            raise ValueError(f"unknown backend {backend!r}; allowed: ['onnx', 'torch']")
+        if backend != AUTO and backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; allowed: {[AUTO, *BACKENDS]}")
         super().__init__(name, return_response_headers=True)
         self.model_uri = model_uri
         self.backend = backend
         self.num_threads = num_threads
         self.limits = limits or ServingLimits()
         self.version = "unknown"
+        self.probe_ms: dict[str, float] = {}
         self.ready = False
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -68,7 +75,7 @@ class RelevancePredictor(Model):
         from transformers import AutoTokenizer
 
         from relevance_distill.encoding import ViewEncoder
-        from relevance_distill.export import EXPORT_INFO, ONNX_FILE
+        from relevance_distill.export import EXPORT_INFO
         from relevance_distill.hf import quiet_transformers
 
         quiet_transformers()
@@ -76,29 +83,25 @@ class RelevancePredictor(Model):
         info = json.loads((directory / EXPORT_INFO).read_text(encoding="utf-8"))
         self.version = str(info["version"])
         self.scheme = LabelScheme.model_validate_json((directory / "label_scheme.json").read_text(encoding="utf-8"))
+        # One tokenizer and one session per process, reused by every request.
         tokenizer = AutoTokenizer.from_pretrained(directory)
         self.encoder = ViewEncoder(tokenizer, info["max_length"], info["max_length"], info["max_query_tokens"])
         grades = np.array([label.grade for label in self.scheme.labels], dtype=np.float32)
         self._grades = (grades - grades[0]) / (grades[-1] - grades[0])
-        if self.backend == "onnx":
-            import onnxruntime
-
-            if not (directory / ONNX_FILE).is_file():
-                raise FileNotFoundError(f"backend 'onnx' needs {ONNX_FILE} in the export; export with --onnx")
-            options = onnxruntime.SessionOptions()
-            if self.num_threads:
-                options.intra_op_num_threads = self.num_threads
-            self._session = onnxruntime.InferenceSession(str(directory / ONNX_FILE), options,
-                                                         providers=["CPUExecutionProvider"])
+        published = published_backends(info, directory)
+        if self.backend == AUTO:
+            self.backend, self._backend, self.probe_ms = fastest_backend(
+                published, directory, self.num_threads, self.encoder.encode(*PROBE_REQUEST)[0], self.encoder.pad_id,
+                self.limits.sub_batch_size)
+        elif self.backend not in published:
+            raise ValueError(f"backend {self.backend!r} is not published in {self.model_uri} (a reduced-precision "
+                             f"backend that failed the export's accuracy gate, or a file the export did not write); "
+                             f"published: {published}")
         else:
-            import torch
-            from transformers import AutoModelForSequenceClassification
-
-            if self.num_threads:
-                torch.set_num_threads(self.num_threads)
-            self._classifier = AutoModelForSequenceClassification.from_pretrained(directory).eval()
+            self._backend = load_backend(self.backend, directory, self.num_threads)
         self.ready = True
-        logger.info("loaded %s version %s (%s backend) from %s", self.name, self.version, self.backend, self.model_uri)
+        logger.info("loaded %s version %s (%s backend%s) from %s", self.name, self.version, self.backend,
+                    f", fastest of {self.probe_ms}" if self.probe_ms else "", self.model_uri)
         return self.ready
 
     # -- metadata (V2) -------------------------------------------------------------------------------
@@ -218,18 +221,9 @@ class RelevancePredictor(Model):
 
     # -- predict -------------------------------------------------------------------------------------
     def probabilities(self, queries: list[str], services: list[str]) -> np.ndarray:
-        """Label distributions for aligned lists of queries and service texts (one padded batch)."""
-        from relevance_distill.encoding import collate
-
+        """Label distributions for aligned lists of queries and service texts."""
         standard, _ = self.encoder.encode(queries, services)
-        if self.backend == "onnx":
-            batch = collate(standard, self.encoder.pad_id)
-            logits = self._session.run(["logits"], {k: v.numpy() for k, v in batch.items()})[0]
-        else:
-            import torch
-
-            with torch.inference_mode():
-                logits = self._classifier(**collate(standard, self.encoder.pad_id)).logits.float().numpy()
+        logits = batched_logits(self._backend, standard, self.encoder.pad_id, self.limits.sub_batch_size)
         shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
         return shifted / shifted.sum(axis=1, keepdims=True)
 

@@ -1,0 +1,141 @@
+"""Inference backends of the exported student, behind one call: token id arrays in, logits out.
+
+* ``torch``: the safetensors model in PyTorch, fp32.
+* ``torch_bf16``: the same weights cast to bfloat16 at load (no extra file); fast where the CPU has bf16 matrix
+  instructions (AMX, AVX512-BF16), slow where it has not. Published only when it passed the export's accuracy gate.
+* ``onnx``: ``model.onnx`` as exported (fp32), in ONNX Runtime.
+* ``onnx_optimized``: ``model.opt.onnx``, the same graph after ONNX Runtime's transformer optimizer (fused
+  attention, GELU, LayerNorm and bias additions), fp32.
+* ``onnx_int8``: ``model.int8.onnx``, dynamic INT8 quantisation (per channel) of the optimised graph; the export
+  publishes it only when its accuracy on the test split passed the gate (see ``export.py``).
+* ``auto``: the fastest of the backends the export published, timed at load on this machine with a probe request
+  (which one wins depends on the CPU's instruction set, so no fixed order is right everywhere).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx_int8": "model.int8.onnx"}
+BACKENDS = ("torch", "torch_bf16", *BACKEND_FILES)
+#: Backends whose answers may differ from fp32's; the export gates each on the gold test split.
+REDUCED_PRECISION = ("torch_bf16", "onnx_int8")
+AUTO = "auto"
+
+
+class Backend(Protocol):
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits [N, labels] for int64 ``input_ids``, ``attention_mask``, ``token_type_ids`` of shape [N, T]."""
+
+
+def container_cpus() -> int:
+    """CPUs this process may use: the cgroup's CPU limit (a pod's ``resources.limits.cpu``), else the CPUs it is
+    allowed to run on. Threads beyond the limit only make the kernel throttle the container."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return max(1, min(allowed, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return allowed
+
+
+class TorchBackend:
+    def __init__(self, directory: Path, threads: int, bfloat16: bool = False):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(threads)
+        self.model = AutoModelForSequenceClassification.from_pretrained(directory).eval()
+        if bfloat16:
+            self.model = self.model.to(torch.bfloat16)
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self.model(**{name: torch.from_numpy(array) for name, array in batch.items()}).logits.float().numpy()
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = [item.name for item in self.session.get_inputs()]
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run(["logits"], {name: batch[name] for name in self.inputs})[0]
+
+
+def published_backends(info: dict[str, Any], directory: Path) -> list[str]:
+    """Backends the export in DIRECTORY published (exports made before backends were recorded: torch, and onnx
+    when its file is there)."""
+    if "backends" in info:
+        return [name for name in BACKENDS if info["backends"].get(name, {}).get("published")]
+    return ["torch"] + (["onnx"] if (directory / BACKEND_FILES["onnx"]).is_file() else [])
+
+
+def load_backend(name: str, directory: Path, threads: int | None = None) -> Backend:
+    """Backend NAME (not ``auto``) for the export in DIRECTORY with THREADS intra-op threads (default: the
+    container's CPUs)."""
+    threads = threads or container_cpus()
+    if name in ("torch", "torch_bf16"):
+        return TorchBackend(directory, threads, bfloat16=name == "torch_bf16")
+    if name not in BACKEND_FILES:
+        raise ValueError(f"unknown backend {name!r}; allowed: {list(BACKENDS)}")
+    path = directory / BACKEND_FILES[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"backend {name!r} needs {path.name} in the export ({directory}); export with --onnx"
+                                + (" --quantize and a test split that passes the INT8 gate" if name == "onnx_int8" else ""))
+    return OnnxBackend(path, threads)
+
+
+def batched_logits(backend: Backend, views: list[Any], pad_id: int, sub_batch_size: int) -> np.ndarray:
+    """Logits for encoded pairs in their given order. Pairs are sorted by length and run in sub-batches of at most
+    SUB_BATCH_SIZE, each padded only to its own longest pair, so a few long services do not make every short pair
+    pay for their padding."""
+    from relevance_distill.encoding import collate_arrays
+
+    if len(views) <= sub_batch_size:
+        return backend.logits(collate_arrays(views, pad_id))
+    order = np.argsort([len(view.input_ids) for view in views], kind="stable")
+    parts = [backend.logits(collate_arrays([views[i] for i in order[start:start + sub_batch_size]], pad_id))
+             for start in range(0, len(views), sub_batch_size)]
+    logits = np.empty((len(views), parts[0].shape[1]), dtype=np.float32)
+    logits[order] = np.concatenate(parts)
+    return logits
+
+
+def fastest_backend(names: list[str], directory: Path, threads: int | None, probe: list[Any], pad_id: int,
+                    sub_batch_size: int, repeats: int = 3) -> tuple[str, Backend, dict[str, float]]:
+    """Load each of NAMES, time it on the encoded PROBE request (median of REPEATS after one warm-up) and keep the
+    fastest; returns its name, the loaded backend and every median in milliseconds."""
+    import time
+
+    best: tuple[str, Backend] | None = None
+    medians: dict[str, float] = {}
+    for name in names:
+        backend = load_backend(name, directory, threads)
+        batched_logits(backend, probe, pad_id, sub_batch_size)
+        timings = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            batched_logits(backend, probe, pad_id, sub_batch_size)
+            timings.append(time.perf_counter() - began)
+        medians[name] = 1000 * float(np.median(timings))
+        if best is None or medians[name] < medians[best[0]]:
+            best = (name, backend)
+    if best is None:
+        raise ValueError(f"no backend to choose from in {directory}")
+    return best[0], best[1], medians
