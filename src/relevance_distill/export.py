@@ -71,17 +71,15 @@ def _parity_batch(tokenizer: Any, max_length: int) -> dict[str, np.ndarray]:
     return collate_arrays(standard, encoder.pad_id)
 
 
-def _check_parity(path: Path, batch: dict[str, np.ndarray], expected: np.ndarray, tolerance: float) -> float:
-    actual = load_backend(_backend_for_file(path), path.parent, threads=1).logits(batch)
+def _check_parity(backend: str, directory: Path, batch: dict[str, np.ndarray], expected: np.ndarray,
+                  tolerance: float) -> float:
+    path = directory / BACKEND_FILES[backend]
+    actual = load_backend(backend, directory, threads=1).logits(batch)
     max_diff = float(np.abs(actual - expected).max())
     if max_diff > tolerance:
         path.unlink()
         raise RuntimeError(f"{path.name} parity failed: max |logit difference| {max_diff:.2e} > tolerance {tolerance:.0e}")
     return max_diff
-
-
-def _backend_for_file(path: Path) -> str:
-    return next(name for name, file in BACKEND_FILES.items() if file == path.name)
 
 
 def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: int) -> dict[str, dict[str, Any]]:
@@ -113,7 +111,7 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
     with torch.inference_mode():
         expected = classifier(**tensors).logits.numpy()
     backends = {"onnx": {"file": path.name, "opset": ONNX_OPSET, "published": True, "tolerance": ONNX_PARITY_TOLERANCE,
-                         "parity_max_abs_diff": _check_parity(path, batch, expected, ONNX_PARITY_TOLERANCE)}}
+                         "parity_max_abs_diff": _check_parity("onnx", directory, batch, expected, ONNX_PARITY_TOLERANCE)}}
 
     optimized_path = directory / BACKEND_FILES["onnx_optimized"]
     config = classifier.config
@@ -123,7 +121,7 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
     fused = {op: count for op, count in optimized.get_fused_operator_statistics().items() if count}
     backends["onnx_optimized"] = {
         "file": optimized_path.name, "published": True, "fused": fused, "tolerance": OPTIMIZED_PARITY_TOLERANCE,
-        "parity_max_abs_diff": _check_parity(optimized_path, batch, expected, OPTIMIZED_PARITY_TOLERANCE)}
+        "parity_max_abs_diff": _check_parity("onnx_optimized", directory, batch, expected, OPTIMIZED_PARITY_TOLERANCE)}
     return backends
 
 
@@ -207,7 +205,7 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
                    test_pairs: list[QueryServicePair] | None = None,
                    local_copy: str | Path | None = None) -> dict[str, Any]:
     """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last); inputs are
-    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the INT8 accuracy gate."""
+    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the accuracy gate of the reduced-precision backends (INT8, bf16)."""
     from relevance_distill.encoding import MAX_QUERY_TOKENS, load_view_settings
     from relevance_distill.evaluation.evaluate import load_standard_view
 
