@@ -27,6 +27,7 @@ from components.train_student.component import train_student
 from components.use_existing_model.component import use_existing_model
 from pipelines.kubernetes import task_configurer
 from relevance_distill.config import KubernetesConfig, pipeline_defaults
+from relevance_distill.data.prepare import UNLABELED_FILE
 
 # What a run hands back (kfp.local returns these; on a cluster they are the run's outputs).
 DistillationOutputs = NamedTuple("DistillationOutputs", [("models", Model), ("evaluation", Artifact),
@@ -53,6 +54,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         model_version: str,
         corpus_uri: str = "",
         unlabeled_uri: str = "",
+        labeled_test_uri: str = "",
+        products_uri: str = "",
         cpt_model_uri: str = "",
         sft_model_uri: str = "",
         reward_model_uri: str = "",
@@ -77,6 +80,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         student_profile: str = defaults["student_profile"],
         student_methods: str = defaults["student_methods"],
         student_config_json: str = "{}",
+        gate_decoding: str = defaults["gate_decoding"],
         min_macro_f1: float = defaults["min_macro_f1"],
         min_retention: float = defaults["min_retention"],
         max_regression: float = defaults["max_regression"],
@@ -87,14 +91,21 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
     ) -> DistillationOutputs:
         prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=f"{artifacts_uri}/prepared",
                                           input_format=input_format, label_scheme=label_scheme,
-                                          split_strategy=split_strategy, seed=split_seed), "prepare_data")
+                                          products_uri=products_uri, test_uri=labeled_test_uri,
+                                          unlabeled_uri=unlabeled_uri, split_strategy=split_strategy, seed=split_seed),
+                             "prepare_data")
         train_uri, test_uri = prepared.outputs["train_uri"], prepared.outputs["test_uri"]
+        # What the teacher annotates: the logs minus dev/test queries, or the training pairs without logs. The
+        # shards name it by a pipeline-input path (see the ParallelFor below); the other steps take the output.
+        annotation_input_uri = prepared.outputs["unlabeled_uri"]
+        shard_input_uri = f"{artifacts_uri}/prepared/{UNLABELED_FILE}"
 
         with dsl.If(teacher_model_uri == "", name="train-teacher"):
             with dsl.If(sft_model_uri == "", name="train-sft"):
                 with dsl.If(cpt_model_uri == "", name="train-cpt"):
                     cpt = configure(teacher_cpt(corpus_uri=corpus_uri, output_uri=f"{artifacts_uri}/teacher/cpt",
-                                                train_uri=train_uri, profile=teacher_profile,
+                                                train_uri=train_uri, unlabeled_uri=annotation_input_uri,
+                                                profile=teacher_profile,
                                                 config_json=cpt_config_json, label_scheme=label_scheme), "teacher_cpt")
                 with dsl.Else(name="existing-cpt"):
                     existing_cpt = configure(use_existing_model(model_uri=cpt_model_uri), "use_existing_model",
@@ -131,18 +142,19 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
             # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
             shard = configure(annotate_shard(
                 teacher_model_uri=teacher_model_uri, trained_teacher_model_uri=f"{artifacts_uri}/teacher/dpo/model",
-                input_uri=unlabeled_uri, output_uri=f"{artifacts_uri}/annotations",
+                input_uri=shard_input_uri, output_uri=f"{artifacts_uri}/annotations",
                 shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
                 samples=annotation_samples, temperature=annotation_temperature,
                 max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
-                tensor_parallel_size=tensor_parallel_size, label_scheme=label_scheme).after(teacher), "annotate_shard")
+                tensor_parallel_size=tensor_parallel_size, label_scheme=label_scheme).after(teacher, prepared),
+                "annotate_shard")
         merged = configure(merge_annotations(output_uri=f"{artifacts_uri}/annotations", num_shards=annotation_shards,
-                                             shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=unlabeled_uri,
+                                             shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=annotation_input_uri,
                                              max_pairs=annotation_max_pairs), "merge_annotations")
 
         trained = configure(train_student(train_uri=train_uri, dev_uri=prepared.outputs["dev_uri"],
                                           methods=student_methods, profile=student_profile, annotations_uri=merged.outputs["Output"],
-                                          annotated_pairs_uri=unlabeled_uri, label_scheme=label_scheme,
+                                          annotated_pairs_uri=annotation_input_uri, label_scheme=label_scheme,
                                           config_json=student_config_json), "train_student")
         evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
                                                label_scheme=label_scheme, teacher_model_uri=teacher_uri,
@@ -150,7 +162,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                               "evaluate_student")
         decision = configure(gate(evaluation=evaluated.outputs["evaluation"], min_macro_f1=min_macro_f1,
                                   min_retention=min_retention, max_regression=max_regression,
-                                  production_metrics_uri=production_metrics_uri), "gate")
+                                  production_metrics_uri=production_metrics_uri, decoding=gate_decoding), "gate")
         with dsl.If(decision.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,

@@ -24,6 +24,7 @@ from pipelines.distillation import build_distillation_pipeline
 from relevance_distill import storage
 from relevance_distill.config import KubernetesConfig, RunConfig
 from relevance_distill.data.generate import generate_dataset
+from relevance_distill.data.prepare import InputDataError
 from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.evaluate import read_prediction_scores
 from relevance_distill.evaluation.retention import published_evaluation
@@ -100,6 +101,42 @@ class _Stages:
         self.started = time.monotonic()
 
 
+def _stage_inputs(config: RunConfig, workdir: Path, root: str, stages: _Stages) -> dict[str, str]:
+    """The run's input URIs in its S3 root, where every component (subprocess or container) reads them: the
+    generated built-in data, or the user's files (local files are uploaded once, s3:// URIs used in place)."""
+    if config.inputs.builtin:
+        generated = generate_dataset(config.data, workdir / "data" / "builtin")
+        storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
+        stages.end("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs")
+        return {"labeled_uri": storage.join(root, "raw", "labeled.jsonl"), "corpus_uri": storage.join(root, "raw", "corpus.jsonl"),
+                "unlabeled_uri": storage.join(root, "raw", "search_logs.jsonl"), "test_uri": "", "products_uri": ""}
+    staged: dict[str, str] = {}
+    for key, uri in config.inputs.model_dump().items():
+        if not uri or storage.is_s3(uri):
+            staged[key] = uri
+            continue
+        path = Path(uri).expanduser()
+        if not path.is_file():
+            raise InputDataError(f"{key.removesuffix('_uri')} file {uri!r} does not exist")
+        staged[key] = storage.join(root, "inputs", key.removesuffix("_uri"), path.name)
+        storage.upload_file(path, staged[key])
+    stages.end("stage_inputs", f"{sum(bool(uri) for uri in staged.values())} input files "
+                               f"({config.prepare.input_format}, label scheme {config.prepare.resolved_label_scheme().name})")
+    return staged
+
+
+def _data_summary(config: RunConfig, inputs: dict[str, str], validation: dict[str, Any]) -> dict[str, Any]:
+    """Rows in / kept / quarantined and what happened to the test set and the logs, for the summary."""
+    return {"source": "built-in" if config.inputs.builtin else config.inputs.labeled_uri,
+            "format": config.prepare.input_format, "label_scheme": config.prepare.resolved_label_scheme().name,
+            "rows_in": validation["rows_in"], "kept": validation["kept"], "quarantined": validation["quarantined"],
+            "quarantine_reasons": validation["reasons"], "test_query_leaks_removed": validation["test_query_leaks_removed"],
+            # The user's own paths rather than the copies the run staged in its S3 root.
+            "test": {**validation["test"], "source": config.inputs.test_uri or validation["test"]["source"]},
+            "unlabeled": {**validation["unlabeled"], "source": config.inputs.unlabeled_uri or validation["unlabeled"]["source"]},
+            "corpus": inputs["corpus_uri"] or "the pairs' text"}
+
+
 def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     # The local runner warns that images and display names are ignored outside a cluster: expected here.
     warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
@@ -111,9 +148,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     stable_uri = model_uri(root, MODEL_NAME, stable_version)
     stages = _Stages(say)
 
-    generated = generate_dataset(config.data, workdir / "data" / "builtin")
-    storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
-    stages.end("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs")
+    inputs = _stage_inputs(config, workdir, root, stages)
 
     pipeline_root = workdir / "kfp"
     kfp.local.init(runner=_runner(config.runner), pipeline_root=str(pipeline_root), raise_on_error=True)
@@ -124,8 +159,9 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
                                                annotation_shards=annotation.shards)
     with _shared_pipeline_root(config.runner, pipeline_root):
         outputs = distillation(
-            labeled_uri=storage.join(root, "raw", "labeled.jsonl"), artifacts_uri=root, model_version=version,
-            corpus_uri=storage.join(root, "raw", "corpus.jsonl"), unlabeled_uri=storage.join(root, "raw", "search_logs.jsonl"),
+            labeled_uri=inputs["labeled_uri"], artifacts_uri=root, model_version=version,
+            corpus_uri=inputs["corpus_uri"], unlabeled_uri=inputs["unlabeled_uri"],
+            labeled_test_uri=inputs["test_uri"], products_uri=inputs["products_uri"], gate_decoding=config.gate.decoding,
             teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher_profile(),
             teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation.engine,
             annotation_samples=annotation.samples, annotation_temperature=annotation.temperature,
@@ -144,20 +180,29 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     teacher_uri = config.teacher.model_uri or storage.join(root, "teacher", "dpo", "model")
     teacher_eval = published_evaluation(teacher_uri) or {}
     annotations = json.loads(storage.read_text(storage.join(root, "annotations", "merged", "stats.json")))
+    validation = json.loads(storage.read_text(storage.join(root, "prepared", "validation.json")))
     result: dict[str, Any] = {
         "run_id": run_id, "profile": config.profile, "runner": config.runner, "artifacts_uri": root,
         "teacher": {"model_uri": teacher_uri, "macro_f1": teacher_eval.get("macro_f1"),
                     "majority_macro_f1": teacher_eval.get("majority_macro_f1"),
                     "after_sft_macro_f1": teacher_eval.get("after_sft", {}).get("macro_f1"),
                     "test_pairs": teacher_eval.get("test_pairs")},
+        "data": _data_summary(config, inputs, validation),
         "annotation": {key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")},
-        "students": {method: {"macro_f1": f1, "qwk": evaluated["qwk"][method]} for method, f1 in evaluated["macro_f1"].items()},
+        "students": {method: {"macro_f1": f1, "qwk": evaluated["qwk"][method],
+                              **({"ordinal_macro_f1": evaluated["ordinal"][method]["macro_f1"],
+                                  "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {})}
+                     for method, f1 in evaluated["macro_f1"].items()},
+        "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": config.gate.decoding,
         "retention": evaluated["retention"], "gate": gate, "model_uri": None,
         "report": str(evaluation / "report.html"), "stages": stages.done,
     }
     if config.runner == "docker":
         result["images"] = image_ids()
+    result["teacher"]["qwk"] = teacher_eval.get("after_dpo", {}).get("qwk")
     if not config.teacher.model_uri:
+        result["teacher"]["rationales"] = json.loads(storage.read_text(
+            storage.join(root, "teacher", "sft", "model", "metrics.json"))).get("rationales")
         result["teacher"]["steps"] = {
             step: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
             for step in ("cpt", "sft", "reward", "dpo") for uri in [storage.join(root, "teacher", step, "model")]}

@@ -15,6 +15,7 @@ def gate(
     max_regression: Optional[float] = None,
     production_metrics_uri: str = "",
     teacher_macro_f1: Optional[float] = None,
+    decoding: Optional[str] = None,
 ) -> bool:
     """Release gate: thresholds and no regression against the production model on the same test set. The one
     place a release is decided; unset thresholds take GateConfig's defaults (min_retention 0 skips that check).
@@ -29,7 +30,7 @@ def gate(
     from relevance_distill.progress import report_result
 
     config = config_from_arguments(GateConfig, min_macro_f1=min_macro_f1, min_retention=min_retention,
-                                   max_regression=max_regression)
+                                   max_regression=max_regression, decoding=decoding)
     production = json.loads(storage.read_text(production_metrics_uri)) if production_metrics_uri else None
     result = gate_evaluation(evaluation.path, config, production, teacher_macro_f1)
     with open(decision.path, "w", encoding="utf-8") as handle:

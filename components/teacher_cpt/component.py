@@ -12,20 +12,23 @@ def teacher_cpt(
     output_uri: str,
     training: Output[Metrics],
     train_uri: str = "",
+    unlabeled_uri: str = "",
     profile: Optional[str] = None,
     config_json: str = "{}",
     label_scheme: Optional[str] = None,
 ) -> str:
     """Continued pre-training on platform text; returns OUTPUT_URI/model (checkpoints go to OUTPUT_URI/checkpoints).
 
-    TRAIN_URI (gold pairs) only feeds the tokenizer of a 'tiny' model built from scratch.
+    TRAIN_URI (gold pairs) feeds the tokenizer of a 'tiny' model built from scratch. Without a CORPUS_URI the
+    text of the TRAIN_URI and UNLABELED_URI pairs is the corpus.
     """
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import cpt_step, read_pairs, training_scalars
 
     result = cpt_step(step_config(profile, "cpt", config_json), corpus_uri, output_uri, label_scheme_named(label_scheme),
-                      read_pairs(train_uri) if train_uri else None)
+                      read_pairs(train_uri) if train_uri else None,
+                      unlabeled_pairs=read_pairs(unlabeled_uri) if unlabeled_uri else None)
     for key, value in training_scalars(result["metrics"], "documents").items():
         training.log_metric(key, value)
     return result["model_uri"]

@@ -19,6 +19,8 @@ from relevance_distill.schemas import BUILTIN_LABEL_SCHEMES, LabelScheme, Strict
 ConfigT = TypeVar("ConfigT", bound=StrictModel)
 
 DataFormat = Literal["jsonl", "crowdflower", "esci", "qbqtc"]
+# The label scheme each input format uses unless one is named (one home: here; the adapters read it).
+DEFAULT_SCHEME_FOR_FORMAT = {"jsonl": "local_services", "crowdflower": "crowdflower", "esci": "esci", "qbqtc": "qbqtc"}
 SplitStrategy = Literal["query", "random"]
 
 
@@ -120,6 +122,34 @@ class PrepareDataConfig(StrictModel):
         return get_label_scheme(self.label_scheme)
 
 
+class InputDataConfig(StrictModel):
+    """The main job's data. Without labelled pairs it runs on the built-in generated data (with its logs and
+    corpus); the format and label scheme of the files are ``prepare.input_format`` and ``prepare.label_scheme``."""
+
+    labeled_uri: str = Field(default="", description="Labelled pairs (local path or s3://); '' = the built-in data.")
+    products_uri: str = Field(default="", description="Product texts for the 'esci' format (ESCI examples carry none).")
+    unlabeled_uri: str = Field(
+        default="", description="Search-log pairs (our JSONL schema) for the teacher to annotate; '' = the teacher "
+        "annotates the training pairs.")
+    corpus_uri: str = Field(
+        default="", description="Platform text for continued pre-training (JSONL {\"text\": …}); '' = the text of the pairs.")
+    test_uri: str = Field(
+        default="", description="A fixed test set in the labelled file's format, used only for the final evaluation; "
+        "'' = a split of the labelled file.")
+
+    @model_validator(mode="after")
+    def _labelled_data_first(self) -> InputDataConfig:
+        extras = {name: value for name, value in self.model_dump().items() if value and name != "labeled_uri"}
+        if extras and not self.labeled_uri:
+            raise ValueError(f"{sorted(extras)} need labelled pairs too (labeled_uri / --labeled): the built-in data "
+                             "brings its own logs, corpus and test split")
+        return self
+
+    @property
+    def builtin(self) -> bool:
+        return not self.labeled_uri
+
+
 class TeacherRunConfig(StrictModel):
     """The teacher in the local run: which profile trains it, or an existing model that replaces training."""
 
@@ -184,6 +214,7 @@ class RunConfig(RunSettings):
         default=DEFAULT_PROFILE, description="'smoke' is tiny and fast (tests, CI); 'demo' is the default local run."
     )
     storage: StorageConfig = Field(default_factory=StorageConfig, description="Artifact storage.")
+    inputs: InputDataConfig = Field(default_factory=InputDataConfig, description="The user's data files (none: built-in data).")
     prepare: PrepareDataConfig = Field(default_factory=PrepareDataConfig, description="Validation and splits.")
     canary_traffic_percent: int = Field(default=10, ge=1, le=99, description="Canary share of users in the A/B run.")
     teacher: TeacherRunConfig = Field(default_factory=TeacherRunConfig, description="Teacher training or reuse.")
@@ -207,6 +238,11 @@ class RunConfig(RunSettings):
         if not isinstance(data, dict):
             return data
         profile = data.get("profile", DEFAULT_PROFILE)
+        prepare = data.get("prepare")
+        if isinstance(prepare, dict) and prepare.get("input_format") and "label_scheme" not in prepare:
+            # A public format brings its own label scheme unless one is named.
+            data = _deep_merge(data, {"prepare": {"label_scheme": DEFAULT_SCHEME_FOR_FORMAT.get(prepare["input_format"],
+                                                                                                 "local_services")}})
         if profile not in RUN_PROFILES:
             return data  # the Literal check names the allowed profiles
         settings = RUN_PROFILES[profile].model_dump(exclude={"description"})
@@ -460,6 +496,7 @@ def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]
         "label_scheme": field_default(PrepareDataConfig, "label_scheme"),
         "split_strategy": field_default(PrepareDataConfig, "split_strategy"),
         "split_seed": field_default(PrepareDataConfig, "seed"),
+        "gate_decoding": field_default(GateConfig, "decoding"),
         "annotation_engine": cluster.annotation_engine(),
         "annotation_samples": field_default(EngineConfig, "samples"),
         "annotation_temperature": field_default(EngineConfig, "temperature"),

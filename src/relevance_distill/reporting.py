@@ -13,21 +13,40 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
     table = Table(title=f"relevance-distill run {summary['run_id']} ({summary['profile']})", show_header=False)
     table.add_column(overflow="fold")
     table.add_column(overflow="fold")
+    data = summary.get("data")
+    if data:
+        table.add_row("data", f"{data['source']} ({data['format']}, labels {data['label_scheme']}): {data['rows_in']} rows in, "
+                      f"{data['kept']} kept, {data['quarantined']} quarantined {data['quarantine_reasons']}")
+        test = data["test"]
+        table.add_row("test set", f"{test['pairs']} pairs from {test['source']}, sha256 {test['fingerprint'][:12]}…; "
+                      f"{data['test_query_leaks_removed']} labelled pairs removed for sharing a test query")
+        logs = data["unlabeled"]
+        table.add_row("pairs to annotate", f"{logs['pairs']} from {logs['source']}"
+                      + (f" ({logs['held_out_query_removed']} removed: query in dev/test)" if logs["held_out_query_removed"] else ""))
     teacher = summary["teacher"]
+    rationales = teacher.get("rationales")
+    if rationales and rationales.get("without_reasoning"):
+        table.add_row("rationales", f"{rationales['kept']} kept, {rationales['rejected']} rejected of {rationales['sent']} "
+                      f"gold pairs without reasoning {rationales['per_label']}; SFT answers: {rationales['answer_format']}"
+                      + (" (too few chains passed: the teacher labels without reasoning)"
+                         if rationales["answer_format"] == "label_only" else ""))
     if teacher["macro_f1"] is None:
         table.add_row("teacher macro-F1", "not measured")
     else:
-        table.add_row("teacher macro-F1", f"{teacher['macro_f1']:.4f} (majority class {teacher['majority_macro_f1']:.4f}, "
+        qwk = f", QWK {teacher['qwk']:.4f}" if teacher.get("qwk") is not None else ""
+        table.add_row("teacher macro-F1", f"{teacher['macro_f1']:.4f}{qwk} (majority class {teacher['majority_macro_f1']:.4f}, "
                                           f"{teacher['test_pairs']} test pairs)")
     counts = summary["annotation"]
-    table.add_row("teacher annotations", f"{counts['annotated']} of {counts['rows_in']} log pairs "
+    table.add_row("teacher annotations", f"{counts['annotated']} of {counts['rows_in']} pairs "
                   f"({counts['quarantined']} quarantined, {counts['shards']} shards): {counts['labels']}")
     for method, result in summary["students"].items():
-        table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}")
+        ordinal = (f"; ordinal decoding: macro-F1 {result['ordinal_macro_f1']:.4f}, QWK {result['ordinal_qwk']:.4f}"
+                   if "ordinal_qwk" in result else "")
+        table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", "not measured" if retention is None else f"{retention:.4f}")
     gate = summary["gate"]
-    table.add_row("gate", ("PASSED" if gate["passed"] else "FAILED") + ": " + "; ".join(gate["reasons"]))
+    table.add_row(f"gate ({summary.get('gate_decoding', 'argmax')} decoding)", ("PASSED" if gate["passed"] else "FAILED") + ": " + "; ".join(gate["reasons"]))
     table.add_row("published model", str(summary["model_uri"]))
     if "ab" in summary:
         table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +44,12 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
     # Evaluation writes metrics only; the gate is decided by the gate step from its own config.
     assert not (tmp_path / "gate.json").exists() and "gate" not in summary
     assert metrics["max_length"] == 64  # the budget the model was trained with (views.json), not a parameter
+    # The ordinal decoder uses the cut-points the trainer tuned on dev (decoding.json), never the test set.
+    decoding = json.loads((Path(trained) / "crsd" / "best" / "decoding.json").read_text())
+    assert metrics["test"]["ordinal"]["cutpoints"] == decoding["cutpoints"] and decoding["tuned_on"] == "dev"
+    assert set(summary["ordinal"]) == {"crsd", "vanilla"}
+    ordinal = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.0, decoding="ordinal"))
+    assert ordinal["checks"][0]["value"] == metrics["test"]["ordinal"]["macro_f1"] and "(ordinal)" in ordinal["reasons"][0]
     strict = gate_evaluation(tmp_path, GateConfig(min_macro_f1=1.0, min_retention=0.0))
     lenient = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.0))
     assert not strict["passed"] and lenient["passed"]
@@ -57,6 +64,14 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
 
 def _metrics(macro_f1, qwk=0.5, sha="abc"):
     return {"test": {"macro_f1": macro_f1, "qwk": qwk}, "test_set_sha256": sha}
+
+
+def test_the_gate_reads_the_configured_decoder():
+    candidate = {"test": {"macro_f1": 0.45, "qwk": 0.5, "ordinal": {"macro_f1": 0.55, "qwk": 0.6}}}
+    assert not evaluate_gate(candidate, GateConfig(min_macro_f1=0.5, min_retention=0.0))["passed"]
+    assert evaluate_gate(candidate, GateConfig(min_macro_f1=0.5, min_retention=0.0, decoding="ordinal"))["passed"]
+    with pytest.raises(ValueError, match="needs the ordinal metrics"):
+        evaluate_gate(_metrics(0.7), GateConfig(min_retention=0.0, decoding="ordinal"))
 
 
 def test_gate_rejects_regression_and_low_quality():

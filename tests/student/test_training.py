@@ -79,14 +79,26 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(builtin_splits, scheme,
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_annotations_replace_gold_and_soft_targets(builtin_splits, scheme):
-    gold = builtin_splits["train"][:3]
-    # pairs[1:] stand for unlabelled search-log pairs; a pair with gold label and no annotation keeps its gold label
-    pairs = [gold[0]] + [pair.model_copy(update={"label": None, "reasoning": None}) for pair in gold[1:]]
-    annotations = {pairs[0].pair_id: Annotation(pair_id=pairs[0].pair_id, label="weak", reasoning="because",
-                                                confidence=0.6, votes={"weak": 0.6, "exact": 0.4}, teacher_version="t")}
-    examples, counts = build_examples(pairs, scheme, annotations)
-    assert counts == {"pairs": 3, "examples": 1, "without_label": 2, "without_reasoning": 0}
-    assert examples[0].soft_target == (0.0, 0.6, 0.0, 0.4) and examples[0].reasoning == "because"
+def test_annotations_label_log_pairs_and_lend_gold_pairs_agreeing_reasoning(builtin_splits, scheme):
+    gold = builtin_splits["train"][:4]
+    log_pair = gold[0].model_copy(update={"label": None, "reasoning": None})  # a search-log pair: no gold label
+    unannotated_log_pair = gold[1].model_copy(update={"label": None, "reasoning": None})
+    agreeing, disagreeing = (pair.model_copy(update={"reasoning": None}) for pair in gold[2:4])
+    wrong = next(name for name in scheme.names if name != disagreeing.label)
+    annotations = {
+        log_pair.pair_id: Annotation(pair_id=log_pair.pair_id, label="weak", reasoning="because", confidence=0.6,
+                                     votes={"weak": 0.6, "exact": 0.4}, teacher_version="t"),
+        agreeing.pair_id: Annotation(pair_id=agreeing.pair_id, label=agreeing.label, reasoning="agreeing chain",
+                                     confidence=1.0, votes={agreeing.label: 1.0}, teacher_version="t"),
+        disagreeing.pair_id: Annotation(pair_id=disagreeing.pair_id, label=wrong, reasoning="argues for another label",
+                                        confidence=1.0, votes={wrong: 1.0}, teacher_version="t")}
+    examples, counts = build_examples([log_pair, unannotated_log_pair, agreeing, disagreeing], scheme, annotations)
+    assert counts == {"pairs": 4, "examples": 3, "without_label": 1, "without_reasoning": 1}
+    by_id = {example.pair.pair_id: example for example in examples}
+    assert by_id[log_pair.pair_id].soft_target == (0.0, 0.6, 0.0, 0.4) and by_id[log_pair.pair_id].reasoning == "because"
+    assert (by_id[agreeing.pair_id].label, by_id[agreeing.pair_id].reasoning) == (agreeing.label, "agreeing chain")
+    # The gold label wins; the teacher's chain for another label is not used.
+    assert (by_id[disagreeing.pair_id].label, by_id[disagreeing.pair_id].reasoning) == (disagreeing.label, "")
+    assert sum(by_id[disagreeing.pair_id].soft_target) == 1.0
     gold_examples, _ = build_examples(gold, scheme, {})
-    assert len(gold_examples) == 3 and sum(gold_examples[0].soft_target) == 1.0
+    assert len(gold_examples) == 4 and sum(gold_examples[0].soft_target) == 1.0

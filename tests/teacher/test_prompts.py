@@ -20,10 +20,19 @@ def test_round_trip(label):
     assert parse_answer(f"  \n{format_answer(reasoning, label)}\n ", SCHEME).label == label
 
 
+def test_label_only_answer_round_trip():
+    """What a teacher trained without reasoning chains writes: the label alone, reasoning ''."""
+    for label in SCHEME.names:
+        assert format_answer("  ", label) == f"<label>{label}</label>"
+        parsed = parse_answer(f" {format_answer('', label)}\n", SCHEME)
+        assert (parsed.reasoning, parsed.label) == ("", label)
+
+
 BAD = [
-    ("", "missing <reasoning>"),
-    ("exact", "missing <reasoning>"),
-    ("<label>exact</label>", "missing <reasoning>"),
+    ("", "missing <label>"),
+    ("exact", "missing <label>"),
+    ("<label>perfect</label>", "unknown label"),
+    ("exact</reasoning><label>exact</label>", "missing <reasoning>"),
     ("<reasoning>ok</reasoning>", "missing <label>"),
     ("<reasoning>ok<label>exact</label>", "unclosed <reasoning>"),
     ("<reasoning>ok</reasoning><label>exact", "unclosed <label>"),

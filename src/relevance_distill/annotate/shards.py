@@ -14,12 +14,14 @@ import json
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
 from relevance_distill.annotate.consistency import aggregate
-from relevance_distill.data.readers import read_models, write_jsonl
+from relevance_distill.data.readers import iter_models, read_models, write_jsonl
 from relevance_distill.progress import Progress, report_result
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
@@ -37,12 +39,16 @@ def shard_uri(output_uri: str, index: int) -> str:
     return storage.join(output_uri, f"shard-{index:05d}")
 
 
+def iter_input_pairs(uri: str, max_pairs: int | None = None) -> Iterator[QueryServicePair]:
+    """The pairs to annotate, streamed (validated JSONL, e.g. the prepare step's ``unlabeled.jsonl``); MAX_PAIRS > 0
+    keeps the first MAX_PAIRS in file order, the same subset for every shard and for the merge's accounting (0 or
+    None: all of them). A shard keeps only its own pairs, so no pod holds the whole file."""
+    return islice(iter_models(uri, QueryServicePair), max_pairs or None)
+
+
 def read_input_pairs(uri: str, max_pairs: int | None = None) -> list[QueryServicePair]:
-    """The pairs to annotate (validated JSONL, e.g. ``relevance-distill data validate`` output); MAX_PAIRS > 0 keeps
-    the first MAX_PAIRS in file order, the same subset for every shard and for the merge's accounting (0 or None:
-    all of them)."""
-    pairs = read_models(uri, QueryServicePair)
-    return pairs[:max_pairs] if max_pairs else pairs
+    """``iter_input_pairs`` as a list."""
+    return list(iter_input_pairs(uri, max_pairs))
 
 
 def shard_done(output_uri: str, index: int) -> bool:
@@ -66,7 +72,7 @@ def published_shard_stats(output_uri: str, index: int) -> dict[str, Any] | None:
 GENERATE_CHUNK_PAIRS = 256
 
 
-def annotate_shard(pairs: list[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
+def annotate_shard(pairs: Iterable[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
                    output_uri: str, teacher_version: str, reward: Any | None = None) -> dict[str, Any]:
     """Annotate this shard's pairs (skipped when its output already exists and verifies)."""
     published = published_shard_stats(output_uri, index)
@@ -159,7 +165,7 @@ def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri:
         reward = load_reward_model(reward_model_uri, scheme)
     engine = make_engine(teacher_model_uri, config)
     try:
-        stats = annotate_shard(read_input_pairs(input_uri, max_pairs), index, shards, engine, scheme, output_uri,
+        stats = annotate_shard(iter_input_pairs(input_uri, max_pairs), index, shards, engine, scheme, output_uri,
                                teacher_model_uri, reward)
     finally:
         engine.close()
@@ -169,7 +175,7 @@ def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri:
 def merge_step(output_uri: str, num_shards: int, input_uri: str = "", max_pairs: int | None = None) -> dict[str, Any]:
     """The merge step: every shard under OUTPUT_URI into OUTPUT_URI/merged/, checked against the input's row
     count when INPUT_URI is given. Returns the merge summary with ``annotations_uri``."""
-    expected = len(read_input_pairs(input_uri, max_pairs)) if input_uri else None
+    expected = sum(1 for _ in iter_input_pairs(input_uri, max_pairs)) if input_uri else None
     merged = storage.join(output_uri, "merged")
     summary = merge_shards(output_uri, num_shards, merged, expected_rows=expected)
     return {**summary, "annotations_uri": storage.join(merged, "annotations.jsonl")}

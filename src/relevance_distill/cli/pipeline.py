@@ -55,8 +55,24 @@ def run(
              "`make images` first).")] = None,
     verbose: Annotated[bool, typer.Option(
         "--verbose", help="Also print everything the tasks print (always kept in WORKDIR/logs/).")] = False,
+    labeled: Annotated[Optional[str], typer.Option(
+        help="Your labelled pairs (path or s3://); without it the run uses the built-in data.")] = None,
+    data_format: Annotated[Optional[str], typer.Option(
+        "--format", help="Format of --labeled and --test: jsonl (default), crowdflower, esci, qbqtc.")] = None,
+    products: Annotated[Optional[str], typer.Option(help="Product texts for --format esci.")] = None,
+    label_scheme: Annotated[Optional[str], typer.Option(
+        help="Label scheme of the labelled data (default: the format's own).")] = None,
+    unlabeled: Annotated[Optional[str], typer.Option(
+        help="Search-log pairs (JSONL) for the teacher to annotate (default: it annotates the training pairs).")] = None,
+    corpus: Annotated[Optional[str], typer.Option(
+        help="Pre-training text, JSONL {\"text\": …} (default: the text of the pairs).")] = None,
+    test: Annotated[Optional[str], typer.Option(
+        help="A fixed test set in the --format of --labeled, used only for the final evaluation.")] = None,
+    split_strategy: Annotated[Optional[str], typer.Option(
+        help="query (default: no query in two splits) or random (pairs split freely).")] = None,
 ) -> None:
-    """The main job: the distillation and A/B pipelines under kfp.local on built-in data, artifacts in (embedded) S3."""
+    """The main job: the distillation and A/B pipelines under kfp.local, artifacts in (embedded) S3; on the built-in
+    data, or on yours (--labeled …)."""
     from pipelines.local import run_local
     from relevance_distill.reporting import run_summary_table
 
@@ -65,6 +81,14 @@ def run(
         overrides["teacher"] = {"model_uri": teacher_model_uri}
     if runner:
         overrides["runner"] = runner
+    inputs = {key: value for key, value in (("labeled_uri", labeled), ("products_uri", products), ("unlabeled_uri", unlabeled),
+                                             ("corpus_uri", corpus), ("test_uri", test)) if value}
+    if inputs:
+        overrides["inputs"] = inputs
+    prepare = {key: value for key, value in (("input_format", data_format), ("label_scheme", label_scheme),
+                                              ("split_strategy", split_strategy)) if value}
+    if prepare:
+        overrides["prepare"] = prepare
     try:
         config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
     except ConfigError as error:

@@ -19,10 +19,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from relevance_distill.config import DEFAULT_SCHEME_FOR_FORMAT
 from relevance_distill.data.readers import iter_rows
 from relevance_distill.schemas import LabelScheme, QueryServicePair, Service, make_pair_id
-
-DEFAULT_SCHEME_FOR_FORMAT = {"jsonl": "local_services", "crowdflower": "crowdflower", "esci": "esci", "qbqtc": "qbqtc"}
 
 
 class RowError(ValueError):

@@ -119,6 +119,37 @@ def write_jsonl(uri: str, records: Iterable[BaseModel | dict[str, Any]]) -> int:
     return len(lines)
 
 
+class JsonlWriter:
+    """Append records to a local JSONL file one line at a time (streaming stages; publish the folder afterwards)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.handle = open(self.path, "w", encoding="utf-8")
+        self.count = 0
+
+    def write(self, record: BaseModel | dict[str, Any]) -> None:
+        line = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, ensure_ascii=False, default=str)
+        self.handle.write(line + "\n")
+        self.count += 1
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __enter__(self) -> JsonlWriter:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def iter_models(uri: str, model: type[BaseModel]) -> Iterator[Any]:
+    """Stream a JSONL file of already-validated records (a stage's own output); any bad line is an error."""
+    for number, row in iter_jsonl(uri):
+        if not isinstance(row, dict):
+            raise ValueError(f"{uri}:{number} is not a JSON object")
+        yield model.model_validate(row)
+
+
 def read_models(uri: str, model: type[BaseModel]) -> list[Any]:
     """Read a JSONL file of already-validated records (a stage's own output); any bad line is an error."""
     records = []

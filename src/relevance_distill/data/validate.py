@@ -5,6 +5,7 @@ The invariant ``rows_in == kept + quarantined`` is checked on every run and repo
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -38,25 +39,37 @@ class ValidationReport:
         return asdict(self)
 
 
-def _dedup_key(pair: QueryServicePair) -> tuple[str, str]:
-    return (" ".join(pair.query.lower().split()), pair.service.service_id)
+def normalised_query(query: str) -> str:
+    """The query as leakage and de-duplication compare it: lower case, single spaces."""
+    return " ".join(query.lower().split())
 
 
-def validate_rows(
+def _dedup_key(pair: QueryServicePair) -> bytes:
+    # A 16-byte digest instead of the strings: a million rows keep their keys in well under 100 MiB.
+    text = f"{normalised_query(pair.query)}\x1f{pair.service.service_id}"
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
+
+
+def validate_stream(
     adapter: Adapter,
     scheme: LabelScheme,
+    keep: Callable[[QueryServicePair], None],
+    quarantine: Callable[[dict[str, Any]], None],
     require_label: bool = True,
     deduplicate: bool = True,
     on_row: Callable[[], None] | None = None,
-) -> tuple[list[QueryServicePair], list[dict[str, Any]], ValidationReport]:
-    kept: list[QueryServicePair] = []
-    quarantine: list[dict[str, Any]] = []
+) -> ValidationReport:
+    """Validate rows one at a time: each goes to KEEP (as a pair) or QUARANTINE (a record with the reason).
+
+    Nothing but the de-duplication keys is held in memory, so files of any length stream through.
+    """
     reasons: Counter[str] = Counter()
-    first_seen: dict[tuple[str, str], QueryServicePair] = {}
-    rows_in = 0
+    labels: Counter[str] = Counter()
+    first_seen: dict[bytes, tuple[str, str | None]] = {}
+    rows_in = kept = 0
 
     def reject(number: int, raw: Any, reason: str, code: str) -> None:
-        quarantine.append({"row_number": number, "reason": reason, "reason_code": code, "row": raw})
+        quarantine({"row_number": number, "reason": reason, "reason_code": code, "row": raw})
         reasons[code] += 1
 
     for number, raw in adapter.rows:
@@ -74,21 +87,32 @@ def validate_rows(
         if deduplicate:
             key = _dedup_key(pair)
             if key in first_seen:
-                earlier = first_seen[key]
-                agreement = "same label" if earlier.label == pair.label else f"label {pair.label!r} vs {earlier.label!r}"
-                reject(number, raw, f"duplicate of pair {earlier.pair_id} ({agreement})", "duplicate")
+                earlier_id, earlier_label = first_seen[key]
+                agreement = "same label" if earlier_label == pair.label else f"label {pair.label!r} vs {earlier_label!r}"
+                reject(number, raw, f"duplicate of pair {earlier_id} ({agreement})", "duplicate")
                 continue
-            first_seen[key] = pair
-        kept.append(pair)
+            first_seen[key] = (pair.pair_id, pair.label)
+        kept += 1
+        labels[pair.label or "<none>"] += 1
+        keep(pair)
 
-    report = ValidationReport(
-        rows_in=rows_in,
-        kept=len(kept),
-        quarantined=len(quarantine),
-        reasons=dict(sorted(reasons.items())),
-        labels=dict(sorted(Counter(pair.label or "<none>" for pair in kept).items())),
-    )
+    report = ValidationReport(rows_in=rows_in, kept=kept, quarantined=sum(reasons.values()),
+                              reasons=dict(sorted(reasons.items())), labels=dict(sorted(labels.items())))
     report.check()
+    return report
+
+
+def validate_rows(
+    adapter: Adapter,
+    scheme: LabelScheme,
+    require_label: bool = True,
+    deduplicate: bool = True,
+    on_row: Callable[[], None] | None = None,
+) -> tuple[list[QueryServicePair], list[dict[str, Any]], ValidationReport]:
+    """``validate_stream`` into lists (small inputs, tests)."""
+    kept: list[QueryServicePair] = []
+    quarantine: list[dict[str, Any]] = []
+    report = validate_stream(adapter, scheme, kept.append, quarantine.append, require_label, deduplicate, on_row)
     return kept, quarantine, report
 
 

@@ -21,11 +21,29 @@ PRIMARY_METHOD = "crsd"
 # Written by the student trainer next to the methods it trained (student/compare.py).
 TRAINING_RECORD = "training.json"
 BEST_DIR = "best"
+# Cut-points of the ordinal decoder, tuned on dev by the trainer and saved with the model.
+DECODING_FILE = "decoding.json"
+DECODINGS = ("argmax", "ordinal")
+
+
+def save_decoding(model_dir: str | Path, cutpoints: list[float], dev: dict[str, float]) -> None:
+    Path(model_dir, DECODING_FILE).write_text(json.dumps({"cutpoints": cutpoints, "tuned_on": "dev", **dev}, indent=2),
+                                              encoding="utf-8")
+
+
+def load_cutpoints(model_dir: str | Path) -> list[float] | None:
+    path = Path(model_dir, DECODING_FILE)
+    return json.loads(path.read_text(encoding="utf-8"))["cutpoints"] if path.is_file() else None
+
+
+def fingerprint_entries(entries: list[str]) -> str:
+    """sha256 over the sorted 'pair_id<TAB>label' lines of a gold set (prepare streams them in)."""
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 
 def test_set_fingerprint(pairs: list[QueryServicePair]) -> str:
     """Identifies the gold set, so a gate never compares metrics measured on different data."""
-    return hashlib.sha256("\n".join(sorted(f"{p.pair_id}\t{p.label}" for p in pairs)).encode()).hexdigest()
+    return fingerprint_entries([f"{p.pair_id}\t{p.label}" for p in pairs])
 
 
 def model_size(model_dir: str | Path, classifier: Any) -> dict[str, Any]:
@@ -88,7 +106,8 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     scores = expected_scores(probabilities, scheme)
     predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
                    for p, row, score in zip(gold_pairs, probabilities, scores)]
-    report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs])
+    report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs],
+                                   load_cutpoints(model_dir))
     metrics: dict[str, Any] = {
         "test": report,
         "test_set_sha256": test_set_fingerprint(gold_pairs),
@@ -137,6 +156,8 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                "test_set_sha256": results[primary]["test_set_sha256"],
                "macro_f1": {m: r["test"]["macro_f1"] for m, r in results.items()},
                "qwk": {m: r["test"]["qwk"] for m, r in results.items()},
+               "ordinal": {m: {key: r["test"]["ordinal"][key] for key in ("macro_f1", "qwk")}
+                           for m, r in results.items() if "ordinal" in r["test"]},
                "retention": results[primary].get("retention"), "report": "report.html"}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {**summary, "methods": results, "report": str(report)}

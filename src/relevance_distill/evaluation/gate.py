@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -26,9 +26,24 @@ class GateConfig(StrictModel):
         default_factory=lambda: ["macro_f1", "qwk"],
         description="Metrics compared with the production model (keys of metrics.json 'test').",
     )
+    decoding: Literal["argmax", "ordinal"] = Field(
+        default="argmax", description="Which decoder's test metrics the gate checks: 'argmax' (most probable label) or "
+        "'ordinal' (expected grade with cut-points tuned on dev for QWK).")
     max_p99_latency_ms: float | None = Field(
         default=None, gt=0, description="Highest acceptable p99 latency for one query × 50 services; None skips."
     )
+
+
+def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:
+    """The test metrics of one decoder from a metrics.json document."""
+    if decoding == "argmax":
+        return metrics["test"]
+    if decoding == "ordinal":
+        if "ordinal" not in metrics["test"]:
+            raise ValueError("decoding 'ordinal' needs the ordinal metrics (the model has no decoding.json: it was "
+                             "trained before cut-points were tuned); allowed here: 'argmax'")
+        return metrics["test"]["ordinal"]
+    raise ValueError(f"unknown decoding {decoding!r}; allowed: ['argmax', 'ordinal']")
 
 
 def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dict[str, Any] | None = None,
@@ -40,7 +55,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     check contributes one reason, and a missing input is reported rather than silently passed.
     """
     checks: list[dict[str, Any]] = []
-    test = candidate["test"]
+    test = decoded_metrics(candidate, config.decoding)
     teacher_macro_f1 = teacher_macro_f1 or candidate.get("teacher_macro_f1")
 
     def check(name: str, value: float | None, threshold: float, passed: bool, why: str) -> None:
@@ -48,7 +63,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
 
     value = test["macro_f1"]
     check("min_macro_f1", value, config.min_macro_f1, value >= config.min_macro_f1,
-          f"macro-F1 {value:.4f} {'>=' if value >= config.min_macro_f1 else '<'} minimum {config.min_macro_f1}")
+          f"macro-F1 ({config.decoding}) {value:.4f} {'>=' if value >= config.min_macro_f1 else '<'} minimum {config.min_macro_f1}")
     if config.min_retention > 0:
         if teacher_macro_f1 is None or teacher_macro_f1 <= 0:
             check("min_retention", None, config.min_retention, False,
@@ -62,7 +77,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
         if production.get("test_set_sha256") and production.get("test_set_sha256") != candidate.get("test_set_sha256"):
             check("same_test_set", None, 0, False, "production metrics were measured on a different test set")
         for metric in config.compared_metrics:
-            new, old = test.get(metric), production["test"].get(metric)
+            new, old = test.get(metric), decoded_metrics(production, config.decoding).get(metric)
             if new is None or old is None:
                 check(f"no_regression_{metric}", new, config.max_regression, False,
                       f"{metric} missing from {'candidate' if new is None else 'production'} metrics")

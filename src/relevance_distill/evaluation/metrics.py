@@ -89,9 +89,50 @@ def expected_scores(probabilities: np.ndarray, scheme: LabelScheme) -> np.ndarra
     return (np.asarray(probabilities, dtype=float) @ grades - grades[0]) / (grades[-1] - grades[0])
 
 
+def expected_grade_index(probabilities: np.ndarray) -> np.ndarray:
+    """Expected label index Σ_k p_k·k of each predicted distribution (the ordinal decoder's input)."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    return probabilities @ np.arange(probabilities.shape[1], dtype=float)
+
+
+def ordinal_predictions(probabilities: np.ndarray, cutpoints: list[float]) -> np.ndarray:
+    """Label index from the expected grade: k where cutpoints[k-1] < E ≤ cutpoints[k] (K-1 increasing cut-points)."""
+    return np.searchsorted(np.asarray(cutpoints, dtype=float), expected_grade_index(probabilities), side="left")
+
+
+def tune_cutpoints(probabilities: np.ndarray, gold: np.ndarray, num_labels: int, passes: int = 3,
+                   candidates: int = 200) -> list[float]:
+    """Cut-points on the expected grade that maximise QWK on (dev) pairs: coordinate ascent from the midpoints
+    k + 0.5, each cut-point searched over quantiles of the expected grades between its neighbours."""
+    grades = expected_grade_index(probabilities)
+    cutpoints = [k + 0.5 for k in range(num_labels - 1)]
+    if len(grades) == 0:
+        return cutpoints
+    grid = np.unique(np.quantile(grades, np.linspace(0, 1, candidates)))
+
+    def score(points: list[float]) -> float:
+        return quadratic_weighted_kappa(gold, np.searchsorted(np.asarray(points), grades, side="left"), num_labels)
+
+    best = score(cutpoints)
+    for _ in range(passes):
+        improved = False
+        for index in range(len(cutpoints)):
+            low = cutpoints[index - 1] if index > 0 else -np.inf
+            high = cutpoints[index + 1] if index + 1 < len(cutpoints) else np.inf
+            for value in grid[(grid > low) & (grid < high)]:
+                trial = cutpoints[:index] + [float(value)] + cutpoints[index + 1:]
+                trial_score = score(trial)
+                if trial_score > best + 1e-12:
+                    best, cutpoints, improved = trial_score, trial, True
+        if not improved:
+            break
+    return [float(point) for point in cutpoints]
+
+
 def classification_report(gold_labels: list[str], probabilities: np.ndarray, scheme: LabelScheme,
-                          query_keys: list[str] | None = None) -> dict[str, Any]:
-    """Every metric of DESIGN.md's evaluation on one set: gold label names vs predicted distributions."""
+                          query_keys: list[str] | None = None, cutpoints: list[float] | None = None) -> dict[str, Any]:
+    """Every metric of DESIGN.md's evaluation on one set: gold label names vs predicted distributions. With
+    CUT-POINTS (tuned on dev), ``ordinal`` holds the same label metrics for the expected-grade decoder."""
     gold = np.array([scheme.index(label) for label in gold_labels], dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=float)
     predicted = probabilities.argmax(axis=1)
@@ -110,6 +151,11 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
                              "support": int(matrix[i].sum())} for i, name in enumerate(scheme.names)},
         "confusion_matrix": {"labels": scheme.names, "matrix": matrix.tolist()},
     }
+    if cutpoints is not None:
+        ordinal = ordinal_predictions(probabilities, cutpoints)
+        report["ordinal"] = {"macro_f1": macro_f1(gold, ordinal, k),
+                             "accuracy": float((gold == ordinal).mean()) if len(gold) else 0.0,
+                             "qwk": quadratic_weighted_kappa(gold, ordinal, k), "cutpoints": list(cutpoints)}
     if query_keys is not None:
         by_query: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for key, score, gold_index in zip(query_keys, scores, gold):

@@ -28,10 +28,10 @@ def training_pairs(gold_pairs: list[QueryServicePair], annotated_pairs: list[Que
                    annotations: dict[str, Annotation] | None) -> tuple[list[QueryServicePair], dict[str, int]]:
     """The student's training set: every gold pair plus the ``annotated_pairs`` the teacher labelled.
 
-    The label rule lives in the trainer (``build_examples``): a teacher annotation wins over a gold label of
-    the same ``pair_id``, so gold pairs the teacher also annotated train on the teacher's label and reasoning
-    (the reasoning view needs a chain). Annotated pairs without an annotation (quarantined by the teacher)
-    are left out and counted.
+    The label rule lives in the trainer (``build_examples``): a gold label wins over the teacher's, and a gold
+    pair the teacher also annotated (data without search logs: the teacher annotates the training pairs) takes
+    the teacher's reasoning only where the teacher agrees with the gold label. Annotated pairs without an
+    annotation (quarantined by the teacher) are left out and counted.
     """
     if annotated_pairs and annotations is None:
         raise ValueError("annotated pairs need the teacher's annotations (annotations_uri / --annotations)")
@@ -41,7 +41,9 @@ def training_pairs(gold_pairs: list[QueryServicePair], annotated_pairs: list[Que
     counts = {"gold_pairs": len(gold_pairs), "annotated_pairs_in": len(annotated_pairs),
               "annotated_pairs_added": len(added),
               "annotated_pairs_without_annotation": sum(pair.pair_id not in annotations for pair in annotated_pairs),
-              "gold_pairs_relabelled_by_teacher": sum(pair.pair_id in annotations for pair in gold_pairs)}
+              "gold_pairs_annotated_by_teacher": sum(pair.pair_id in annotations for pair in gold_pairs),
+              "gold_pairs_teacher_agrees": sum(pair.pair_id in annotations and annotations[pair.pair_id].label == pair.label
+                                               for pair in gold_pairs)}
     return gold_pairs + added, counts
 
 

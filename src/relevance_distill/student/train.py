@@ -26,8 +26,8 @@ import torch
 
 from relevance_distill.config import StudentTrainConfig
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
-from relevance_distill.evaluation.evaluate import BEST_DIR, predict_probabilities
-from relevance_distill.evaluation.metrics import macro_f1
+from relevance_distill.evaluation.evaluate import BEST_DIR, predict_probabilities, save_decoding
+from relevance_distill.evaluation.metrics import macro_f1, ordinal_predictions, quadratic_weighted_kappa, tune_cutpoints
 from relevance_distill.progress import Progress, report_result
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy
@@ -46,20 +46,26 @@ class StudentExample:
 
 def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
                    annotations: dict[str, Annotation] | None = None) -> tuple[list[StudentExample], dict[str, int]]:
-    """Training examples from teacher annotations (joined by pair_id) or, without them, gold labels and reasoning.
+    """Training examples from gold labels and reasoning or, for pairs without a gold label, teacher annotations
+    (joined by pair_id). A gold pair the teacher annotated keeps its gold label and takes the teacher's reasoning
+    only when the teacher's label agrees (a chain arguing for another label would teach the wrong answer).
 
     Pairs with no label from either source cannot be trained on; they are counted, never silently lost.
     """
     examples, counts = [], {"pairs": len(pairs), "examples": 0, "without_label": 0, "without_reasoning": 0}
     for pair in pairs:
         annotation = annotations.get(pair.pair_id) if annotations is not None else None
-        label = annotation.label if annotation else pair.label
-        if label is None:
+        if pair.label is not None:
+            label, votes = pair.label, {pair.label: 1.0}
+            agrees = annotation is not None and scheme.resolve(annotation.label) == scheme.resolve(pair.label)
+            reasoning = pair.reasoning or (annotation.reasoning if agrees else "") or ""
+        elif annotation is not None:
+            label, reasoning = annotation.label, annotation.reasoning or ""
+            votes = annotation.votes or {label: 1.0}
+        else:
             counts["without_label"] += 1
             continue
-        reasoning = (annotation.reasoning if annotation else pair.reasoning) or ""
         counts["without_reasoning"] += not reasoning
-        votes = annotation.votes if annotation and annotation.votes else {label: 1.0}
         soft = tuple(float(votes.get(name, 0.0)) for name in scheme.names)
         examples.append(StudentExample(pair, scheme.resolve(label), soft, reasoning))
     counts["examples"] = len(examples)
@@ -179,12 +185,19 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         start_step, best_f1, evals_without_gain, history = (state["step"], state["best_f1"],
                                                             state["evals_without_gain"], state["history"])
 
-    def evaluate(step: int) -> float:
+    def evaluate(step: int) -> tuple[float, dict[str, Any]]:
+        """Dev macro-F1 and the ordinal decoder's cut-points tuned on the same dev predictions."""
         probabilities = predict_probabilities(model.classifier_model, encoder, dev_examples, device=device)
         gold = np.array([scheme.index(p.label) for p in dev_examples])
         score = macro_f1(gold, probabilities.argmax(axis=1), scheme.num_labels) if len(gold) else 0.0
-        history["evals"].append({"step": step, "dev_macro_f1": score})
-        return score
+        cutpoints = tune_cutpoints(probabilities, gold, scheme.num_labels)
+        decoding = {"cutpoints": cutpoints,
+                    "dev_qwk_argmax": quadratic_weighted_kappa(gold, probabilities.argmax(axis=1), scheme.num_labels),
+                    "dev_qwk_ordinal": quadratic_weighted_kappa(gold, ordinal_predictions(probabilities, cutpoints),
+                                                                scheme.num_labels)}
+        history["evals"].append({"step": step, "dev_macro_f1": score, "dev_qwk_argmax": decoding["dev_qwk_argmax"],
+                                 "dev_qwk_ordinal": decoding["dev_qwk_ordinal"]})
+        return score, decoding
 
     started = time.monotonic()
     step = start_step
@@ -215,12 +228,13 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
             progress.update(loss=terms_sum["loss"])
 
             if (step + 1) % config.eval_every_steps == 0 or step + 1 == total_steps:
-                score = evaluate(step + 1)
+                score, decoding = evaluate(step + 1)
                 if score > best_f1:
                     best_f1, evals_without_gain = score, 0
                     shutil.rmtree(output / BEST_DIR, ignore_errors=True)
                     model.save(output / BEST_DIR, tokenizer)
                     save_view_settings(output / BEST_DIR, config.max_length, config.reasoning_max_length)
+                    save_decoding(output / BEST_DIR, decoding.pop("cutpoints"), decoding)
                 else:
                     evals_without_gain += 1
                 progress.figures["best_dev_macro_f1"] = best_f1

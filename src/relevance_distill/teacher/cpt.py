@@ -36,13 +36,15 @@ def read_corpus(uri: str) -> list[str]:
     return texts
 
 
-def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path, checkpoint_uri: str | None = None) -> dict[str, Any]:
+def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path, checkpoint_uri: str | None = None,
+            texts: list[str] | None = None) -> dict[str, Any]:
+    """Causal-LM training on the documents of CORPUS_URI, or on TEXTS when given (data without a corpus)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     setup_training_process()
     output = Path(output_dir)
-    texts = read_corpus(corpus_uri)
+    texts = texts if texts is not None else read_corpus(corpus_uri)
     if config.init == "tiny":
         model, tokenizer = build_tiny_causal_lm(texts + config.tokenizer_texts, config)
     else:
@@ -51,4 +53,4 @@ def run_cpt(config: CPTConfig, corpus_uri: str, output_dir: str | Path, checkpoi
                      packing=config.packing, max_length=config.max_length)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list([{"text": t} for t in texts]),
                          processing_class=tokenizer, peft_config=config.peft_config())
-    return train_and_save(trainer, tokenizer, output, {"step": "cpt", "documents": len(texts), "config": config.model_dump()}, checkpoint_uri)
+    return train_and_save(trainer, tokenizer, output, {"step": "cpt", "documents": len(texts), "corpus": corpus_uri or "pair texts", "config": config.model_dump()}, checkpoint_uri)

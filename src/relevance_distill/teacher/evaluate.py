@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from relevance_distill.evaluation.metrics import confusion_matrix, macro_f1, per_class_prf
+from relevance_distill.evaluation.metrics import confusion_matrix, macro_f1, per_class_prf, quadratic_weighted_kappa
 from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.generate import generate_answers
@@ -42,6 +42,8 @@ def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], 
         "pairs": len(gold_pairs),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "accuracy": float((scored == gold).mean()),
+        # QWK needs a grade for every pair: an unparsed answer counts as the lowest grade (no relevance claimed).
+        "qwk": quadratic_weighted_kappa(gold, np.where(scored < scheme.num_labels, scored, 0), scheme.num_labels),
         "parse_rate": float((scored < scheme.num_labels).mean()),
         "parse_failures": dict(failures),
     }

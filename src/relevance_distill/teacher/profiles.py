@@ -40,7 +40,8 @@ _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "smoke": {"profile": "smoke",
               "cpt": {**_TINY, "max_steps": 3, "batch_size": 4, "max_length": 256},
               # Enough SFT for the tiny model to start writing the answer tags, so DPO has pairs to rank.
-              "sft": {**_TINY, "max_steps": 80, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3},
+              "sft": {**_TINY, "max_steps": 80, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3,
+                      "rationales": {"max_pairs": 16, "samples": 1, "max_new_tokens": 64, "min_kept": 8}},
               "reward": {"max_steps": 10, "batch_size": 8},
               "preference": {**_TINY, "max_steps": 8, "batch_size": 4, "max_prompts": 32, "max_new_tokens": 128,
                              "reward_margin": 0.0, "max_length": 512}},
@@ -50,7 +51,9 @@ _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "demo": {"profile": "demo",
              "cpt": {**_TINY, "max_steps": 100, "batch_size": 8, "max_length": 256, "learning_rate": 2e-3},
              "sft": {**_TINY, "max_steps": 1500, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3,
-                     "save_steps": 250},
+                     "save_steps": 250,
+                     # The CPT model writes the chains on data without reasoning (about a minute for 256 pairs).
+                     "rationales": {"max_pairs": 256, "samples": 2, "max_new_tokens": 128}},
              "reward": {"max_steps": 200, "batch_size": 16},
              "preference": {**_TINY, "max_steps": 30, "batch_size": 4, "max_prompts": 64, "samples_per_prompt": 4,
                             "max_new_tokens": 128, "reward_margin": 0.1, "learning_rate": 1e-4, "max_length": 640}},

@@ -19,7 +19,6 @@ dimensions (``correctness`` only where gold exists).
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 from pathlib import Path
@@ -34,6 +33,8 @@ from relevance_distill.teacher.common import loss_curve, setup_training_process,
 
 DIMENSIONS = ("format", "correctness", "faithfulness", "consistency", "conciseness")
 LEARNED_HEADS = ("faithfulness", "consistency")
+# Which learned heads had training pairs, saved next to the backbone.
+HEADS_FILE = "trained_heads.json"
 _TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+", re.I)
 # Words of the answer template and verdicts: they carry no facts, so they never count against faithfulness.
 _STOP = set("""the a an and or of to in is are for with that this so but not be it its as by on at from asks
@@ -92,33 +93,46 @@ def rule_scores(query: str, service_text: str, answer: str, scheme: LabelScheme,
 
 
 def preference_pairs(pairs: list[QueryServicePair], scheme: LabelScheme, seed: int) -> list[dict[str, Any]]:
-    """Bradley–Terry training pairs for the learned heads, derived from gold data."""
+    """Bradley–Terry training pairs for the learned heads, derived from gold data.
+
+    A gold pair without a reasoning chain (real data before rationales) still teaches consistency, with label-only
+    answers; faithfulness needs reasoning, so without any chain that head is not trained (``trained_heads``).
+    """
     rng = random.Random(seed)
-    gold = [p for p in pairs if p.label and p.reasoning]
+    labelled = [p for p in pairs if p.label]
     by_label: dict[str, list[QueryServicePair]] = {}
-    for pair in gold:
-        by_label.setdefault(pair.label, []).append(pair)
+    for pair in labelled:
+        if pair.reasoning:
+            by_label.setdefault(pair.label, []).append(pair)
     records = []
-    for pair in gold:
+    for pair in labelled:
         context = user_message(pair.query, pair.service.to_text())
-        chosen = format_answer(pair.reasoning, pair.label)
-        others = [p for p in by_label[pair.label] if p.query != pair.query]
+        reasoning = pair.reasoning or ""
+        chosen = format_answer(reasoning, pair.label)
+        others = [p for p in by_label.get(pair.label, []) if p.query != pair.query] if reasoning else []
         if others:
             donor = rng.choice(others)
             records.append({"context": context, "chosen": chosen,
                             "rejected": format_answer(donor.reasoning, pair.label), "head": LEARNED_HEADS.index("faithfulness")})
         wrong = rng.choice([name for name in scheme.names if name != pair.label])
-        records.append({"context": context, "chosen": chosen, "rejected": format_answer(pair.reasoning, wrong),
+        records.append({"context": context, "chosen": chosen, "rejected": format_answer(reasoning, wrong),
                         "head": LEARNED_HEADS.index("consistency")})
     rng.shuffle(records)
     return records
 
 
+def trained_heads(records: list[dict[str, Any]]) -> list[str]:
+    """The learned heads that have training pairs (the others are never used for scoring)."""
+    return [head for index, head in enumerate(LEARNED_HEADS) if any(r["head"] == index for r in records)]
+
+
 class RewardModel:
     """Scores answers on every dimension; learned heads load from a directory written by ``train_reward_model``."""
 
-    def __init__(self, scheme: LabelScheme, config: RewardConfig, backbone: Any = None, tokenizer: Any = None):
+    def __init__(self, scheme: LabelScheme, config: RewardConfig, backbone: Any = None, tokenizer: Any = None,
+                 heads: list[str] | None = None):
         self.scheme, self.config, self.backbone, self.tokenizer = scheme, config, backbone, tokenizer
+        self.heads = list(LEARNED_HEADS if heads is None else heads)
 
     @classmethod
     def load(cls, directory: str | Path, scheme: LabelScheme) -> RewardModel:
@@ -127,7 +141,9 @@ class RewardModel:
         directory = Path(directory)
         config = RewardConfig.model_validate_json((directory / "reward_config.json").read_text(encoding="utf-8"))
         backbone = AutoModelForSequenceClassification.from_pretrained(directory).eval()
-        return cls(scheme, config, backbone, AutoTokenizer.from_pretrained(directory))
+        heads_file = directory / HEADS_FILE
+        heads = json.loads(heads_file.read_text(encoding="utf-8")) if heads_file.is_file() else None
+        return cls(scheme, config, backbone, AutoTokenizer.from_pretrained(directory), heads)
 
     def learned_scores(self, contexts: list[str], answers: list[str]) -> list[dict[str, float]]:
         import torch
@@ -141,7 +157,7 @@ class RewardModel:
                                        max_length=self.config.max_length, padding=True, return_tensors="pt")
                 logits = self.backbone(**batch).logits
                 for row in torch.sigmoid(logits).tolist():
-                    results.append(dict(zip(LEARNED_HEADS, row)))
+                    results.append({head: value for head, value in zip(LEARNED_HEADS, row) if head in self.heads})
         return results
 
     def score(self, items: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -154,8 +170,9 @@ class RewardModel:
                                  item.get("gold_label"))
             rule_faithfulness = scores.pop("faithfulness_rule")
             parsed_ok = scores["format"] >= 0.5  # 0.5 and 1 mean it parsed; partial-structure credit stays below
-            scores["faithfulness"] = (rule_faithfulness + heads["faithfulness"]) / 2 if heads and parsed_ok else rule_faithfulness
-            if heads:
+            learned_faithfulness = "faithfulness" in heads and parsed_ok
+            scores["faithfulness"] = (rule_faithfulness + heads["faithfulness"]) / 2 if learned_faithfulness else rule_faithfulness
+            if "consistency" in heads:
                 scores["consistency"] = heads["consistency"] if parsed_ok else 0.0
             weights = {name: self.config.weights.get(name, 0.0) for name in scores}
             total_weight = sum(weights.values()) or 1.0
@@ -183,6 +200,9 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     setup_training_process()
     output = Path(output_dir)
     records = preference_pairs(pairs, scheme, config.seed)
+    if len(records) < 2:
+        raise ValueError(f"the reward model needs at least 2 labelled training pairs, got {len(records)} preference pairs")
+    heads = trained_heads(records)
     held_out = max(1, len(records) // 10)
     train_records, eval_records = records[held_out:], records[:held_out]
     if config.init == "tiny":
@@ -230,10 +250,11 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     backbone.save_pretrained(model_dir, safe_serialization=True)
     tokenizer.save_pretrained(model_dir)
     (model_dir / "reward_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    reward = RewardModel(scheme, config, backbone.eval(), tokenizer)
+    (model_dir / HEADS_FILE).write_text(json.dumps(heads), encoding="utf-8")
+    reward = RewardModel(scheme, config, backbone.eval(), tokenizer, heads)
     accuracy = held_out_accuracy(reward, eval_records)
     metrics = {"step": "reward_model", "pairs": len(records), "held_out_pairs": len(eval_records),
-               "resumed_from_step": resumed_from, "held_out_accuracy": accuracy,
+               "resumed_from_step": resumed_from, "held_out_accuracy": accuracy, "trained_heads": heads,
                "loss_curve": loss_curve(trainer.state.log_history)}
     for path in (output / "metrics.json", model_dir / "metrics.json"):
         path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
@@ -242,11 +263,12 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
 
 
 def held_out_accuracy(reward: RewardModel, records: list[dict[str, Any]]) -> dict[str, float]:
-    """Share of held-out pairs whose head scores the chosen answer above the rejected one, per head."""
+    """Share of held-out pairs whose head scores the chosen answer above the rejected one, per head that has any."""
     hits: dict[str, list[bool]] = {head: [] for head in LEARNED_HEADS}
     chosen = reward.learned_scores([r["context"] for r in records], [r["chosen"] for r in records])
     rejected = reward.learned_scores([r["context"] for r in records], [r["rejected"] for r in records])
     for record, good, bad in zip(records, chosen, rejected):
         head = LEARNED_HEADS[record["head"]]
         hits[head].append(good[head] > bad[head])
-    return {head: (sum(values) / len(values) if values else math.nan) for head, values in hits.items()}
+    # A head without held-out pairs (not trained: no reasoning chains) has no accuracy, rather than NaN.
+    return {head: sum(values) / len(values) for head, values in hits.items() if values}

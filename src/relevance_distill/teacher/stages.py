@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
-from relevance_distill.data.readers import read_models
+from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.retention import TEACHER_EVALUATION_FILE as EVALUATION_FILE
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
@@ -25,6 +25,7 @@ from relevance_distill.teacher.common import load_causal_lm, resolve_model_dir
 from relevance_distill.teacher.cpt import CPTConfig, run_cpt
 from relevance_distill.teacher.evaluate import evaluate_teacher, majority_baseline
 from relevance_distill.teacher.preference import PreferenceConfig, run_preference
+from relevance_distill.teacher.rationales import write_rationales
 from relevance_distill.teacher.reward import RewardConfig, RewardModel, train_reward_model
 from relevance_distill.teacher.sft import SFTStageConfig, run_sft
 
@@ -48,19 +49,39 @@ def tokenizer_texts(pairs: list[QueryServicePair], scheme: LabelScheme) -> list[
 
 
 def cpt_step(config: CPTConfig, corpus_uri: str, output_uri: str, scheme: LabelScheme,
-             train_pairs: list[QueryServicePair] | None = None, workdir: str | Path | None = None) -> dict[str, Any]:
+             train_pairs: list[QueryServicePair] | None = None, workdir: str | Path | None = None,
+             unlabeled_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
+    """Continued pre-training on CORPUS_URI; without one, on the text of the training and unlabelled pairs."""
     if config.init == "tiny" and train_pairs:
         config = config.model_copy(update={"tokenizer_texts": tokenizer_texts(train_pairs, scheme)})
+    pair_texts = None
+    if not corpus_uri:
+        seen = {p.pair_id: p for p in (train_pairs or []) + (unlabeled_pairs or [])}
+        pair_texts = [f"{p.query}\n{p.service.to_text()}" for p in seen.values()]
+        if not pair_texts:
+            raise ValueError("continued pre-training needs a corpus (corpus_uri) or pairs to take text from")
     with _workdir(workdir, "cpt") as local:
-        metrics = run_cpt(config, corpus_uri, local, storage.join(output_uri, "checkpoints"))
+        metrics = run_cpt(config, corpus_uri, local, storage.join(output_uri, "checkpoints"), pair_texts)
         return {"model_uri": _publish(local / "model", output_uri, "teacher_cpt"), "metrics": _without_config(metrics)}
 
 
 def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
              init_uri: str | None, workdir: str | Path | None = None) -> dict[str, Any]:
-    """Reasoning SFT from INIT_URI (the CPT model), or from ``config.init`` without one."""
+    """Reasoning SFT from INIT_URI (the CPT model), or from ``config.init`` without one.
+
+    Gold pairs without reasoning first get chains from the reasoning model (``teacher/rationales.py``); the
+    records are published as OUTPUT_URI/rationales.jsonl and the counts go into the model's metrics.json.
+    """
+    sft_pairs, rationales, records = write_rationales(train_pairs, scheme, config.rationales, init_uri or config.init)
+    if rationales["without_reasoning"]:
+        report_result(f"rationales: {rationales['kept']} kept, {rationales['rejected']} rejected of "
+                      f"{rationales['sent']} gold pairs without reasoning; SFT answers: {rationales['answer_format']}")
     with _workdir(workdir, "sft") as local:
-        metrics = run_sft(config, train_pairs, scheme, local, init_uri, storage.join(output_uri, "checkpoints"))
+        metrics = run_sft(config, sft_pairs, scheme, local, init_uri, storage.join(output_uri, "checkpoints"),
+                          label_only=rationales["answer_format"] == "label_only")
+        metrics["rationales"] = rationales
+        (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        write_jsonl(storage.join(output_uri, "rationales.jsonl"), records)
         return {"model_uri": _publish(local / "model", output_uri, "teacher_sft"), "metrics": _without_config(metrics)}
 
 
