@@ -76,6 +76,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         input_format: str = defaults["input_format"],
         label_scheme: str = defaults["label_scheme"],
         split_strategy: str = defaults["split_strategy"],
+        split_fractions_json: str = "",
         split_seed: int = defaults["split_seed"],
         student_profile: str = defaults["student_profile"],
         student_methods: str = defaults["student_methods"],
@@ -92,7 +93,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=f"{artifacts_uri}/prepared",
                                           input_format=input_format, label_scheme=label_scheme,
                                           products_uri=products_uri, test_uri=labeled_test_uri,
-                                          unlabeled_uri=unlabeled_uri, split_strategy=split_strategy, seed=split_seed),
+                                          unlabeled_uri=unlabeled_uri, split_strategy=split_strategy,
+                                          split_fractions_json=split_fractions_json, seed=split_seed),
                              "prepare_data")
         train_uri, test_uri = prepared.outputs["train_uri"], prepared.outputs["test_uri"]
         # What the teacher annotates: the logs minus dev/test queries, or the training pairs without logs. The

@@ -18,6 +18,7 @@ def prepare_data(
     test_uri: str = "",
     unlabeled_uri: str = "",
     split_strategy: Optional[str] = None,
+    split_fractions_json: str = "",
     seed: Optional[int] = None,
 ) -> NamedTuple("PreparedData", [("prepared_uri", str), ("train_uri", str), ("dev_uri", str), ("test_uri", str),
                                  ("unlabeled_uri", str)]):
@@ -25,7 +26,8 @@ def prepare_data(
 
     TEST_URI is a fixed test set in the same format (only evaluated on; pairs sharing its queries leave
     train/dev). UNLABELED_URI holds search-log pairs for the teacher (minus dev/test queries); without it the
-    teacher annotates the training pairs. Unset settings take PrepareDataConfig's defaults.
+    teacher annotates the training pairs. SPLIT_FRACTIONS_JSON is {"train": …, "dev": …, "test": …}. Unset
+    settings take PrepareDataConfig's defaults.
     """
     import json
     from collections import namedtuple
@@ -34,7 +36,8 @@ def prepare_data(
     from relevance_distill.data.prepare import prepare_dataset, split_uris
 
     config = config_from_arguments(PrepareDataConfig, input_format=input_format, label_scheme=label_scheme,
-                                   split_strategy=split_strategy, seed=seed)
+                                   split_strategy=split_strategy, seed=seed,
+                                   split_fractions=json.loads(split_fractions_json) if split_fractions_json else None)
     summary = prepare_dataset(input_uri, output_uri, config, products_uri or None, test_uri=test_uri,
                               unlabeled_uri=unlabeled_uri)
     for key in ("rows_in", "kept", "quarantined", "test_query_leaks_removed"):

@@ -221,9 +221,20 @@ class RunConfig(RunSettings):
     runner: Literal["subprocess", "docker"] = Field(
         default="subprocess", description="kfp.local runner: 'subprocess' runs every component in this Python "
         "environment; 'docker' runs each in the image the compiled pipeline names (build them with `make images`).")
+    student: dict[str, Any] = Field(
+        default_factory=dict, description="StudentTrainConfig fields that override the run profile's student profile "
+        "(e.g. max_steps, learning_rate, eval_every_steps).")
     ab_stable_method: StudentMethod = Field(
         default="vanilla", description="Student method exported as the 'stable' model of the local A/B replay (the "
         "exported primary method is the canary); must be one of student_methods.")
+
+    @model_validator(mode="after")
+    def _student_overrides_are_valid(self) -> RunConfig:
+        try:
+            student_config_for(self.profile, **self.student)
+        except ConfigError as error:
+            raise ValueError(f"student: {error}") from None
+        return self
 
     @model_validator(mode="after")
     def _stable_method_is_trained(self) -> RunConfig:

@@ -40,6 +40,10 @@ def prepared(tmp_path_factory, s3_server):
 def test_prepare_data(prepared):
     directory, outputs, validation = prepared
     assert outputs.train_uri == "s3://components/prepared/train.jsonl"
+    # No search logs: the teacher annotates the training pairs (the same rows, published as unlabeled.jsonl).
+    assert outputs.unlabeled_uri == "s3://components/prepared/unlabeled.jsonl"
+    assert storage.read_text(outputs.unlabeled_uri) == storage.read_text(outputs.train_uri)
+    assert validation.metadata["unlabeled_pairs"] > 0 and validation.metadata["test_query_leaks_removed"] == 0
     assert validation.metadata["rows_in"] == validation.metadata["kept"] + validation.metadata["quarantined"] == 400
     assert storage.read_manifest("s3://components/prepared").files
 

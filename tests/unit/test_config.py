@@ -53,3 +53,16 @@ def test_overrides_win_over_file(tmp_path):
     path.write_text("profile: demo\ndata:\n  seed: 1\n  num_queries: 50\n")
     config = load_config(RunConfig, path, {"profile": "smoke", "data": {"seed": 2}})
     assert (config.profile, config.data.seed, config.data.num_queries) == ("smoke", 2, 50)
+
+
+def test_own_data_settings():
+    """A public format brings its label scheme; extra files need labelled pairs; student overrides are checked."""
+    config = parse_config(RunConfig, {"inputs": {"labeled_uri": "train.csv.zip", "test_uri": "test.csv"},
+                                      "prepare": {"input_format": "crowdflower"}, "student": {"max_steps": 450}})
+    assert config.prepare.resolved_label_scheme().name == "crowdflower" and not config.inputs.builtin
+    assert parse_config(RunConfig, {"prepare": {"input_format": "qbqtc", "label_scheme": "esci"}}).prepare.label_scheme == "esci"
+    assert RunConfig().inputs.builtin and RunConfig().prepare.label_scheme == "local_services"
+    with pytest.raises(ConfigError, match=r"\['test_uri'\] need labelled pairs too"):
+        parse_config(RunConfig, {"inputs": {"test_uri": "test.csv"}})
+    with pytest.raises(ConfigError, match="(?s)student: .*max_stepz: unknown key"):
+        parse_config(RunConfig, {"student": {"max_stepz": 1}})

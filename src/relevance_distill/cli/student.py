@@ -20,8 +20,9 @@ def train_student_command(
     train: Annotated[str, typer.Option(help="Training pairs with gold labels (JSONL, our schema; local or s3://).")],
     dev: Annotated[str, typer.Option(help="Dev pairs with gold labels (early stopping, best checkpoint).")],
     output: Annotated[Path, typer.Option(help="Directory; one sub-directory per method and training.json.")],
-    annotations: Annotated[Optional[str], typer.Option(help="Teacher annotations (JSONL of Annotation); they win over "
-                                                            "gold labels of the same pair_id. Without them gold labels and reasoning stand in.")] = None,
+    annotations: Annotated[Optional[str], typer.Option(help="Teacher annotations (JSONL of Annotation): the labels of "
+                                                            "pairs without a gold label; a gold pair takes the teacher's reasoning only where the teacher "
+                                                            "agrees with its gold label. Without them gold labels and reasoning stand in.")] = None,
     annotated_pairs: Annotated[Optional[str], typer.Option(help="Pairs the teacher annotated (e.g. search logs), added "
                                                                 "to the training set where an annotation exists.")] = None,
     methods: Annotated[Optional[str], typer.Option(help="Comma-separated methods (default: crsd,vanilla,logit_kd); also "
