@@ -13,7 +13,7 @@ from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.rollout.abtest import (
-    ABTestConfig, analyze_events, normal_quantile, ratio_with_variance, srm_test,
+    ABTestConfig, analysis_step, analyze_events, normal_quantile, ratio_with_variance, srm_test,
 )
 from relevance_distill.rollout.simulate import QueryPool, simulate
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
@@ -113,3 +113,17 @@ def test_cli_simulate_and_analyze(tmp_path):
     for metric in ("ctr", "cvr", "gtv"):
         assert {"lift", "ci_low", "ci_high", "p_value", "sequential_p_value"} <= set(decision[metric])
     assert (tmp_path / "out" / "report.html").is_file() and (tmp_path / "out" / "lift.png").is_file()
+
+
+def test_an_undefined_lift_is_kept_out_of_the_kfp_scalars(tmp_path):
+    """No GTV in the stable arm: its lift is NaN in decision.json, and KFP metrics (which refuse NaN) leave it out."""
+    events = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(app, ["abtest", "simulate", "--users", "2000", "--split", "0.5", "--seed", "2",
+                                      "--out", str(events)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    events.write_text("".join(json.dumps({**row, "gtv": 0.0, "order": 0} if row["variant"] == "stable" else row) + "\n"
+                              for row in rows))
+    document = analysis_step(str(events), ABTestConfig(expected_split=0.5), str(tmp_path / "out"))
+    assert np.isnan(document["gtv"]["lift"]) and "gtv_lift" not in document["scalars"]
+    assert document["scalars"] and all(np.isfinite(value) for value in document["scalars"].values())

@@ -357,4 +357,6 @@ def analysis_step(events_uri: str, config: ABTestConfig, out_dir: str | Path) ->
     for name in ("ctr", "cvr", "gtv"):
         scalars[f"{name}_lift"] = document[name]["lift"]
         scalars[f"{name}_sequential_p_value"] = document[name]["sequential_p_value"]
-    return {**document, "scalars": {key: float(value) for key, value in scalars.items()}}
+    # A lift is undefined (NaN) when the stable arm's mean is 0 (e.g. no GTV in the log); KFP metrics cannot hold
+    # NaN, so an undefined scalar is left out of them (decision.json still has it).
+    return {**document, "scalars": {key: float(value) for key, value in scalars.items() if math.isfinite(value)}}
