@@ -66,3 +66,11 @@ def test_own_data_settings():
         parse_config(RunConfig, {"inputs": {"test_uri": "test.csv"}})
     with pytest.raises(ConfigError, match="(?s)student: .*max_stepz: unknown key"):
         parse_config(RunConfig, {"student": {"max_stepz": 1}})
+
+
+def test_the_documented_crowdflower_config_loads():
+    from pathlib import Path
+
+    config = load_config(RunConfig, Path(__file__).resolve().parents[2] / "examples" / "crowdflower-kaggle.yaml")
+    assert config.prepare.label_scheme == "crowdflower" and config.prepare.split_fractions["test"] == 0.2
+    assert config.student == {"max_steps": 450, "eval_every_steps": 75} and config.teacher_profile() == "smoke"
