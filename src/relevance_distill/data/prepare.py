@@ -152,7 +152,7 @@ def prepare_dataset(
                                      f"split {config.split_strategy!r} with fractions {fractions}); give more data or "
                                      "other split fractions")
 
-        unlabeled = _write_unlabeled(root, unlabeled_uri, held_out_queries, scheme, quarantine)
+        unlabeled = _write_unlabeled(root, unlabeled_uri, held_out_queries, scheme, quarantine, stats["train"].pairs)
         quarantine.close()
         validation = {**report.to_dict(), "test_query_leaks_removed": leaked}
         summary.update({
@@ -177,14 +177,13 @@ def prepare_dataset(
 
 
 def _write_unlabeled(root: Path, unlabeled_uri: str, held_out_queries: set[str], scheme: LabelScheme,
-                     quarantine: JsonlWriter) -> dict[str, Any]:
+                     quarantine: JsonlWriter, train_pairs: int) -> dict[str, Any]:
     """UNLABELED_FILE: the search-log pairs minus those whose query is in dev or test, or else the training pairs
     (the teacher then writes reasoning for the gold-labelled pairs themselves)."""
     target = root / UNLABELED_FILE
     if not unlabeled_uri:
         shutil.copyfile(root / "train.jsonl", target)
-        pairs = sum(1 for _ in open(target, encoding="utf-8"))
-        return {"source": "training pairs (no search logs given)", "pairs": pairs, "rows_in": pairs,
+        return {"source": "training pairs (no search logs given)", "pairs": train_pairs, "rows_in": train_pairs,
                 "held_out_query_removed": 0, "quarantined": 0}
     removed = 0
     with JsonlWriter(target) as logs:

@@ -107,14 +107,16 @@ def iter_rows(uri: str) -> Iterator[tuple[int, Any]]:
     return iter_jsonl(uri)
 
 
+def jsonl_line(record: BaseModel | dict[str, Any]) -> str:
+    """One record as a JSON line (without the newline)."""
+    if isinstance(record, BaseModel):
+        return record.model_dump_json()
+    return json.dumps(record, ensure_ascii=False, default=str)
+
+
 def write_jsonl(uri: str, records: Iterable[BaseModel | dict[str, Any]]) -> int:
     """Write records one JSON object per line (atomically, see storage.write_bytes); returns the count."""
-    lines = []
-    for record in records:
-        if isinstance(record, BaseModel):
-            lines.append(record.model_dump_json())
-        else:
-            lines.append(json.dumps(record, ensure_ascii=False, default=str))
+    lines = [jsonl_line(record) for record in records]
     storage.write_text(uri, "".join(line + "\n" for line in lines))
     return len(lines)
 
@@ -128,8 +130,7 @@ class JsonlWriter:
         self.count = 0
 
     def write(self, record: BaseModel | dict[str, Any]) -> None:
-        line = record.model_dump_json() if isinstance(record, BaseModel) else json.dumps(record, ensure_ascii=False, default=str)
-        self.handle.write(line + "\n")
+        self.handle.write(jsonl_line(record) + "\n")
         self.count += 1
 
     def close(self) -> None:
@@ -151,10 +152,5 @@ def iter_models(uri: str, model: type[BaseModel]) -> Iterator[Any]:
 
 
 def read_models(uri: str, model: type[BaseModel]) -> list[Any]:
-    """Read a JSONL file of already-validated records (a stage's own output); any bad line is an error."""
-    records = []
-    for number, row in iter_jsonl(uri):
-        if not isinstance(row, dict):
-            raise ValueError(f"{uri}:{number} is not a JSON object")
-        records.append(model.model_validate(row))
-    return records
+    """``iter_models`` as a list."""
+    return list(iter_models(uri, model))
