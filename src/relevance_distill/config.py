@@ -166,10 +166,16 @@ class AnnotationRunConfig(EngineConfig):
     max_pairs: int = Field(default=0, ge=0, description="Annotate the first N log pairs (0: all).")
 
 
-StudentMethod = Literal["crsd", "vanilla", "logit_kd", "crsd_no_kl", "crsd_no_contrastive"]
+StudentMethod = Literal["crsd", "vanilla", "gold_only", "vote_kd", "logit_kd", "crsd_no_kl", "crsd_no_contrastive",
+                        "crsd_no_verdict", "vanilla_compute_matched"]
 STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
-# What a student training run trains unless told otherwise: CRSD and the two baselines it must beat.
-DEFAULT_STUDENT_METHODS: tuple[str, ...] = ("crsd", "vanilla", "logit_kd")
+# What a student training run trains unless told otherwise: CRSD, the student without a teacher, and the two
+# teacher baselines it must beat (hard labels, the teacher's label distribution).
+DEFAULT_STUDENT_METHODS: tuple[str, ...] = ("crsd", "gold_only", "vanilla", "logit_kd")
+# The method that measures what the teacher adds: trained on the gold labels alone (summary, retention).
+GOLD_ONLY_METHOD = "gold_only"
+# Methods whose step budget is CRSD's training time at vanilla's step cost, so they train after both.
+COMPUTE_MATCHED_METHODS = {"vanilla_compute_matched": ("crsd", "vanilla")}
 
 
 def parse_methods(text: str | None) -> list[str]:
@@ -326,8 +332,12 @@ class StudentTrainConfig(StrictModel):
 
     method: StudentMethod = Field(
         default="crsd",
-        description="crsd (full loss); vanilla (CE, standard view); logit_kd (KL to teacher vote shares); "
-        "crsd_no_kl (λ = 0); crsd_no_contrastive (γ = 0).",
+        description="crsd (full loss); vanilla (CE on gold + teacher labels, standard view); gold_only (vanilla on "
+        "the gold pairs alone, no teacher); vote_kd (soft CE to the teacher's self-consistency vote shares); logit_kd "
+        "(KL to the teacher's label distribution read from its label-token probabilities, Annotation.label_probs); "
+        "crsd_no_kl (λ = 0); crsd_no_contrastive (γ = 0); crsd_no_verdict (reasoning view without the chain's final "
+        "verdict sentence); vanilla_compute_matched (vanilla for as many steps as CRSD's training time buys). On "
+        "gold pairs every KD method's target is the gold label.",
     )
     init: str = Field(
         default="minilm",
@@ -394,6 +404,11 @@ class StudentTrainConfig(StrictModel):
     @property
     def uses_reasoning_view(self) -> bool:
         return self.method.startswith("crsd")
+
+    @property
+    def uses_teacher(self) -> bool:
+        """False for the gold-only student: it never sees a teacher label, chain or distribution."""
+        return self.method != GOLD_ONLY_METHOD
 
 
 class StudentProfile(StudentTrainConfig, frozen=True):
@@ -482,9 +497,9 @@ RUN_PROFILES: dict[str, RunProfile] = {
         # Retention is reported, not gated: the small CPU teacher of the local run is weaker than the student.
         gate=GateConfig(min_macro_f1=0.4, min_retention=0.0),
         annotation=AnnotationRunConfig(shards=2, samples=3, max_new_tokens=128, max_pairs=400),
-        # CRSD and the vanilla baseline (the A/B stable model) only: a third MiniLM student adds about 2 minutes,
-        # which the 12-minute first run cannot afford; `train-student --methods …` runs every baseline.
-        student_methods=["crsd", "vanilla"],
+        # CRSD, the vanilla baseline (the A/B stable model) and the gold-only student that tells whether the
+        # teacher helps at all; `train-student --methods …` and benchmarks/method_comparison.py run every baseline.
+        student_methods=["crsd", "gold_only", "vanilla"],
         evaluation=EvaluationConfig(latency_requests=15),
         ab_users=20000),
 }

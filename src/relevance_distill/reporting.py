@@ -45,6 +45,11 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
         table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", "not measured" if retention is None else f"{retention:.4f}")
+    versus = summary.get("teacher_vs_gold_only")
+    if versus:
+        verdict = "beats" if versus["teacher_beats_gold_only"] else "does NOT beat"
+        table.add_row("teacher vs gold-only student", f"the teacher ({versus['teacher_macro_f1']:.4f}) {verdict} the student trained "
+                      f"without it ({versus['gold_only_macro_f1']:.4f}): {versus['margin_points']:+.1f} points")
     gate = summary["gate"]
     table.add_row(f"gate ({summary.get('gate_decoding', 'argmax')} decoding)", ("PASSED" if gate["passed"] else "FAILED") + ": " + "; ".join(gate["reasons"]))
     table.add_row("published model", str(summary["model_uri"]))

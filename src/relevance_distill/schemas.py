@@ -240,10 +240,15 @@ class Annotation(StrictModel):
     reasoning: str = Field(description="Reasoning chain of the chosen majority sample.")
     confidence: float = Field(ge=0, le=1, description="Vote share of the majority label.")
     votes: dict[str, float] = Field(default_factory=dict, description="Vote share per label over all samples.")
+    label_probs: dict[str, float] = Field(
+        default_factory=dict, description="The teacher's probability of each label at the label position of its answers "
+        "(label-name continuations, softmax over the scheme, mean over parsed samples); empty when not recorded.")
     teacher_version: str = Field(description="Version (or URI) of the teacher model that produced the annotation.")
 
     @model_validator(mode="after")
     def _votes_are_shares(self) -> Annotation:
         if self.votes and abs(sum(self.votes.values()) - 1.0) > 1e-6:
             raise ValueError(f"votes must sum to 1, got {sum(self.votes.values())}")
+        if self.label_probs and abs(sum(self.label_probs.values()) - 1.0) > 1e-4:
+            raise ValueError(f"label_probs must sum to 1, got {sum(self.label_probs.values())}")
         return self

@@ -89,8 +89,44 @@ def test_sharded_annotation_resume_and_merge(teacher_and_logs, s3_bucket):
     assert len(merged) == summary["annotated"]
     record = json.loads(merged[0])
     assert record["teacher_version"] == "teacher-smoke" and abs(sum(record["votes"].values()) - 1) < 1e-6
+    assert set(record["label_probs"]) == set(SCHEME.names) and abs(sum(record["label_probs"].values()) - 1) < 1e-4
     with pytest.raises(ShardError, match="the input had 241"):
         merge_shards(output, 3, f"{s3_bucket}/merged2", expected_rows=241)
+
+
+def _greedy_answers(teacher, logs, count=24):
+    from relevance_distill.prompts import build_prompt
+
+    engine = make_engine(teacher, EngineConfig(samples=1, temperature=0.0, max_new_tokens=160, batch_size=8))
+    prompts = [build_prompt(p.query, p.service.to_text(), SCHEME, engine.prompt_tokenizer()) for p in logs[:count]]
+    return engine, prompts, engine.generate(prompts)
+
+
+def test_label_distributions_are_the_teachers_label_token_probabilities(teacher_and_logs):
+    import torch
+
+    from relevance_distill.annotate.label_probs import answer_prefix, continuations, label_distributions
+    from relevance_distill.prompts import parse_answer
+
+    teacher, logs = teacher_and_logs
+    engine, prompts, answers = _greedy_answers(teacher, logs)
+    distributions = label_distributions(engine, prompts, answers, SCHEME)
+    parsed = [(d[0], parse_answer(a[0], SCHEME).label) for d, a in zip(distributions, answers) if d[0] is not None]
+    assert len(parsed) >= 12, answers[:3]
+    assert all(abs(sum(d.values()) - 1) < 1e-6 for d, _ in parsed)
+    # Greedy decoding wrote the most probable label (up to a multi-token name's per-token argmax).
+    agree = sum(max(d, key=d.get) == label for d, label in parsed)
+    assert agree >= 0.9 * len(parsed), parsed[:3]
+    # The batched, left-padded scores equal a plain forward pass of one unpadded sequence.
+    index = next(i for i, d in enumerate(distributions) if d[0] is not None)
+    prefix = prompts[index] + answer_prefix(answers[index][0], SCHEME)
+    batched = engine.score_continuations([(prefix, continuations(SCHEME))])[0]
+    for text, score in zip(continuations(SCHEME), batched):
+        ids = engine.tokenizer(prefix + text, add_special_tokens=False)["input_ids"]
+        start = len(engine.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        with torch.inference_mode():
+            log_probs = torch.log_softmax(engine.model(torch.tensor([ids])).logits[0].float(), dim=-1)
+        assert score == pytest.approx(float(sum(log_probs[i - 1, ids[i]] for i in range(start, len(ids)))), abs=1e-3)
 
 
 @pytest.fixture(scope="module")
@@ -167,3 +203,16 @@ def test_reward_model_picks_the_grounded_majority_reasoning():
     rule_only = RewardModel(SCHEME, RewardConfig())  # rule dimensions only (no learned heads)
     best, _ = aggregate(pair, answers, SCHEME, "t1", reward=rule_only)
     assert best.label == "exact" and best.reasoning.startswith("The query asks for hotpot")
+
+
+def test_vllm_scores_label_continuations_like_transformers(vllm_engine, teacher_and_logs):
+    from relevance_distill.annotate.label_probs import label_distributions
+
+    teacher, logs = teacher_and_logs
+    engine, prompts, answers = _greedy_answers(teacher, logs, count=12)
+    from_transformers = label_distributions(engine, prompts, answers, SCHEME)
+    from_vllm = label_distributions(vllm_engine, prompts, answers, SCHEME)
+    compared = [(a[0], b[0]) for a, b in zip(from_transformers, from_vllm) if a[0] is not None]
+    assert compared
+    for ours, theirs in compared:
+        assert theirs is not None and all(abs(ours[name] - theirs[name]) < 0.05 for name in SCHEME.names), (ours, theirs)

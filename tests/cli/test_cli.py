@@ -105,12 +105,16 @@ def test_run_smoke_end_to_end(tmp_path):
                              capture_output=True, text=True, timeout=900)
     assert process.returncode == 0, process.stderr[-3000:] + process.stdout[-3000:]
     summary = json.loads((workdir / "summary.json").read_text())
-    for method in ("crsd", "vanilla", "logit_kd"):
+    for method in ("crsd", "gold_only", "vanilla", "logit_kd"):
         assert 0 <= summary["students"][method]["macro_f1"] <= 1
     teacher = summary["teacher"]
     assert 0 <= teacher["macro_f1"] <= 1 and 0 <= teacher["majority_macro_f1"] <= 1
     assert teacher["test_pairs"] > 0  # the whole gold test split, so retention is on the same set as the students
     assert summary["retention"] == pytest.approx(summary["students"]["crsd"]["macro_f1"] / teacher["macro_f1"])
+    versus = summary["teacher_vs_gold_only"]
+    assert versus["gold_only_macro_f1"] == summary["students"]["gold_only"]["macro_f1"]
+    assert versus["teacher_beats_gold_only"] == (teacher["macro_f1"] > versus["gold_only_macro_f1"])
+    assert "gold-only" in process.stdout
     counts = summary["annotation"]
     assert counts["shards"] == 2 and counts["rows_in"] == 40 == counts["annotated"] + counts["quarantined"]
     # Every teacher step published its model to S3 with a manifest listing weights and config.

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
-from relevance_distill.config import STUDENT_METHODS, student_config_for
+from relevance_distill.config import COMPUTE_MATCHED_METHODS, STUDENT_METHODS, ConfigError, student_config_for
 from relevance_distill.schemas import Annotation
-from relevance_distill.student.compare import train_methods
-from relevance_distill.student.train import CHECKPOINT_DIR, build_examples, train_student
+from relevance_distill.student.compare import compute_matched_steps, train_methods, training_order
+from relevance_distill.student.train import CHECKPOINT_DIR, build_examples, train_student, without_verdict
 
 
 def _weights(directory):
@@ -21,15 +22,20 @@ def test_every_method_trains_changes_weights_and_shares_order(builtin_splits, sc
     config = student_config_for("smoke", max_steps=4, eval_every_steps=2)
     results = train_methods(list(STUDENT_METHODS), config, scheme, builtin_splits["train"], builtin_splits["dev"],
                             tmp_path)
-    assert {r["steps"] for r in results.values()} == {4}
-    assert len({r["batch_order_sha256"] for r in results.values()}) == 1
+    assert list(results) == list(STUDENT_METHODS)
+    equal_steps = [method for method in STUDENT_METHODS if method not in COMPUTE_MATCHED_METHODS]
+    assert {results[m]["steps"] for m in equal_steps} == {4}
+    assert len({results[m]["batch_order_sha256"] for m in equal_steps}) == 1
     # identical initial weights: the classifier of every method starts from the same seed
     initial = {}
-    for method in STUDENT_METHODS:
+    for method in equal_steps:
         history = json.loads((tmp_path / method / "history.json").read_text())
         assert len(history["steps"]) == 4 and history["evals"][-1]["step"] == 4
         initial[method] = history["steps"][0]["lr"]
     assert len(set(initial.values())) == 1
+    matched = results["vanilla_compute_matched"]
+    # Its budget is whatever CRSD's measured training time buys at vanilla's measured step cost (timing-dependent).
+    assert matched["steps"] == compute_matched_steps(results["crsd"], results["vanilla"])
     crsd_terms = json.loads((tmp_path / "crsd" / "history.json").read_text())["steps"][0]
     assert {"ce", "ce_reasoning", "kl", "info_nce", "loss"} <= set(crsd_terms)
 
@@ -64,8 +70,6 @@ class _RunsCodeWhenUnpickled:
 def test_resume_refuses_a_checkpoint_that_would_run_code(builtin_splits, scheme, tmp_path, monkeypatch):
     import pickle
 
-    import pytest
-
     monkeypatch.chdir(tmp_path)
     config = student_config_for("smoke", max_steps=2, eval_every_steps=2)
     train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path / "run")
@@ -93,7 +97,7 @@ def test_annotations_label_log_pairs_and_lend_gold_pairs_agreeing_reasoning(buil
         disagreeing.pair_id: Annotation(pair_id=disagreeing.pair_id, label=wrong, reasoning="argues for another label",
                                         confidence=1.0, votes={wrong: 1.0}, teacher_version="t")}
     examples, counts = build_examples([log_pair, unannotated_log_pair, agreeing, disagreeing], scheme, annotations)
-    assert counts == {"pairs": 4, "examples": 3, "without_label": 1, "without_reasoning": 1}
+    assert counts == {"pairs": 4, "examples": 3, "without_label": 1, "without_reasoning": 1, "without_label_probs": 1}
     by_id = {example.pair.pair_id: example for example in examples}
     assert by_id[log_pair.pair_id].soft_target == (0.0, 0.6, 0.0, 0.4) and by_id[log_pair.pair_id].reasoning == "because"
     assert (by_id[agreeing.pair_id].label, by_id[agreeing.pair_id].reasoning) == (agreeing.label, "agreeing chain")
@@ -102,3 +106,62 @@ def test_annotations_label_log_pairs_and_lend_gold_pairs_agreeing_reasoning(buil
     assert sum(by_id[disagreeing.pair_id].soft_target) == 1.0
     gold_examples, _ = build_examples(gold, scheme, {})
     assert len(gold_examples) == 4 and sum(gold_examples[0].soft_target) == 1.0
+
+
+def _log_pairs_with_annotations(pairs, label_probs=True):
+    """The pairs as search-log pairs (no gold label) with teacher annotations."""
+    logs = [pair.model_copy(update={"label": None, "reasoning": None, "pair_id": f"log-{pair.pair_id}"}) for pair in pairs]
+    annotations = {pair.pair_id: Annotation(
+        pair_id=pair.pair_id, label="weak", reasoning="The query asks for a service. So the label is weak.", confidence=1.0,
+        votes={"weak": 1.0}, label_probs={"irrelevant": 0.1, "weak": 0.6, "relevant": 0.2, "exact": 0.1} if label_probs else {},
+        teacher_version="t") for pair in logs}
+    return logs, annotations
+
+
+def test_gold_only_never_sees_the_teacher_and_logit_kd_learns_its_distribution(builtin_splits, scheme, tmp_path):
+    gold = builtin_splits["train"]
+    logs, annotations = _log_pairs_with_annotations(gold[:40])
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2)
+    results = train_methods(["gold_only", "vanilla", "logit_kd"], config, scheme, gold + logs, builtin_splits["dev"],
+                            tmp_path, annotations)
+    assert results["gold_only"]["examples"]["examples"] == len(gold)
+    assert results["gold_only"]["examples"]["teacher_pairs_left_out"] == 40
+    assert results["vanilla"]["examples"]["examples"] == len(gold) + 40
+    assert results["logit_kd"]["examples"]["without_label_probs"] == 0
+    examples, _ = build_examples(gold[:1] + logs[:1], scheme, annotations)
+    assert examples[0].teacher_probs == tuple(float(name == gold[0].label) for name in scheme.names)  # gold: one-hot
+    assert examples[1].teacher_probs == (0.1, 0.6, 0.2, 0.1)
+
+    logs_without, annotations_without = _log_pairs_with_annotations(gold[:5], label_probs=False)
+    with pytest.raises(ValueError, match="label_probs.*vote_kd"):
+        train_methods(["logit_kd"], config, scheme, gold + logs_without, builtin_splits["dev"], tmp_path / "missing",
+                      annotations_without)
+
+
+def test_the_verdict_sentence_is_removed_from_every_builtin_chain(builtin_splits):
+    chains = [pair.reasoning for split in builtin_splits.values() for pair in split if pair.reasoning]
+    assert len(chains) > 100
+    for chain in chains:
+        stripped, removed = without_verdict(chain)
+        assert removed, chain
+        assert "label is" not in stripped and "判定为" not in stripped, (chain, stripped)
+        assert stripped and chain.startswith(stripped), (chain, stripped)
+    assert without_verdict("Location: asked for Haidian, service is in Haidian: met. Every requirement is met, so the "
+                           "label is exact.") == ("Location: asked for Haidian, service is in Haidian: met.", True)
+    assert without_verdict("查询想找火锅(美食类)。该商户是寿司(美食类),类别完全不同。因此判定为不相关。") == (
+        "查询想找火锅(美食类)。该商户是寿司(美食类),类别完全不同。", True)
+    assert without_verdict("No verdict here.") == ("No verdict here.", False)
+    assert without_verdict("So the label is weak.") == ("", True)
+
+
+def test_crsd_no_verdict_trains_on_chains_without_the_verdict(builtin_splits, scheme, tmp_path):
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2, method="crsd_no_verdict")
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
+    assert result["examples"]["verdicts_removed"] == len(builtin_splits["train"])
+
+
+def test_compute_matched_methods_train_after_their_references():
+    assert training_order(["vanilla_compute_matched", "crsd", "vanilla"]) == ["crsd", "vanilla", "vanilla_compute_matched"]
+    with pytest.raises(ConfigError, match=r"add \['vanilla'\]"):
+        training_order(["crsd", "vanilla_compute_matched"])
+    assert compute_matched_steps({"steps": 100, "train_seconds": 270.0}, {"steps": 100, "train_seconds": 100.0}) == 270

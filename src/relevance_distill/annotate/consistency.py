@@ -1,18 +1,22 @@
 """Self-consistency: n answers per pair → majority label, confidence = vote share, full vote distribution,
-and the reasoning of the best-scoring majority sample (reward model) or else the first majority sample."""
+the reasoning of the best-scoring majority sample (reward model) or else the first majority sample, and the
+mean of the samples' label distributions when the engine scored them (``annotate/label_probs.py``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
+from relevance_distill.annotate.label_probs import mean_distribution
 from relevance_distill.prompts import AnswerParseError, parse_answer
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 
 
 def aggregate(pair: QueryServicePair, answers: list[str], scheme: LabelScheme, teacher_version: str,
-              reward: Any | None = None) -> tuple[Annotation | None, dict[str, Any]]:
-    """The annotation, or None with the quarantine record when no answer parses."""
+              reward: Any | None = None, distributions: list[dict[str, float] | None] | None = None,
+              ) -> tuple[Annotation | None, dict[str, Any]]:
+    """The annotation, or None with the quarantine record when no answer parses. DISTRIBUTIONS: per answer, its
+    label distribution (None where it does not parse)."""
     parsed, failures = [], []
     for answer in answers:
         try:
@@ -36,5 +40,6 @@ def aggregate(pair: QueryServicePair, answers: list[str], scheme: LabelScheme, t
     total = len(parsed)
     annotation = Annotation(pair_id=pair.pair_id, label=label, reasoning=chosen.reasoning, confidence=votes[label] / total,
                             votes={name: votes.get(name, 0) / total for name in scheme.names if votes.get(name)},
+                            label_probs=mean_distribution([d for d in distributions or [] if d], scheme),
                             teacher_version=teacher_version)
     return annotation, info

@@ -38,6 +38,10 @@ class Engine(Protocol):
     def prompt_tokenizer(self) -> Any:
         """The tokenizer whose chat template the prompts use."""
 
+    def score_continuations(self, requests: list[tuple[str, list[str]]]) -> list[list[float]]:
+        """Per (prefix, continuations): the log-probability of each continuation given the prefix
+        (``annotate/label_probs.py``)."""
+
     def close(self) -> None:
         """Release the engine's processes and memory."""
 
@@ -61,8 +65,48 @@ class TransformersEngine:
     def prompt_tokenizer(self) -> Any:
         return self.tokenizer
 
+    def score_continuations(self, requests: list[tuple[str, list[str]]]) -> list[list[float]]:
+        import torch
+
+        from relevance_distill.annotate.label_probs import continuation_token_start
+
+        rows = [continuation_token_start(self.tokenizer, prefix + text, len(prefix))
+                for prefix, texts in requests for text in texts]
+        scores: list[float] = []
+        self.model.eval()
+        for chunk_start in range(0, len(rows), self.config.batch_size):
+            chunk = rows[chunk_start : chunk_start + self.config.batch_size]
+            # Left padding puts every continuation at the end, so only the last few positions need logits
+            # (a large vocabulary times the whole prompt would not fit); positions count from the first real token.
+            width = max(len(ids) for ids, _ in chunk)
+            keep = max(len(ids) - start for ids, start in chunk) + 1
+            input_ids = torch.full((len(chunk), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            attention = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, (ids, _) in enumerate(chunk):
+                input_ids[row, width - len(ids):] = torch.tensor(ids)
+                attention[row, width - len(ids):] = 1
+            positions = (attention.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                logits = self.model(input_ids=input_ids.to(self.model.device), attention_mask=attention.to(self.model.device),
+                                    position_ids=positions.to(self.model.device), logits_to_keep=keep).logits
+            log_probs = torch.log_softmax(logits.float(), dim=-1).cpu()
+            for row, (ids, start) in enumerate(chunk):
+                targets = ids[start:]
+                # Kept position j predicts token width - keep + j + 1.
+                first = keep - 1 - len(targets)
+                scores.append(float(sum(log_probs[row, first + k, token] for k, token in enumerate(targets))))
+        return _regroup(scores, requests)
+
     def close(self) -> None:
         """Nothing runs outside this process."""
+
+
+def _regroup(scores: list[float], requests: list[tuple[str, list[str]]]) -> list[list[float]]:
+    grouped, position = [], 0
+    for _, texts in requests:
+        grouped.append(scores[position : position + len(texts)])
+        position += len(texts)
+    return grouped
 
 
 def vllm_cpu_build() -> bool:
@@ -127,6 +171,21 @@ class VLLMEngine:
 
     def prompt_tokenizer(self) -> Any:
         return self.llm.get_tokenizer()
+
+    def score_continuations(self, requests: list[tuple[str, list[str]]]) -> list[list[float]]:
+        from vllm import SamplingParams
+
+        from relevance_distill.annotate.label_probs import continuation_token_start
+
+        tokenizer = self.llm.get_tokenizer()
+        rows = [continuation_token_start(tokenizer, prefix + text, len(prefix))
+                for prefix, texts in requests for text in texts]
+        # Token ids, not text: vLLM must score exactly the tokens whose offsets located the continuation.
+        outputs = self.llm.generate([{"prompt_token_ids": ids} for ids, _ in rows],
+                                    SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0), use_tqdm=False)
+        scores = [float(sum(output.prompt_logprobs[i][ids[i]].logprob for i in range(start, len(ids))))
+                  for (ids, start), output in zip(rows, outputs)]
+        return _regroup(scores, requests)
 
     def close(self) -> None:
         """Stop the engine's worker processes now rather than at interpreter exit."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from relevance_distill import storage
 from relevance_distill.annotate.consistency import aggregate
+from relevance_distill.annotate.label_probs import label_distributions
 from relevance_distill.data.readers import iter_models, read_models, write_jsonl
 from relevance_distill.progress import Progress, report_result
 from relevance_distill.prompts import build_prompt
@@ -88,10 +89,12 @@ def annotate_shard(pairs: Iterable[QueryServicePair], index: int, shards: int, e
     with Progress(f"annotate shard {index}/{shards}", len(mine), unit="pair") as progress:
         for chunk_start in range(0, len(mine), GENERATE_CHUNK_PAIRS):
             chunk = mine[chunk_start : chunk_start + GENERATE_CHUNK_PAIRS]
-            outputs = engine.generate([build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in chunk])
-            for pair, answers in zip(chunk, outputs):
+            prompts = [build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in chunk]
+            outputs = engine.generate(prompts)
+            distributions = label_distributions(engine, prompts, outputs, scheme)
+            for pair, answers, sample_distributions in zip(chunk, outputs, distributions):
                 tokens += sum(len(tokenizer(a, add_special_tokens=False)["input_ids"]) for a in answers)
-                annotation, record = aggregate(pair, answers, scheme, teacher_version, reward)
+                annotation, record = aggregate(pair, answers, scheme, teacher_version, reward, sample_distributions)
                 if annotation is None:
                     quarantine.append(record)
                 else:

@@ -10,7 +10,7 @@ import typer
 
 from relevance_distill import storage
 from relevance_distill.cli.common import app, fail, print_counts, read_pairs, scheme_from
-from relevance_distill.config import ConfigError, load_config
+from relevance_distill.config import DEFAULT_STUDENT_METHODS, STUDENT_METHODS, ConfigError, load_config
 
 SCHEME_HELP = "Built-in label scheme name or a label_scheme.json (default: the prepared data's default scheme)."
 
@@ -25,8 +25,8 @@ def train_student_command(
                                                             "agrees with its gold label. Without them gold labels and reasoning stand in.")] = None,
     annotated_pairs: Annotated[Optional[str], typer.Option(help="Pairs the teacher annotated (e.g. search logs), added "
                                                                 "to the training set where an annotation exists.")] = None,
-    methods: Annotated[Optional[str], typer.Option(help="Comma-separated methods (default: crsd,vanilla,logit_kd); also "
-                                                        "crsd_no_kl, crsd_no_contrastive.")] = None,
+    methods: Annotated[Optional[str], typer.Option(help=f"Comma-separated methods (default: {','.join(DEFAULT_STUDENT_METHODS)}); "
+                                                        f"all: {', '.join(STUDENT_METHODS)} (StudentTrainConfig.method).")] = None,
     profile: Annotated[Optional[str], typer.Option(help="Student profile, smoke or demo (default demo).")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML of StudentTrainConfig fields; wins over the profile.")] = None,
     label_scheme: Annotated[Optional[str], typer.Option(help=SCHEME_HELP)] = None,

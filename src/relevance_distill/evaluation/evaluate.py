@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from relevance_distill.config import GOLD_ONLY_METHOD
 from relevance_distill.evaluation.metrics import classification_report, expected_scores
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair
@@ -128,6 +129,16 @@ def primary_method(methods: list[str]) -> str:
     return PRIMARY_METHOD if PRIMARY_METHOD in methods else methods[0]
 
 
+def teacher_versus_gold_only(teacher_macro_f1: float | None, gold_only_macro_f1: float | None) -> dict[str, Any] | None:
+    """Whether the teacher labels better than a student trained without it (None unless both were measured): a
+    teacher that does not cannot be what makes a distilled student good."""
+    if teacher_macro_f1 is None or gold_only_macro_f1 is None:
+        return None
+    margin = teacher_macro_f1 - gold_only_macro_f1
+    return {"teacher_macro_f1": teacher_macro_f1, "gold_only_macro_f1": gold_only_macro_f1,
+            "margin_points": round(100 * margin, 2), "teacher_beats_gold_only": margin > 0}
+
+
 def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QueryServicePair], scheme: LabelScheme,
                      out_dir: str | Path, teacher_macro_f1: float | None = None,
                      histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30) -> dict[str, Any]:
@@ -158,7 +169,10 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                "qwk": {m: r["test"]["qwk"] for m, r in results.items()},
                "ordinal": {m: {key: r["test"]["ordinal"][key] for key in ("macro_f1", "qwk")}
                            for m, r in results.items() if "ordinal" in r["test"]},
-               "retention": results[primary].get("retention"), "report": "report.html"}
+               "retention": results[primary].get("retention"),
+               "teacher_vs_gold_only": teacher_versus_gold_only(
+                   teacher_macro_f1, results[GOLD_ONLY_METHOD]["test"]["macro_f1"] if GOLD_ONLY_METHOD in results else None),
+               "report": "report.html"}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {**summary, "methods": results, "report": str(report)}
 

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from relevance_distill.config import StudentTrainConfig
+from relevance_distill.config import COMPUTE_MATCHED_METHODS, ConfigError, StudentTrainConfig
 from relevance_distill.data.readers import read_models
 from relevance_distill.evaluation.evaluate import TRAINING_RECORD
 from relevance_distill.progress import report_result
@@ -47,6 +47,24 @@ def training_pairs(gold_pairs: list[QueryServicePair], annotated_pairs: list[Que
     return gold_pairs + added, counts
 
 
+def training_order(methods: list[str]) -> list[str]:
+    """METHODS with each compute-matched method after the runs it is matched to (which must be among METHODS)."""
+    for method, references in COMPUTE_MATCHED_METHODS.items():
+        missing = [reference for reference in references if method in methods and reference not in methods]
+        if missing:
+            raise ConfigError(f"method {method!r} is matched to the training time of {list(references)}; add {missing} "
+                              f"to the methods (got {methods})")
+    return ([method for method in methods if method not in COMPUTE_MATCHED_METHODS]
+            + [method for method in methods if method in COMPUTE_MATCHED_METHODS])
+
+
+def compute_matched_steps(reference: dict[str, Any], baseline: dict[str, Any]) -> int:
+    """Steps of BASELINE's method that REFERENCE's training time buys (optimisation time only, measured in the
+    same process on the same batches)."""
+    baseline_seconds_per_step = baseline["train_seconds"] / max(baseline["steps"], 1)
+    return max(1, round(reference["train_seconds"] / baseline_seconds_per_step))
+
+
 def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelScheme,
                   train_pairs: list[QueryServicePair], dev_pairs: list[QueryServicePair], output_dir: str | Path,
                   annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
@@ -54,12 +72,16 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
     ``OUTPUT/training.json``, which evaluation reads to find the methods)."""
     from relevance_distill.student.train import train_student
 
-    results = {}
-    for method in methods:
+    results: dict[str, Any] = {}
+    for method in training_order(methods):
         method_config = config.model_copy(update={"method": method})
         StudentTrainConfig.model_validate(method_config.model_dump())  # a bad method name fails here, by name
+        if method in COMPUTE_MATCHED_METHODS:
+            method_config = method_config.model_copy(update={"max_steps": compute_matched_steps(
+                *(results[reference] for reference in COMPUTE_MATCHED_METHODS[method]))})
         results[method] = train_student(method_config, scheme, train_pairs, dev_pairs, Path(output_dir) / method,
                                         annotations)
+    results = {method: results[method] for method in methods}
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
     report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f}"
                                                    for method, result in results.items()))

@@ -15,9 +15,10 @@ import hashlib
 import json
 import math
 import random
+import re
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,25 @@ class StudentExample:
     label: str
     soft_target: tuple[float, ...]
     reasoning: str
+    # The teacher's label distribution (Annotation.label_probs); one-hot gold for gold pairs; None when not recorded.
+    teacher_probs: tuple[float, ...] | None = None
+
+
+# How a chain states its verdict: the built-in generator's sentences ("So the label is weak.", "…判定为弱相关。",
+# data/generate.py) and the usual phrasing of teacher-written chains. A test checks every built-in chain matches.
+VERDICT_MARKERS = ("the label is", "判定为")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+
+
+def without_verdict(reasoning: str) -> tuple[str, bool]:
+    """The chain without its final verdict sentence (the sentence that names the label), and whether one was
+    removed. Only the last sentence is examined: earlier ones hold the checks the reasoning view should keep."""
+    lowered = reasoning.lower()
+    position = max(lowered.rfind(marker) for marker in VERDICT_MARKERS)
+    if position < 0:
+        return reasoning, False
+    boundaries = [match.end() for match in _SENTENCE_END.finditer(reasoning) if match.end() <= position]
+    return reasoning[: boundaries[-1]].strip() if boundaries else "", True
 
 
 def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
@@ -52,7 +72,8 @@ def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
 
     Pairs with no label from either source cannot be trained on; they are counted, never silently lost.
     """
-    examples, counts = [], {"pairs": len(pairs), "examples": 0, "without_label": 0, "without_reasoning": 0}
+    examples, counts = [], {"pairs": len(pairs), "examples": 0, "without_label": 0, "without_reasoning": 0,
+                            "without_label_probs": 0}
     for pair in pairs:
         annotation = annotations.get(pair.pair_id) if annotations is not None else None
         if pair.label is not None:
@@ -67,7 +88,14 @@ def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
             continue
         counts["without_reasoning"] += not reasoning
         soft = tuple(float(votes.get(name, 0.0)) for name in scheme.names)
-        examples.append(StudentExample(pair, scheme.resolve(label), soft, reasoning))
+        if pair.label is not None:
+            probs: tuple[float, ...] | None = tuple(float(name == scheme.resolve(label)) for name in scheme.names)
+        elif annotation is not None and annotation.label_probs:
+            probs = tuple(float(annotation.label_probs.get(name, 0.0)) for name in scheme.names)
+        else:
+            probs = None
+            counts["without_label_probs"] += 1
+        examples.append(StudentExample(pair, scheme.resolve(label), soft, reasoning, probs))
     counts["examples"] = len(examples)
     return examples, counts
 
@@ -104,10 +132,16 @@ def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int)
     return batches
 
 
+# Methods that learn the teacher's distribution (KD_TARGETS) instead of a label: soft CE, whose gradient is
+# that of KL(teacher ‖ student).
+KD_METHODS = ("vote_kd", "logit_kd")
+
+
 def method_loss(model: StudentModel, method: str, weights: CRSDWeights, batch: dict[str, torch.Tensor],
                 reasoning_batch: dict[str, torch.Tensor] | None, targets: torch.Tensor,
-                soft_targets: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The loss of one micro-batch for ``method``, with each term (for logging)."""
+                kd_targets: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The loss of one micro-batch for ``method``, with each term (for logging). KD_TARGETS: the teacher's vote
+    shares (vote_kd) or label distribution (logit_kd), one-hot gold on gold pairs."""
     logits, h = model(batch)
     if method.startswith("crsd"):
         if reasoning_batch is None:
@@ -115,11 +149,23 @@ def method_loss(model: StudentModel, method: str, weights: CRSDWeights, batch: d
         logits_r, h_r = model(reasoning_batch)
         return crsd_loss(logits.float(), logits_r.float(), model.project(h).float(), model.project(h_r).float(),
                          targets, weights)
-    if method == "logit_kd":
-        kd = soft_cross_entropy(logits.float(), soft_targets)
+    if method in KD_METHODS:
+        kd = soft_cross_entropy(logits.float(), kd_targets)
         return {"loss": kd, "kd": kd}
     ce = soft_cross_entropy(logits.float(), targets)
     return {"loss": ce, "ce": ce}
+
+
+def kd_target_table(examples: list[StudentExample], method: str) -> torch.Tensor:
+    """Per example, the distribution a KD method learns (vote shares, or the teacher's label probabilities)."""
+    if method != "logit_kd":
+        return torch.tensor([e.soft_target for e in examples], dtype=torch.float)
+    missing = [e.pair.pair_id for e in examples if e.teacher_probs is None]
+    if missing:
+        raise ValueError(f"method 'logit_kd' needs the teacher's label distribution, but {len(missing)} teacher-labelled "
+                         f"pairs have no label_probs (e.g. {missing[:3]}): annotate them again (annotation records "
+                         "label_probs) or choose vote_kd")
+    return torch.tensor([e.teacher_probs for e in examples], dtype=torch.float)
 
 
 def _optimizer(model: torch.nn.Module, config: StudentTrainConfig) -> torch.optim.Optimizer:
@@ -147,7 +193,16 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     device = resolve_device(config.device)
+    teacher_pairs_left_out = 0
+    if not config.uses_teacher:
+        gold_pairs = [pair for pair in train_pairs if pair.label is not None]
+        teacher_pairs_left_out, train_pairs, annotations = len(train_pairs) - len(gold_pairs), gold_pairs, None
     examples, counts = build_examples(train_pairs, scheme, annotations)
+    counts["teacher_pairs_left_out"] = teacher_pairs_left_out
+    if config.method == "crsd_no_verdict":
+        stripped = [without_verdict(e.reasoning) for e in examples]
+        examples = [replace(e, reasoning=text) for e, (text, _) in zip(examples, stripped)]
+        counts["verdicts_removed"] = sum(removed for _, removed in stripped)
     if len(examples) < config.batch_size:
         raise ValueError(f"{len(examples)} training examples is fewer than one batch of {config.batch_size}")
     dev_examples = [pair for pair in dev_pairs if pair.label is not None]
@@ -161,6 +216,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     standard, reasoning_views = encoder.encode_pairs([e.pair for e in examples], [e.reasoning for e in examples])
     hard_targets = torch.tensor([scheme.index(e.label) for e in examples])
     soft_targets = torch.tensor([e.soft_target for e in examples], dtype=torch.float)
+    kd_targets = kd_target_table(examples, config.method)
 
     micro_batch = config.batch_size
     steps_per_epoch = len(examples) // (micro_batch * config.gradient_accumulation_steps)
@@ -204,6 +260,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     stopped_early = False
     with Progress(f"train {config.method}", total_steps, completed=start_step) as progress:
         for step in range(start_step, total_steps):
+            step_started = time.monotonic()
             model.train()
             terms_sum: dict[str, float] = {}
             for micro in range(config.gradient_accumulation_steps):
@@ -216,7 +273,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                                collate([reasoning_views[i] for i in indices], encoder.pad_id).items()}
                 with autocast:
                     terms = method_loss(model, config.method, weights, batch, batch_r, targets,
-                                        soft_targets[indices].to(device))
+                                        kd_targets[indices].to(device))
                 (terms["loss"] / config.gradient_accumulation_steps).backward()
                 for name, value in terms.items():
                     terms_sum[name] = terms_sum.get(name, 0.0) + value.detach().item() / config.gradient_accumulation_steps
@@ -225,6 +282,8 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             history["steps"].append({"step": step + 1, "lr": scheduler.get_last_lr()[0], **terms_sum})
+            # Optimisation time only (evaluation excluded): what a compute-matched baseline is given.
+            history["train_seconds"] = history.get("train_seconds", 0.0) + time.monotonic() - step_started
             progress.update(loss=terms_sum["loss"])
 
             if (step + 1) % config.eval_every_steps == 0 or step + 1 == total_steps:
@@ -260,6 +319,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         "best_dev_macro_f1": best_f1,
         "best_step": max(history["evals"], key=lambda e: e["dev_macro_f1"])["step"] if history["evals"] else None,
         "seconds": round(time.monotonic() - started, 2),
+        "train_seconds": round(history.get("train_seconds", 0.0), 2),
         "device": device.type,
         "examples": counts,
         "batch_order_sha256": fingerprint,

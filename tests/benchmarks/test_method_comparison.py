@@ -1,0 +1,73 @@
+"""benchmarks/method_comparison.py: the statistics (bootstrap over seeds and test queries, paired differences)
+and the README table generated from its JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("method_comparison", ROOT / "benchmarks" / "method_comparison.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _predictions(rng, gold, accuracy):
+    noise = rng.integers(0, 4, len(gold))
+    return np.where(rng.random(len(gold)) < accuracy, gold, noise)
+
+
+def test_bootstrap_intervals_and_paired_differences():
+    comparison = _module()
+    rng = np.random.default_rng(1)
+    gold = rng.integers(0, 4, 320)
+    groups = np.repeat(np.arange(40), 8)
+    predictions = {"crsd": {s: _predictions(rng, gold, 0.9) for s in range(3)},
+                   "vanilla": {s: _predictions(rng, gold, 0.5) for s in range(3)},
+                   "gold_only": {s: _predictions(rng, gold, 0.9) for s in range(2)}}
+    stats = comparison.bootstrap(gold, groups, predictions, 4, resamples=200)
+    for method, entry in stats["methods"].items():
+        low, high = entry["macro_f1_ci"]
+        assert low <= entry["macro_f1_mean"] <= high and high - low < 0.3, (method, entry)
+    better = stats["paired"]["crsd_minus_vanilla"]
+    assert better["ci"][0] > 0.2 and better["seeds"] == [0, 1, 2]
+    same = stats["paired"]["crsd_minus_gold_only"]
+    assert same["ci"][0] < 0 < same["ci"][1] and same["seeds"] == [0, 1]
+    # The same resamples every time: the JSON does not change when nothing was retrained.
+    assert comparison.bootstrap(gold, groups, predictions, 4, resamples=200) == stats
+
+
+def test_readme_table_is_written_between_the_markers(tmp_path):
+    comparison = _module()
+    result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
+                         "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40},
+              "teacher": {"profile": "demo", "macro_f1": 0.5},
+              "methods": {"crsd": {"seeds": [{}, {}, {}], "macro_f1_mean": 0.61, "macro_f1_ci": [0.55, 0.66],
+                                   "qwk_mean": 0.7, "qwk_ci": [0.6, 0.8]},
+                          "vanilla": {"seeds": [{}, {}, {}], "macro_f1_mean": 0.51, "macro_f1_ci": [0.45, 0.56],
+                                      "qwk_mean": 0.6, "qwk_ci": [0.5, 0.7]}},
+              "paired": {"crsd_minus_vanilla": {"mean": 0.1, "ci": [0.05, 0.15]}}}
+    table = comparison.readme_table(result)
+    assert "| vanilla | 3 | 51.0 [45.0, 56.0] | 60.0 [50.0, 70.0] | +10.0 [5.0, 15.0] |" in table
+    assert "| crsd | 3 | 61.0 [55.0, 66.0] | 70.0 [60.0, 80.0] | — |" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{comparison.README_START}\nold\n{comparison.README_END}\nafter\n")
+    comparison.write_readme(readme, table)
+    assert readme.read_text() == f"before\n{table}\nafter\n"
+
+
+def test_the_readme_table_is_the_one_generated_from_the_committed_results():
+    comparison = _module()
+    results = ROOT / "benchmarks" / "results" / "method_comparison.json"
+    if not results.is_file():
+        pytest.skip("no method comparison results committed yet")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8"))) in readme
