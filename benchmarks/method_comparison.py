@@ -1,6 +1,6 @@
 """CRSD against its baselines and ablations: several seeds, bootstrap confidence intervals, paired differences.
 
-    python benchmarks/method_comparison.py --workdir runs/method-comparison [--seeds 0,1,2] [--methods …] \
+    python benchmarks/method_comparison.py [--workdir runs/method-comparison] [--seeds 0,1,2] [--methods …] \
         [--teacher-profile demo | --teacher-model-uri DIR] [--student-overrides '{"max_steps": 300}'] \
         [--json benchmarks/results/method_comparison.json] [--readme README.md]
 
@@ -11,9 +11,11 @@ method of every seed trains from the same initial weights (the seed's) on the sa
 (``student/train.py``); ``gold_only`` has fewer examples, so its batches are drawn from the gold pairs alone,
 and ``vanilla_compute_matched`` runs as many vanilla steps as CRSD's measured training time buys.
 
-Resumable: the teacher, the annotations and each seed × method result are cached under WORKDIR (a killed
-student run continues from its last checkpoint), so the sweep can be spread over several sessions; the JSON and
-the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
+Resumable across sessions and machines: the teacher's figures, its annotations and each seed × method result
+(test figures, predictions, dev curve) are small files under ``--cache`` (committed with the results, default
+``benchmarks/results/method_comparison/``), so a later session, or a GPU machine, trains only what is missing
+on the same annotations; models and checkpoints stay under WORKDIR (a killed student run continues from its
+last checkpoint). The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
 seeds with a 95 % percentile bootstrap interval that resamples seeds and test queries (a query's pairs move
 together: they are not independent); paired CRSD − baseline differences use the same resampled seeds and
 queries for both methods.
@@ -40,12 +42,12 @@ def _print(message: str) -> None:
     print(message, flush=True)
 
 
-def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: Path) -> dict[str, Any]:
+def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: Path, cache: Path) -> dict[str, Any]:
     """The teacher model URI and its macro-F1 on the test split (trained, or evaluated, once and cached)."""
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import read_pairs, teacher_evaluation
 
-    cached = workdir / "teacher.json"
+    cached = cache / "teacher.json"
     if cached.is_file():
         return json.loads(cached.read_text(encoding="utf-8"))
     scheme = get_label_scheme("local_services")
@@ -66,11 +68,12 @@ def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: P
                    "macro_f1": report["after_dpo"]["macro_f1"], "qwk": report["after_dpo"]["qwk"],
                    "parse_rate": report["after_dpo"]["parse_rate"], "after_sft_macro_f1": report["after_sft"]["macro_f1"]}
     teacher.update({"test_pairs": len(test), "seconds": round(time.monotonic() - started, 1)})
+    cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(teacher, indent=2), encoding="utf-8")
     return teacher
 
 
-def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict[str, Any]:
+def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir: Path, cache: Path) -> dict[str, Any]:
     """The teacher's annotations of the log pairs, with the demo run profile's annotation settings (cached)."""
     from relevance_distill.annotate.engines import EngineConfig, make_engine
     from relevance_distill.annotate.shards import annotate_shard, merge_shards, read_input_pairs
@@ -78,7 +81,7 @@ def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir
     from relevance_distill.schemas import get_label_scheme
 
     merged = workdir / "annotations" / "merged"
-    if not (merged / "stats.json").is_file():
+    if not (cache / "annotations.jsonl").is_file():
         settings = RUN_PROFILES["demo"].annotation
         pairs = read_input_pairs(splits["unlabeled"], settings.max_pairs)
         engine = make_engine(teacher["model_uri"], EngineConfig(**settings.model_dump(exclude={"shards", "max_pairs"})))
@@ -88,12 +91,23 @@ def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir
         finally:
             engine.close()
         merge_shards(str(workdir / "annotations"), 1, str(merged), expected_rows=len(pairs))
-    stats = json.loads((merged / "stats.json").read_text(encoding="utf-8"))
-    return {"annotations": str(merged / "annotations.jsonl"), "pairs": splits["unlabeled"],
+        for name in ("annotations.jsonl", "stats.json"):
+            (cache / name).write_bytes((merged / name).read_bytes())
+    stats = json.loads((cache / "stats.json").read_text(encoding="utf-8"))
+    return {"annotations": str(cache / "annotations.jsonl"), "pairs": splits["unlabeled"],
             "annotated": stats["annotated"], "rows_in": stats["rows_in"], "labels": stats["labels"]}
 
 
-def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path,
+def budget_settings(config: Any) -> dict[str, Any]:
+    """The student settings every cached result of one comparison must share (all but method and seed)."""
+    return config.model_dump(exclude={"method", "seed", "device", "resume", "num_threads"})
+
+
+def result_path(cache: Path, seed: int, method: str) -> Path:
+    return cache / f"seed-{seed}" / f"{method}.json"
+
+
+def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, cache: Path,
               done: dict[tuple[int, str], dict[str, Any]]) -> dict[str, Any]:
     """One seed × method: train (resuming a killed run), evaluate on the test split, cache the result."""
     from relevance_distill.config import COMPUTE_MATCHED_METHODS
@@ -102,9 +116,14 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
     from relevance_distill.student.train import train_student
 
     out = workdir / "students" / f"seed-{seed}" / method
-    cached = out / "result.json"
+    cached = result_path(cache, seed, method)
+    settings = budget_settings(config)
     if cached.is_file():
-        return json.loads(cached.read_text(encoding="utf-8"))
+        result = json.loads(cached.read_text(encoding="utf-8"))
+        if result["settings"] != settings:
+            raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
+                             "another --cache for another budget")
+        return result
     method_config = config.model_copy(update={"method": method, "seed": seed})
     if method in COMPUTE_MATCHED_METHODS:
         method_config = method_config.model_copy(update={"max_steps": compute_matched_steps(
@@ -112,12 +131,13 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
     training = train_student(method_config, data["scheme"], data["train"], data["dev"], out, data["annotations"])
     metrics = evaluate_student(out / BEST_DIR, data["test"], data["scheme"], latency_requests=0)
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
-    result = {"seed": seed, "method": method,
+    result = {"seed": seed, "method": method, "settings": settings,
               "training": {key: value for key, value in training.items() if key != "config"},
               "test": {"macro_f1": metrics["test"]["macro_f1"], "qwk": metrics["test"]["qwk"]},
               "test_set_sha256": metrics["test_set_sha256"],
               "predicted": [data["scheme"].index(row["predicted"]) for row in metrics["predictions"]],
               "curve": [[e["step"], e["dev_macro_f1"]] for e in history["evals"]]}
+    cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(result), encoding="utf-8")
     return result
 
@@ -243,7 +263,9 @@ def main() -> None:
     from relevance_distill.teacher.stages import read_pairs
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workdir", default="runs/method-comparison")
+    parser.add_argument("--workdir", default="runs/method-comparison", help="Models and checkpoints (large, not kept).")
+    parser.add_argument("--cache", default="benchmarks/results/method_comparison",
+                        help="Teacher figures, annotations and per-seed results (small, committed: the sweep resumes from them).")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default=",".join(STUDENT_METHODS))
     parser.add_argument("--teacher-profile", default="demo", help="Teacher profile trained here (ignored with --teacher-model-uri).")
@@ -256,17 +278,17 @@ def main() -> None:
     parser.add_argument("--readme", default="")
     args = parser.parse_args()
 
-    workdir = Path(args.workdir)
+    workdir, cache = Path(args.workdir), Path(args.cache)
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     methods = training_order(parse_methods(args.methods))
     config = student_config_for(args.student_profile, **json.loads(args.student_overrides))
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")
     test = read_pairs(splits["test"])
-    teacher = prepare_teacher(args, splits, workdir) if not args.only_report else json.loads(
-        (workdir / "teacher.json").read_text(encoding="utf-8"))
+    teacher = prepare_teacher(args, splits, workdir, cache) if not args.only_report else json.loads(
+        (cache / "teacher.json").read_text(encoding="utf-8"))
     _print(f"teacher: macro-F1 {teacher['macro_f1']:.4f} on {teacher['test_pairs']} test pairs")
-    annotated = prepare_annotations(teacher, splits, workdir) if not args.only_report else None
+    annotated = prepare_annotations(teacher, splits, workdir, cache) if not args.only_report else None
     data: dict[str, Any] = {"scheme": scheme, "dev": read_pairs(splits["dev"]), "test": test}
     if annotated:
         annotations = load_annotations(annotated["annotations"])
@@ -277,13 +299,13 @@ def main() -> None:
     results: dict[tuple[int, str], dict[str, Any]] = {}
     for seed in seeds:
         for method in methods:
-            cached = workdir / "students" / f"seed-{seed}" / method / "result.json"
+            cached = result_path(cache, seed, method)
             if args.only_report:
                 if cached.is_file():
                     results[(seed, method)] = json.loads(cached.read_text(encoding="utf-8"))
                 continue
             started = time.monotonic()
-            results[(seed, method)] = train_one(method, seed, config, data, workdir, results)
+            results[(seed, method)] = train_one(method, seed, config, data, workdir, cache, results)
             r = results[(seed, method)]
             _print(f"seed {seed} {method}: test macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f} "
                    f"({r['training']['steps']} steps, {time.monotonic() - started:.0f} s)")
