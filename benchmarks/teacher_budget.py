@@ -20,11 +20,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Overrides of the profile's CPT and SFT settings; "cpt": None skips continued pre-training.
+# A teacher profile ("profile", default --profile) and overrides of its CPT and SFT settings; "cpt": None skips
+# continued pre-training.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "demo": {},
+    "demo": {"profile": "demo"},
+    "deep": {"profile": "deep"},
     "long": {"sft": {"max_steps": 4000}},
-    "deep": {"cpt": {"tiny_layers": 4}, "sft": {"tiny_layers": 4, "max_steps": 3000}},
     "wide": {"cpt": {"tiny_hidden_size": 256, "tiny_heads": 4}, "sft": {"tiny_hidden_size": 256, "tiny_heads": 4,
                                                                        "max_steps": 3000, "learning_rate": 1.5e-3}},
     "no_cpt": {"cpt": None},
@@ -36,7 +37,7 @@ def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any 
     from relevance_distill.config import parse_config
     from relevance_distill.teacher.profiles import teacher_config
 
-    base = teacher_config(profile)
+    base = teacher_config(overrides.get("profile", profile))
     sft = parse_config(type(base.sft), {**base.sft.model_dump(), **overrides.get("sft", {})}, source="sft overrides")
     if "cpt" in overrides and overrides["cpt"] is None:
         return sft, None
@@ -63,7 +64,7 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     sft = sft_step(sft_config, train, scheme, str(out / "sft"), cpt_uri, out / "work")
     train_seconds = time.monotonic() - started
     evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, 160)
-    result = {"candidate": name, "profile": profile, "overrides": overrides, "model_uri": sft["model_uri"],
+    result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides, "model_uri": sft["model_uri"],
               "test_pairs": evaluation["pairs"], "macro_f1": evaluation["macro_f1"], "qwk": evaluation["qwk"],
               "accuracy": evaluation["accuracy"], "parse_rate": evaluation["parse_rate"],
               "majority_macro_f1": evaluation["majority_macro_f1"], "cpt_seconds": round(cpt_seconds, 1),
