@@ -285,6 +285,8 @@ def main() -> None:
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")
     test = read_pairs(splits["test"])
+    if args.only_report and not (cache / "teacher.json").is_file():
+        raise SystemExit(f"--only-report: {cache} holds no results yet (no teacher.json); run without it first")
     teacher = prepare_teacher(args, splits, workdir, cache) if not args.only_report else json.loads(
         (cache / "teacher.json").read_text(encoding="utf-8"))
     _print(f"teacher: macro-F1 {teacher['macro_f1']:.4f} on {teacher['test_pairs']} test pairs")
