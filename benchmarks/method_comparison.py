@@ -110,9 +110,8 @@ def result_path(cache: Path, seed: int, method: str) -> Path:
 def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, cache: Path,
               done: dict[tuple[int, str], dict[str, Any]]) -> dict[str, Any]:
     """One seed × method: train (resuming a killed run), evaluate on the test split, cache the result."""
-    from relevance_distill.config import COMPUTE_MATCHED_METHODS
     from relevance_distill.evaluation.evaluate import BEST_DIR, evaluate_student
-    from relevance_distill.student.compare import compute_matched_steps
+    from relevance_distill.student.compare import with_matched_budget
     from relevance_distill.student.train import train_student
 
     out = workdir / "students" / f"seed-{seed}" / method
@@ -124,10 +123,8 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
             raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
                              "another --cache for another budget")
         return result
-    method_config = config.model_copy(update={"method": method, "seed": seed})
-    if method in COMPUTE_MATCHED_METHODS:
-        method_config = method_config.model_copy(update={"max_steps": compute_matched_steps(
-            *(done[(seed, reference)]["training"] for reference in COMPUTE_MATCHED_METHODS[method]))})
+    trained = {other: result["training"] for (other_seed, other), result in done.items() if other_seed == seed}
+    method_config = with_matched_budget(config.model_copy(update={"method": method, "seed": seed}), trained)
     training = train_student(method_config, data["scheme"], data["train"], data["dev"], out, data["annotations"])
     metrics = evaluate_student(out / BEST_DIR, data["test"], data["scheme"], latency_requests=0)
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))

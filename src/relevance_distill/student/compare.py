@@ -65,6 +65,15 @@ def compute_matched_steps(reference: dict[str, Any], baseline: dict[str, Any]) -
     return max(1, round(reference["train_seconds"] / baseline_seconds_per_step))
 
 
+def with_matched_budget(config: StudentTrainConfig, trained: dict[str, Any]) -> StudentTrainConfig:
+    """CONFIG with a compute-matched method's step budget taken from the TRAINED results of its references
+    (method -> training result); other methods' configs are returned as they are."""
+    if config.method not in COMPUTE_MATCHED_METHODS:
+        return config
+    references = [trained[reference] for reference in COMPUTE_MATCHED_METHODS[config.method]]
+    return config.model_copy(update={"max_steps": compute_matched_steps(*references)})
+
+
 def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelScheme,
                   train_pairs: list[QueryServicePair], dev_pairs: list[QueryServicePair], output_dir: str | Path,
                   annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
@@ -76,10 +85,7 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
     for method in training_order(methods):
         method_config = config.model_copy(update={"method": method})
         StudentTrainConfig.model_validate(method_config.model_dump())  # a bad method name fails here, by name
-        if method in COMPUTE_MATCHED_METHODS:
-            method_config = method_config.model_copy(update={"max_steps": compute_matched_steps(
-                *(results[reference] for reference in COMPUTE_MATCHED_METHODS[method]))})
-        results[method] = train_student(method_config, scheme, train_pairs, dev_pairs, Path(output_dir) / method,
+        results[method] = train_student(with_matched_budget(method_config, results), scheme, train_pairs, dev_pairs, Path(output_dir) / method,
                                         annotations)
     results = {method: results[method] for method in methods}
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
