@@ -167,6 +167,8 @@ def main() -> None:
             "best_over_torch_fp32": rate[best] / rate["torch_padded"],
             "int8_over_torch_fp32": rate["onnx_int8"] / rate["torch_padded"] if "onnx_int8" in rate else None,
             "bf16_over_torch_fp32": rate["torch_bf16"] / rate["torch_padded"] if "torch_bf16" in rate else None,
+            "openvino_bf16_over_torch_fp32": (rate["openvino_bf16"] / rate["torch_padded"] if "openvino_bf16" in rate
+                                              else None),
             "best_over_torch_fp32_dynamic_padding": rate[best] / rate["torch"],
             "http_v2_over_inprocess": rate["http_v2"] / rate[best],
             "grpc_over_inprocess": rate["grpc"] / rate[best],
@@ -177,6 +179,8 @@ def main() -> None:
             "int8_argmax_agreement": gates.get("onnx_int8", {}).get("argmax_agreement"),
             "bf16_macro_f1_drop": gates.get("torch_bf16", {}).get("macro_f1_drop"),
             "bf16_argmax_agreement": gates.get("torch_bf16", {}).get("argmax_agreement"),
+            "openvino_bf16_macro_f1_drop": gates.get("openvino_bf16", {}).get("macro_f1_drop"),
+            "openvino_bf16_argmax_agreement": gates.get("openvino_bf16", {}).get("argmax_agreement"),
             "published": {name: gate["published"] for name, gate in gates.items()},
             "test_pairs": next(iter(gates.values()), {}).get("test_pairs")},
     }

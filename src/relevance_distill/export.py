@@ -8,11 +8,14 @@ model card ``README.md`` and, with ONNX on, three graphs for ONNX Runtime:
 * ``model.onnx``: fp32 as exported by torch (logit parity with torch checked);
 * ``model.opt.onnx``: the same graph after ONNX Runtime's transformer optimizer (fused attention, GELU,
   LayerNorm; parity checked);
-* ``model.int8.onnx``: dynamic per-channel INT8 of the optimised graph.
+* ``model.int8.onnx``: dynamic per-channel INT8 of the optimised graph;
 
-Every reduced-precision backend (INT8, and bf16 torch, which needs no file) is published only when its macro-F1 on
-the gold test split is at most ``max_macro_f1_drop`` below torch fp32's; the gate's figures (and argmax
-agreement) go into ``metrics.json`` under ``reduced_precision``. A refused INT8 file is deleted.
+and, with OpenVINO on, ``model.ov.xml`` + ``model.ov.bin``: the model converted from torch to OpenVINO IR with fp32
+weights (parity checked), which the ``openvino`` and ``openvino_bf16`` backends run.
+
+Every reduced-precision backend (INT8; bf16 torch and bf16 OpenVINO, which need no file of their own) is published
+only when its macro-F1 on the gold test split is at most ``max_macro_f1_drop`` below torch fp32's; the gate's
+figures (and argmax agreement) go into ``metrics.json`` under ``reduced_precision``. A refused INT8 file is deleted.
 
 ``manifest.json`` is written last.
 """
@@ -31,7 +34,13 @@ from pydantic import Field
 from relevance_distill import storage
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.serving.backends import BACKEND_FILES, batched_logits, load_backend
+from relevance_distill.serving.backends import (
+    BACKEND_FILES,
+    OPENVINO_WEIGHTS,
+    BackendUnavailable,
+    batched_logits,
+    load_backend,
+)
 
 EXPORT_INFO = "relevance_distill.json"
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -50,8 +59,11 @@ class ExportConfig(StrictModel):
                        "parity with torch checked); the ONNX serving backends need them.")
     quantize: bool = Field(default=True, description="Also write model.int8.onnx (dynamic per-channel INT8 of the "
                            "optimised graph) when it passes the accuracy gate on the gold test split; needs onnx.")
-    bfloat16: bool = Field(default=True, description="Offer the torch_bf16 serving backend (weights cast to bfloat16 "
-                           "at load) when it passes the accuracy gate on the gold test split.")
+    openvino: bool = Field(default=True, description="Also write model.ov.xml/.bin (OpenVINO IR converted from torch, "
+                           "fp32 weights, logit parity checked); the openvino and openvino_bf16 backends need them.")
+    bfloat16: bool = Field(default=True, description="Offer the bf16 serving backends (torch_bf16, and openvino_bf16 "
+                           "when openvino is on: the fp32 weights run in bfloat16) when they pass the accuracy gate on "
+                           "the gold test split.")
     max_macro_f1_drop: float = Field(default=0.005, ge=0.0, le=1.0, description="Largest macro-F1 loss of a "
                                      "reduced-precision backend (INT8, bf16) against torch fp32 on the gold test split "
                                      "that still publishes it (0.005 = 0.5 points).")
@@ -61,23 +73,52 @@ def model_uri(root_uri: str, name: str, version: str) -> str:
     return storage.join(root_uri, "models", name, version)
 
 
-def _parity_batch(tokenizer: Any, max_length: int) -> dict[str, np.ndarray]:
+def _parity_batches(tokenizer: Any, max_length: int) -> list[dict[str, np.ndarray]]:
+    """Two batches of different shapes (3 pairs padded to MAX_LENGTH, and the 2 shorter ones alone), so that a
+    graph whose batch or sequence size was frozen at export fails the check."""
     from relevance_distill.encoding import ViewEncoder, collate_arrays
 
     encoder = ViewEncoder(tokenizer, max_length, max_length)
     standard, _ = encoder.encode(["hotpot with private room in Chaoyang", "朝阳 火锅 包间", "usb cable"],
                                  ["Golden Hotpot (Chaoyang) | category: Food > Hotpot | price: 88",
                                   "金鼎火锅(朝阳店) | 美食 > 火锅", "Anker USB-C cable 1m braided " * 20])
-    return collate_arrays(standard, encoder.pad_id)
+    return [collate_arrays(standard, encoder.pad_id), collate_arrays(standard[:2], encoder.pad_id)]
 
 
-def _check_parity(backend: str, directory: Path, batch: dict[str, np.ndarray], expected: np.ndarray,
+def _torch_logits(classifier: Any, batches: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    import torch
+
+    with torch.inference_mode():
+        return [classifier(**{name: torch.from_numpy(batch[name]) for name in ONNX_INPUTS}).logits.numpy()
+                for batch in batches]
+
+
+def _logits_only(classifier: Any) -> Any:
+    """CLASSIFIER as a module from the three input arrays to the logits (what the exporters trace)."""
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self, model: Any):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+    return LogitsOnly(classifier).eval()
+
+
+def _check_parity(backend: str, directory: Path, batches: list[dict[str, np.ndarray]], expected: list[np.ndarray],
                   tolerance: float) -> float:
+    """The largest |logit difference| between BACKEND and torch over BATCHES; beyond TOLERANCE the backend's files
+    are deleted and the export fails."""
     path = directory / BACKEND_FILES[backend]
-    actual = load_backend(backend, directory, threads=1).logits(batch)
-    max_diff = float(np.abs(actual - expected).max())
+    loaded = load_backend(backend, directory, threads=1)
+    max_diff = max(float(np.abs(loaded.logits(batch) - reference).max()) for batch, reference in zip(batches, expected))
     if max_diff > tolerance:
         path.unlink()
+        if backend == "openvino":
+            (directory / OPENVINO_WEIGHTS).unlink()
         raise RuntimeError(f"{path.name} parity failed: max |logit difference| {max_diff:.2e} > tolerance {tolerance:.0e}")
     return max_diff
 
@@ -88,30 +129,21 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
     from onnxruntime.transformers import optimizer
 
     classifier.eval()
-    batch = _parity_batch(tokenizer, max_length)
-
-    class LogitsOnly(torch.nn.Module):
-        def __init__(self, model: Any):
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
-
+    batches = _parity_batches(tokenizer, max_length)
     path = directory / BACKEND_FILES["onnx"]
-    tensors = {name: torch.from_numpy(batch[name]) for name in ONNX_INPUTS}
+    tensors = {name: torch.from_numpy(batches[0][name]) for name in ONNX_INPUTS}
     # The torch.export-based exporter: the TorchScript one traces transformers' mask logic as constants and
     # misses parity by ~1e-2 on BERT.
     batch_dim, sequence_dim = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
-    program = torch.onnx.export(LogitsOnly(classifier).eval(), tuple(tensors[name] for name in ONNX_INPUTS),
+    program = torch.onnx.export(_logits_only(classifier), tuple(tensors[name] for name in ONNX_INPUTS),
                                 input_names=list(ONNX_INPUTS), output_names=["logits"], opset_version=ONNX_OPSET,
                                 dynamic_shapes={name: {0: batch_dim, 1: sequence_dim} for name in ONNX_INPUTS},
                                 dynamo=True, external_data=False, verbose=False)
     program.save(str(path), external_data=False)
-    with torch.inference_mode():
-        expected = classifier(**tensors).logits.numpy()
+    expected = _torch_logits(classifier, batches)
     backends = {"onnx": {"file": path.name, "opset": ONNX_OPSET, "published": True, "tolerance": ONNX_PARITY_TOLERANCE,
-                         "parity_max_abs_diff": _check_parity("onnx", directory, batch, expected, ONNX_PARITY_TOLERANCE)}}
+                         "parity_max_abs_diff": _check_parity("onnx", directory, batches, expected,
+                                                              ONNX_PARITY_TOLERANCE)}}
 
     optimized_path = directory / BACKEND_FILES["onnx_optimized"]
     config = classifier.config
@@ -121,8 +153,36 @@ def export_onnx(classifier: Any, tokenizer: Any, directory: Path, max_length: in
     fused = {op: count for op, count in optimized.get_fused_operator_statistics().items() if count}
     backends["onnx_optimized"] = {
         "file": optimized_path.name, "published": True, "fused": fused, "tolerance": OPTIMIZED_PARITY_TOLERANCE,
-        "parity_max_abs_diff": _check_parity("onnx_optimized", directory, batch, expected, OPTIMIZED_PARITY_TOLERANCE)}
+        "parity_max_abs_diff": _check_parity("onnx_optimized", directory, batches, expected,
+                                             OPTIMIZED_PARITY_TOLERANCE)}
     return backends
+
+
+def export_openvino(classifier: Any, tokenizer: Any, directory: Path, max_length: int) -> dict[str, dict[str, Any]]:
+    """Write model.ov.xml/.bin (OpenVINO IR converted from torch, fp32 weights, every dimension dynamic) into
+    DIRECTORY and check it against torch's logits on two batch shapes."""
+    import warnings
+
+    import openvino
+    import torch
+
+    classifier.eval()
+    batches = _parity_batches(tokenizer, max_length)
+    example = {name: torch.from_numpy(batches[0][name]) for name in ONNX_INPUTS}
+    with warnings.catch_warnings():
+        # Tracing warns about transformers' Python-side shape checks; for an encoder they do not depend on the input.
+        warnings.simplefilter("ignore")
+        model = openvino.convert_model(_logits_only(classifier), example_input=example,
+                                       input=[(name, [-1, -1], openvino.Type.i64) for name in ONNX_INPUTS])
+    model.outputs[0].get_tensor().set_names({"logits"})
+    path = directory / BACKEND_FILES["openvino"]
+    # fp16 weight compression is openvino.save_model's default; the fp32 backend must keep fp32 weights.
+    openvino.save_model(model, str(path), compress_to_fp16=False)
+    expected = _torch_logits(classifier, batches)
+    return {"openvino": {"file": path.name, "weights": OPENVINO_WEIGHTS, "published": True,
+                         "openvino_version": openvino.__version__, "tolerance": OPTIMIZED_PARITY_TOLERANCE,
+                         "parity_max_abs_diff": _check_parity("openvino", directory, batches, expected,
+                                                              OPTIMIZED_PARITY_TOLERANCE)}}
 
 
 def gate_decision(gold: np.ndarray, fp32: np.ndarray, reduced: np.ndarray, num_labels: int,
@@ -164,9 +224,15 @@ def gate_reduced_precision(directory: Path, names: list[str], tokenizer: Any, ma
         return batched_logits(load_backend(name, directory), views, encoder.pad_id, GATE_SUB_BATCH).argmax(1)
 
     reference = predictions("torch")
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name in names:
-        gate = gate_decision(gold, reference, predictions(name), scheme.num_labels, max_drop)
+        try:
+            reduced = predictions(name)
+        except BackendUnavailable as reason:
+            # The gate cannot measure it here (the exporting machine lacks the instructions): not published.
+            results[name] = {"published": False, "unavailable": str(reason)}
+            continue
+        gate = gate_decision(gold, reference, reduced, scheme.num_labels, max_drop)
         file = BACKEND_FILES.get(name)
         if file and not gate["published"]:
             (directory / file).unlink()
@@ -210,7 +276,8 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
     from relevance_distill.evaluation.evaluate import load_standard_view
 
     config = config or ExportConfig()
-    gated = (["torch_bf16"] if config.bfloat16 else []) + (["onnx_int8"] if config.onnx and config.quantize else [])
+    gated = ((["torch_bf16"] if config.bfloat16 else []) + (["onnx_int8"] if config.onnx and config.quantize else [])
+             + (["openvino_bf16"] if config.openvino and config.bfloat16 else []))
     if gated and not test_pairs:
         raise ValueError(f"the reduced-precision backends {gated} need the gold test split for their accuracy gate: "
                          "pass the test split (--test / test_uri) or turn them off (--no-quantize --no-bfloat16)")
@@ -228,10 +295,13 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
             backends.update(export_onnx(classifier, tokenizer, staging, max_length))
             if config.quantize:
                 quantize_int8(staging)
+        if config.openvino:
+            backends.update(export_openvino(classifier, tokenizer, staging, max_length))
         if gated:
             backends.update(gate_reduced_precision(staging, gated, tokenizer, max_length, scheme, test_pairs,
                                                    config.max_macro_f1_drop))
-            metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated}
+            metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated
+                                            if "gate" in backends[backend]}
         info["backends"] = backends
         (staging / "label_scheme.json").write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
         (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")

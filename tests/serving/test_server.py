@@ -179,29 +179,56 @@ def test_tritonclient_http_against_our_server(server):
 
 
 def test_every_backend_gives_the_labels_of_torch_fp32(exported_model, builtin_splits):
-    """fp32 graphs: the same labels and probabilities as torch; INT8: the agreement its export gate measured."""
-    from relevance_distill.serving.backends import BACKENDS
+    """fp32 graphs: the same labels and probabilities as torch; INT8 and bf16: the agreement their export gate
+    measured. openvino_bf16 runs only where the CPU has bf16 instructions (elsewhere the export does not publish it)."""
+    from relevance_distill.serving.backends import BACKENDS, openvino_has_bf16
     from relevance_distill.serving.predictor import RelevancePredictor
 
     _, local = exported_model
+    runnable = [backend for backend in BACKENDS if backend != "openvino_bf16" or openvino_has_bf16()]
     pairs = builtin_splits["test"][:40]
     queries, services = [p.query for p in pairs], [p.service.to_text() for p in pairs]
     probabilities = {}
-    for backend in BACKENDS:
+    for backend in runnable:
         predictor = RelevancePredictor("relevance", str(local), backend, num_threads=1)
         predictor.load()
         probabilities[backend] = predictor.probabilities(queries, services)
     reference = probabilities["torch"]
-    for backend in ("onnx", "onnx_optimized"):
+    for backend in ("onnx", "onnx_optimized", "openvino"):
         assert (probabilities[backend].argmax(1) == reference.argmax(1)).all(), backend
         assert np.allclose(probabilities[backend], reference, atol=1e-3), backend
-    for backend in ("torch_bf16", "onnx_int8"):
+    for backend in {"torch_bf16", "onnx_int8", "openvino_bf16"} & set(runnable):
         agreement = (probabilities[backend].argmax(1) == reference.argmax(1)).mean()
         assert agreement >= 0.9, (backend, agreement)
     auto = RelevancePredictor("relevance", str(local), "auto", num_threads=1)
     auto.load()
     # `auto` timed every published backend on its probe request and kept the fastest.
-    assert set(auto.probe_ms) == set(BACKENDS) and auto.backend == min(auto.probe_ms, key=auto.probe_ms.get)
+    assert set(auto.probe_ms) == set(runnable) and auto.backend == min(auto.probe_ms, key=auto.probe_ms.get)
+
+
+def test_a_bf16_backend_this_cpu_cannot_run_is_refused_skipped_by_auto_and_not_published(
+        exported_model, builtin_splits, scheme, monkeypatch):
+    """On a CPU without bf16 instructions (simulated: OpenVINO reports no BF16 capability), openvino_bf16 is refused
+    at load with a message naming the alternatives, `auto` skips it, and the export's gate does not publish it."""
+    from transformers import AutoTokenizer
+
+    from relevance_distill.export import gate_reduced_precision
+    from relevance_distill.serving import backends
+    from relevance_distill.serving.predictor import PROBE_REQUEST, RelevancePredictor
+
+    _, local = exported_model
+    monkeypatch.setattr(backends, "openvino_has_bf16", lambda: False)
+    with pytest.raises(backends.BackendUnavailable, match="serve 'openvino' or 'auto'"):
+        backends.load_backend("openvino_bf16", local, threads=1)
+    predictor = RelevancePredictor("relevance", str(local), "torch", num_threads=1)
+    predictor.load()
+    probe = predictor.encoder.encode(*PROBE_REQUEST)[0]
+    name, _, medians = backends.fastest_backend(["openvino_bf16", "torch"], local, 1, probe, predictor.encoder.pad_id, 64)
+    assert name == "torch" and set(medians) == {"torch"}
+    gated = gate_reduced_precision(local, ["openvino_bf16"], AutoTokenizer.from_pretrained(local), 64, scheme,
+                                   builtin_splits["test"][:20], max_drop=1.0)
+    assert gated["openvino_bf16"] == {"published": False, "unavailable": gated["openvino_bf16"]["unavailable"]}
+    assert (local / "model.ov.xml").is_file()  # the fp32 OpenVINO backend keeps its graph
 
 
 def test_a_backend_the_export_did_not_publish_is_refused(exported_model, tmp_path):

@@ -15,6 +15,7 @@ from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.evaluation.evaluate import evaluate_trained
 from relevance_distill.evaluation.gate import GateConfig, evaluate_gate, gate_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, export_student
+from relevance_distill.serving.backends import openvino_has_bf16
 from relevance_distill.student.compare import train_methods
 
 
@@ -108,20 +109,25 @@ def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split(trained
 def test_a_reduced_precision_backend_that_fails_the_gate_is_not_published(trained, scheme, builtin_splits, tmp_path):
     from relevance_distill.encoding import load_view_settings
     from relevance_distill.evaluation.evaluate import load_standard_view
-    from relevance_distill.export import export_onnx, gate_reduced_precision, quantize_int8
+    from relevance_distill.export import export_onnx, export_openvino, gate_reduced_precision, quantize_int8
+    from relevance_distill.serving.backends import openvino_has_bf16
 
     classifier, tokenizer = load_standard_view(trained / "crsd" / "best")
     classifier.save_pretrained(tmp_path)
     max_length = load_view_settings(trained / "crsd" / "best")["max_length"]
     export_onnx(classifier, tokenizer, tmp_path, max_length)
+    export_openvino(classifier, tokenizer, tmp_path, max_length)
     quantize_int8(tmp_path)
-    both = ["torch_bf16", "onnx_int8"]
-    # A limit no model can meet (a macro-F1 drop is never below -1): the gate must refuse both and delete the file.
-    refused = gate_reduced_precision(tmp_path, both, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=-1.0)
-    assert not any(refused[name]["published"] for name in both) and not (tmp_path / "model.int8.onnx").exists()
+    # openvino_bf16 can be measured only where the CPU has bf16 instructions (elsewhere it is refused as unavailable).
+    gated = ["torch_bf16", "onnx_int8"] + (["openvino_bf16"] if openvino_has_bf16() else [])
+    # A limit no model can meet (a macro-F1 drop is never below -1): the gate must refuse all and delete the INT8
+    # file; bf16 OpenVINO has no file of its own, so the fp32 OpenVINO graph stays.
+    refused = gate_reduced_precision(tmp_path, gated, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=-1.0)
+    assert not any(refused[name]["published"] for name in gated) and not (tmp_path / "model.int8.onnx").exists()
+    assert (tmp_path / "model.ov.xml").is_file() and (tmp_path / "model.ov.bin").is_file()
     quantize_int8(tmp_path)
-    kept = gate_reduced_precision(tmp_path, both, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=1.0)
-    assert all(kept[name]["published"] for name in both) and (tmp_path / "model.int8.onnx").is_file()
+    kept = gate_reduced_precision(tmp_path, gated, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=1.0)
+    assert all(kept[name]["published"] for name in gated) and (tmp_path / "model.int8.onnx").is_file()
     assert kept["onnx_int8"]["gate"]["test_pairs"] == sum(p.label is not None for p in builtin_splits["test"])
 
 
@@ -136,12 +142,15 @@ def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3
     backends = result["backends"]
     assert backends["onnx"]["parity_max_abs_diff"] <= 1e-4 and backends["onnx_optimized"]["parity_max_abs_diff"] <= 1e-3
     assert backends["onnx_optimized"]["fused"], "the transformer optimizer fused nothing"
-    for backend in ("torch_bf16", "onnx_int8"):  # a limit of 1.0 publishes both; their figures are in the metrics
+    assert backends["openvino"]["parity_max_abs_diff"] <= 1e-3
+    gated = {"torch_bf16", "onnx_int8"} | ({"openvino_bf16"} if openvino_has_bf16() else set())
+    for backend in gated:  # a limit of 1.0 publishes them all; their figures are in the metrics
         assert backends[backend]["published"] and backends[backend]["gate"]["argmax_agreement"] > 0
     metrics = json.loads(storage.read_text(storage.join(result["model_uri"], "metrics.json")))
-    assert set(metrics["reduced_precision"]) == {"torch_bf16", "onnx_int8"}
+    assert set(metrics["reduced_precision"]) == gated
     assert {"model.safetensors", "tokenizer.json", "label_scheme.json", "metrics.json", "README.md", "model.onnx",
-            "model.opt.onnx", "model.int8.onnx", "relevance_distill.json"} <= set(result["files"])
+            "model.opt.onnx", "model.int8.onnx", "model.ov.xml", "model.ov.bin",
+            "relevance_distill.json"} <= set(result["files"])
     assert "projection_head.safetensors" not in result["files"]
     fetched = storage.fetch_dir(result["model_uri"], tmp_path / "fetched")
     exported = AutoModelForSequenceClassification.from_pretrained(fetched).eval()

@@ -113,9 +113,11 @@ def export_command(
     quantize: Annotated[Optional[bool], typer.Option(
         "--quantize/--no-quantize", help="Also export INT8 model.int8.onnx when it passes the accuracy gate on --test "
                                          "(default on).")] = None,
+    openvino: Annotated[Optional[bool], typer.Option(
+        "--openvino/--no-openvino", help="Also export model.ov.xml/.bin (OpenVINO IR), parity-checked (default on).")] = None,
     bfloat16: Annotated[Optional[bool], typer.Option(
-        "--bfloat16/--no-bfloat16", help="Offer the torch_bf16 backend when it passes the accuracy gate on --test "
-                                         "(default on).")] = None,
+        "--bfloat16/--no-bfloat16", help="Offer the bf16 backends (torch_bf16, openvino_bf16) when they pass the "
+                                         "accuracy gate on --test (default on).")] = None,
     test: Annotated[Optional[str], typer.Option(
         help="Gold test split (JSONL) for the accuracy gate of INT8 and bf16.")] = None,
     max_macro_f1_drop: Annotated[Optional[float], typer.Option(
@@ -133,7 +135,8 @@ def export_command(
         result = export_evaluated(models, evaluation, output_root, scheme_from(label_scheme),
                                   name or field_default(InferenceServiceConfig, "name"),
                                   version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M%S"),
-                                  config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, bfloat16=bfloat16,
+                                  config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,
+                                                        bfloat16=bfloat16,
                                                         max_macro_f1_drop=max_macro_f1_drop),
                                   method, local_copy, test_uri=test or "")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:

@@ -20,7 +20,7 @@ parser = argparse.ArgumentParser(parents=[model_server.parser], description=__do
 parser.add_argument("--model_uri", default="/mnt/models",
                     help="Exported model: /mnt/models (KServe storage initializer), an s3:// prefix, or a directory.")
 parser.add_argument("--backend", default=AUTO, choices=[AUTO, *BACKENDS],
-                    help="Inference backend; auto = the one the export recommends (relevance_distill.json).")
+                    help="Inference backend; auto = the fastest of those the export published, timed at load.")
 parser.add_argument("--num_threads", default=None, type=int,
                     help="CPU threads for inference (default: the container's CPU limit).")
 parser.add_argument("--max_batch_size", default=DEFAULT_LIMITS.max_batch_size, type=int,

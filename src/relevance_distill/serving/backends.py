@@ -8,6 +8,10 @@
   attention, GELU, LayerNorm and bias additions), fp32.
 * ``onnx_int8``: ``model.int8.onnx``, dynamic INT8 quantisation (per channel) of the optimised graph; the export
   publishes it only when its accuracy on the test split passed the gate (see ``export.py``).
+* ``openvino``: ``model.ov.xml`` + ``model.ov.bin``, the model converted from torch to OpenVINO IR (attention kept as
+  one ScaledDotProductAttention op, GELU and LayerNorm fused by the CPU plugin), run in fp32.
+* ``openvino_bf16``: the same IR with the CPU plugin's inference precision set to bfloat16 (no file of its own);
+  the fastest backend on CPUs with AMX or AVX512-BF16, refused at load on CPUs without them. Gated like torch_bf16.
 * ``auto``: the fastest of the backends the export published, timed at load on this machine with a probe request
   (which one wins depends on the CPU's instruction set, so no fixed order is right everywhere).
 """
@@ -21,11 +25,20 @@ from typing import Any, Protocol
 
 import numpy as np
 
-BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx_int8": "model.int8.onnx"}
-BACKENDS = ("torch", "torch_bf16", *BACKEND_FILES)
+BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx_int8": "model.int8.onnx",
+                 "openvino": "model.ov.xml"}
+#: The weights file OpenVINO reads next to its graph (``openvino.save_model`` names it after the .xml).
+OPENVINO_WEIGHTS = "model.ov.bin"
+#: bf16 backends run the fp32 backend's weights in bfloat16 and have no file of their own.
+BFLOAT16_OF = {"torch_bf16": "torch", "openvino_bf16": "openvino"}
+BACKENDS = ("torch", "torch_bf16", "onnx", "onnx_optimized", "onnx_int8", "openvino", "openvino_bf16")
 #: Backends whose answers may differ from fp32's; the export gates each on the gold test split.
-REDUCED_PRECISION = ("torch_bf16", "onnx_int8")
+REDUCED_PRECISION = ("torch_bf16", "onnx_int8", "openvino_bf16")
 AUTO = "auto"
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run on this machine (e.g. bf16 on a CPU without bf16 instructions)."""
 
 
 class Backend(Protocol):
@@ -78,6 +91,38 @@ class OnnxBackend:
         return self.session.run(["logits"], {name: batch[name] for name in self.inputs})[0]
 
 
+def openvino_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin can run bfloat16 here (AMX or AVX512-BF16)."""
+    import openvino
+
+    return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoBackend:
+    def __init__(self, path: Path, threads: int, bfloat16: bool = False):
+        import threading
+
+        import openvino
+
+        core = openvino.Core()
+        if bfloat16 and not openvino_has_bf16():
+            raise BackendUnavailable("openvino_bf16 needs a CPU with bf16 instructions (AMX or AVX512-BF16); this one "
+                                     "has none: serve 'openvino' or 'auto'")
+        # LATENCY: one stream using every thread, as one request at a time needs.
+        compiled = core.compile_model(core.read_model(str(path)), "CPU", {
+            "INFERENCE_PRECISION_HINT": "bf16" if bfloat16 else "f32", "PERFORMANCE_HINT": "LATENCY",
+            "INFERENCE_NUM_THREADS": threads})
+        self.inputs = [port.get_any_name() for port in compiled.inputs]
+        self.output = compiled.outputs[0]
+        self.request = compiled.create_infer_request()
+        # One reused infer request holds its buffers between calls; the lock keeps it to one caller at a time.
+        self.lock = threading.Lock()
+
+    def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        with self.lock:
+            return self.request.infer({name: batch[name] for name in self.inputs})[self.output].copy()
+
+
 def published_backends(info: dict[str, Any], directory: Path) -> list[str]:
     """Backends the export in DIRECTORY published (exports made before backends were recorded: torch, and onnx
     when its file is there)."""
@@ -90,14 +135,18 @@ def load_backend(name: str, directory: Path, threads: int | None = None) -> Back
     """Backend NAME (not ``auto``) for the export in DIRECTORY with THREADS intra-op threads (default: the
     container's CPUs)."""
     threads = threads or container_cpus()
-    if name in ("torch", "torch_bf16"):
-        return TorchBackend(directory, threads, bfloat16=name == "torch_bf16")
-    if name not in BACKEND_FILES:
+    base = BFLOAT16_OF.get(name, name)
+    if base == "torch":
+        return TorchBackend(directory, threads, bfloat16=name in BFLOAT16_OF)
+    if base not in BACKEND_FILES:
         raise ValueError(f"unknown backend {name!r}; allowed: {list(BACKENDS)}")
-    path = directory / BACKEND_FILES[name]
+    path = directory / BACKEND_FILES[base]
     if not path.is_file():
-        raise FileNotFoundError(f"backend {name!r} needs {path.name} in the export ({directory}); export with --onnx"
+        flag = "--openvino" if base == "openvino" else "--onnx"
+        raise FileNotFoundError(f"backend {name!r} needs {path.name} in the export ({directory}); export with {flag}"
                                 + (" --quantize and a test split that passes the INT8 gate" if name == "onnx_int8" else ""))
+    if base == "openvino":
+        return OpenVinoBackend(path, threads, bfloat16=name in BFLOAT16_OF)
     return OnnxBackend(path, threads)
 
 
@@ -120,13 +169,19 @@ def batched_logits(backend: Backend, views: list[Any], pad_id: int, sub_batch_si
 def fastest_backend(names: list[str], directory: Path, threads: int | None, probe: list[Any], pad_id: int,
                     sub_batch_size: int, repeats: int = 3) -> tuple[str, Backend, dict[str, float]]:
     """Load each of NAMES, time it on the encoded PROBE request (median of REPEATS after one warm-up) and keep the
-    fastest; returns its name, the loaded backend and every median in milliseconds."""
+    fastest; returns its name, the loaded backend and every median in milliseconds. A backend this machine cannot
+    run (``BackendUnavailable``) is skipped and logged."""
+    import logging
     import time
 
     best: tuple[str, Backend] | None = None
     medians: dict[str, float] = {}
     for name in names:
-        backend = load_backend(name, directory, threads)
+        try:
+            backend = load_backend(name, directory, threads)
+        except BackendUnavailable as reason:
+            logging.getLogger(__name__).warning("auto skips %s: %s", name, reason)
+            continue
         batched_logits(backend, probe, pad_id, sub_batch_size)
         timings = []
         for _ in range(repeats):
