@@ -29,6 +29,17 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "wide": {"cpt": {"tiny_hidden_size": 256, "tiny_heads": 4}, "sft": {"tiny_hidden_size": 256, "tiny_heads": 4,
                                                                        "max_steps": 3000, "learning_rate": 1.5e-3}},
     "no_cpt": {"cpt": None},
+    # Beyond the deep profile: twice its SFT steps, 6 layers, or twice its width.
+    "deep_long": {"profile": "deep", "sft": {"max_steps": 6000}},
+    "deeper": {"profile": "deep", "cpt": {"tiny_layers": 6}, "sft": {"tiny_layers": 6}},
+    "deep_wide": {"profile": "deep", "cpt": {"tiny_hidden_size": 256, "tiny_heads": 4},
+                  "sft": {"tiny_hidden_size": 256, "tiny_heads": 4, "learning_rate": 1.5e-3}},
+    # The deep profile with other seeds (initialisation and data order): how far one run can be trusted.
+    "deep_seed1": {"profile": "deep", "cpt": {"seed": 1}, "sft": {"seed": 1}},
+    "deep_seed2": {"profile": "deep", "cpt": {"seed": 2}, "sft": {"seed": 2}},
+    # Digits as single tokens: the error analysis found price checks almost always wrong (0-3 of 30).
+    "demo_digits": {"cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
+    "deep_digits": {"profile": "deep", "cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
 }
 
 

@@ -35,6 +35,19 @@ def test_tiny_config_enforces_vllm_head_dims():
     TeacherTrainConfig(tiny_hidden_size=128, tiny_heads=4)  # head dim 32
 
 
+def test_split_digits_makes_every_digit_a_token_and_decodes_losslessly():
+    from relevance_distill.teacher.common import train_bpe_tokenizer
+
+    texts = ["Golden Hotpot | price: 1288 | under 300 yuan in Chaoyang", "noodles 88, 99 or 128"] * 40
+    split = train_bpe_tokenizer(texts, 300, split_digits=True)
+    whole = train_bpe_tokenizer(texts, 300)
+    text = "price: 1288 under 300"
+    digit_tokens = [token for token in split.tokenize(text) if any(character.isdigit() for character in token)]
+    assert digit_tokens == list("1288300")
+    assert any(len([c for c in token if c.isdigit()]) > 1 for token in whole.tokenize(text))  # merged without it
+    assert split.decode(split(text)["input_ids"]) == text
+
+
 def test_cpt_then_sft_change_weights(data, tmp_path):
     directory, pairs = data
     cpt = run_cpt(CPTConfig(max_steps=3, batch_size=4, max_length=128, save_steps=100), str(directory / "corpus.jsonl"), tmp_path / "cpt")
