@@ -9,7 +9,8 @@ the data are the main job's built-in data and splits (same generator seed, same 
 figures compare with the students of ``benchmarks/method_comparison.py`` on the same 320 test pairs. The
 teacher answers greedily; an unparseable answer counts as wrong (``teacher/evaluate.py``). Reward model and DPO
 are left out: they moved macro-F1 by about one point in the demo runs, and SFT is where the budget goes.
-A candidate whose ``result.json`` exists is not retrained (delete its directory to redo it).
+A candidate whose ``result.json`` exists is not retrained (delete its directory to redo it). ``--json`` adds the
+runs to those already in the file, each with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -106,9 +107,31 @@ def main() -> None:
         print(f"{name}: macro-F1 {r['macro_f1']:.4f} (QWK {r['qwk']:.3f}, parse rate {r['parse_rate']:.3f}, "
               f"majority {r['majority_macro_f1']:.4f}) in {r['train_seconds'] / 60:.1f} min", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"test_pairs": next(iter(results.values()))["test_pairs"],
-                                               "candidates": results}, indent=2), encoding="utf-8")
+        record_runs(Path(args.json), list(results.values()))
+
+
+def machine() -> str:
+    """The CPU a run was measured on: teacher figures move between machines (fp32 numerics differ), so every run
+    says where it ran."""
+    import os
+
+    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
+    bf16 = "with" if "avx512_bf16" in info or "amx_bf16" in info else "without"
+    return f"{os.cpu_count()}-CPU {model} {bf16} bf16"
+
+
+def record_runs(path: Path, results: list[dict[str, Any]]) -> None:
+    """Add RESULTS to the runs recorded in PATH (every run is kept, with its machine: one run per candidate is an
+    anecdote, and the same candidate measured twice is how the noise shows)."""
+    recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    runs = recorded.get("runs", [])
+    for result in results:
+        run = {**result, "machine": result.get("machine") or machine()}
+        if not any(run["candidate"] == old["candidate"] and run["train_seconds"] == old["train_seconds"] for old in runs):
+            runs.append(run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"test_pairs": results[0]["test_pairs"], "runs": runs}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":
