@@ -61,7 +61,7 @@ _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
                             "max_new_tokens": 128, "reward_margin": 0.1, "learning_rate": 1e-4, "max_length": 640}},
 }
 # Measured on the built-in data (benchmarks/teacher_budget.py, 320 test pairs): demo 0.407 test macro-F1 after
-# SFT; 4 layers and 3,000 SFT steps 0.404-0.626 over three runs (seeds and CPUs; the extra layers copy the
+# SFT; 4 layers and 3,000 SFT steps 0.404-0.626 over four runs (seeds and CPUs; the extra layers copy the
 # asked-for kind and feature from the query far more often; districts and price ceilings are still mostly wrong).
 # Still below a MiniLM student trained on the gold labels alone (0.658 at 400 steps).
 _DEEP = {"tiny_layers": 4}
