@@ -38,6 +38,7 @@ from relevance_distill.serving.backends import (
     BACKEND_FILES,
     OPENVINO_WEIGHTS,
     BackendUnavailable,
+    backend_files,
     batched_logits,
     load_backend,
 )
@@ -116,9 +117,8 @@ def _check_parity(backend: str, directory: Path, batches: list[dict[str, np.ndar
     loaded = load_backend(backend, directory, threads=1)
     max_diff = max(float(np.abs(loaded.logits(batch) - reference).max()) for batch, reference in zip(batches, expected))
     if max_diff > tolerance:
-        path.unlink()
-        if backend == "openvino":
-            (directory / OPENVINO_WEIGHTS).unlink()
+        for file in backend_files(backend):
+            (directory / file).unlink()
         raise RuntimeError(f"{path.name} parity failed: max |logit difference| {max_diff:.2e} > tolerance {tolerance:.0e}")
     return max_diff
 
@@ -233,10 +233,11 @@ def gate_reduced_precision(directory: Path, names: list[str], tokenizer: Any, ma
             results[name] = {"published": False, "unavailable": str(reason)}
             continue
         gate = gate_decision(gold, reference, reduced, scheme.num_labels, max_drop)
-        file = BACKEND_FILES.get(name)
-        if file and not gate["published"]:
-            (directory / file).unlink()
-        results[name] = {**({"file": file} if file else {}), "published": gate["published"], "gate": gate}
+        files = backend_files(name)
+        if not gate["published"]:
+            for file in files:
+                (directory / file).unlink()
+        results[name] = {**({"file": files[0]} if files else {}), "published": gate["published"], "gate": gate}
     return results
 
 def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str, Any], info: dict[str, Any]) -> str:

@@ -29,12 +29,22 @@ BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx
                  "openvino": "model.ov.xml"}
 #: The weights file OpenVINO reads next to its graph (``openvino.save_model`` names it after the .xml).
 OPENVINO_WEIGHTS = "model.ov.bin"
+#: Files a backend reads besides its graph.
+BACKEND_WEIGHTS = {"openvino": OPENVINO_WEIGHTS}
 #: bf16 backends run the fp32 backend's weights in bfloat16 and have no file of their own.
 BFLOAT16_OF = {"torch_bf16": "torch", "openvino_bf16": "openvino"}
 BACKENDS = ("torch", "torch_bf16", "onnx", "onnx_optimized", "onnx_int8", "openvino", "openvino_bf16")
 #: Backends whose answers may differ from fp32's; the export gates each on the gold test split.
 REDUCED_PRECISION = ("torch_bf16", "onnx_int8", "openvino_bf16")
 AUTO = "auto"
+
+
+def backend_files(name: str) -> list[str]:
+    """The files of backend NAME in an export: its graph and any weights beside it (none for torch and the bf16
+    backends, which run another backend's files)."""
+    if name not in BACKEND_FILES:
+        return []
+    return [BACKEND_FILES[name], *([BACKEND_WEIGHTS[name]] if name in BACKEND_WEIGHTS else [])]
 
 
 class BackendUnavailable(RuntimeError):
