@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from relevance_distill.data.generate import DISTRICTS
+
 # A teacher profile ("profile", default --profile) and overrides of its CPT and SFT settings; "cpt": None skips
 # continued pre-training.
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -41,6 +43,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # Digits as single tokens: the error analysis found price checks almost always wrong (0-3 of 30).
     "demo_digits": {"cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
     "deep_digits": {"profile": "deep", "cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
+    # Three augmented copies of every SFT example (districts permuted, numbers shifted): the same 3,000 steps, but
+    # the query-to-district and price answers can no longer be memorised per training query.
+    "deep_aug": {"profile": "deep", "sft": {"augment_copies": 3, "entity_swaps": [[list(d) for d in DISTRICTS]],
+                                            "number_shift": 100}},
+    "deep_aug_seed1": {"profile": "deep", "cpt": {"seed": 1},
+                       "sft": {"seed": 1, "augment_copies": 3, "entity_swaps": [[list(d) for d in DISTRICTS]],
+                               "number_shift": 100}},
 }
 
 

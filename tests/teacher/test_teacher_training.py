@@ -135,3 +135,62 @@ def test_reward_model_resumes_from_its_published_checkpoint(data, tmp_path):
     first = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=4, batch_size=8, save_steps=2), tmp_path / "pod-1", checkpoints)
     second = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=6, batch_size=8, save_steps=2), tmp_path / "pod-2", checkpoints)
     assert first["resumed_from_step"] == 0 and second["resumed_from_step"] == 4
+
+
+def _entity_sequence(text: str, entities: list[list[str]]) -> list[tuple[int, int]]:
+    """(entity, form) of every entity form in TEXT, in order (longest form first where forms overlap)."""
+    import re
+
+    forms = sorted(((form, e, f) for e, entity in enumerate(entities) for f, form in enumerate(entity)), key=lambda x: -len(x[0]))
+    pattern = re.compile("|".join(re.escape(form) for form, _, _ in forms))
+    index = {form: (e, f) for form, e, f in forms}
+    return [index[match.group(0)] for match in pattern.finditer(text)]
+
+
+def test_augmented_copies_rename_districts_consistently_and_keep_every_price_comparison(data):
+    import re
+
+    from relevance_distill.data.generate import DISTRICTS
+    from relevance_distill.teacher.sft import ExampleAugmenter, sft_examples
+
+    _, pairs = data
+    districts = [list(district) for district in DISTRICTS]
+    examples = sft_examples(pairs[:60], SCHEME, None)
+    augmented = ExampleAugmenter([districts], number_shift=100, seed=3).augment(examples, copies=2)
+    assert len(augmented) == 3 * len(examples) and augmented[:len(examples)] == examples
+    changed = 0
+    for copy in (1, 2):
+        for original, new in zip(examples, augmented[copy * len(examples):(copy + 1) * len(examples)]):
+            before, after = (x["prompt"] + x["completion"] for x in (original, new))
+            old_entities, new_entities = _entity_sequence(before, districts), _entity_sequence(after, districts)
+            assert [f for _, f in old_entities] == [f for _, f in new_entities]  # the same form (language) each time
+            image = {}
+            for (old, _), (renamed, _) in zip(old_entities, new_entities):
+                assert image.setdefault(old, renamed) == renamed  # one entity always becomes the same one
+            assert len(set(image.values())) == len(image)  # and two never become one
+            old_numbers = [int(n) for n in re.findall(r"\d+", before)]
+            new_numbers = [int(n) for n in re.findall(r"\d+", after)]
+            assert len(old_numbers) == len(new_numbers) and min(new_numbers, default=1) >= 1
+            assert len({b - a for a, b in zip(old_numbers, new_numbers)}) <= 1  # one shift: every comparison holds
+            assert new["completion"].endswith(original["completion"][original["completion"].rindex("<label>"):])
+            changed += before != after
+    assert changed > len(examples)  # most copies differ from their original
+
+
+def test_entity_swap_groups_are_validated():
+    from relevance_distill.teacher.sft import ExampleAugmenter
+
+    with pytest.raises(ValueError, match="same number of forms"):
+        ExampleAugmenter([[["Chaoyang", "朝阳"], ["Haidian"]]], 0, 0)
+    with pytest.raises(ValueError, match="at least two entities"):
+        ExampleAugmenter([[["Chaoyang", "朝阳"]]], 0, 0)
+
+
+def test_sft_trains_on_the_augmented_copies(data, tmp_path):
+    from relevance_distill.data.generate import DISTRICTS
+
+    _, pairs = data
+    config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
+                            entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50)
+    metrics = run_sft(config, pairs[:16], SCHEME, tmp_path / "sft")
+    assert metrics["examples"] == 3 * sum(1 for pair in pairs[:16] if pair.label and pair.reasoning)

@@ -5,6 +5,8 @@ Prompt-completion examples with TRL's SFTTrainer, loss on the answer (completion
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,19 @@ class SFTStageConfig(TeacherTrainConfig):
 
     rationales: RationaleConfig = Field(
         default_factory=RationaleConfig, description="Chains for gold pairs without reasoning (rejection sampling).")
+    augment_copies: int = Field(
+        default=0, ge=0, description="Extra copies of every example with the entities of `entity_swaps` renamed "
+        "consistently and every number shifted by one offset (`number_shift`), in prompt and answer alike: the label "
+        "and the chain stay true, but a model can no longer recall a query's district or price from training and "
+        "has to read them from the input. 0: no augmentation.")
+    entity_swaps: list[list[list[str]]] = Field(
+        default_factory=list, description="Groups of interchangeable entities; each entity is the list of its surface "
+        "forms in a fixed order (e.g. [['Chaoyang', '朝阳'], ['Haidian', '海淀']]). An augmented copy permutes each "
+        "group's entities and writes every form as the same form of the entity it maps to.")
+    number_shift: int = Field(
+        default=0, ge=0, description="An augmented copy adds one offset drawn from [-N, N] to every number in prompt "
+        "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
+        "within it. 0: numbers unchanged.")
 
 
 def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: Any | None,
@@ -43,6 +58,61 @@ def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: 
     return examples
 
 
+class ExampleAugmenter:
+    """Consistent renaming of interchangeable entities and one shift of every number per augmented copy
+    (``SFTStageConfig.augment_copies``)."""
+
+    def __init__(self, entity_swaps: list[list[list[str]]], number_shift: int, seed: int):
+        for group in entity_swaps:
+            widths = {len(entity) for entity in group}
+            if len(group) < 2 or len(widths) != 1:
+                raise ValueError(f"entity_swaps group {group!r} needs at least two entities with the same number of forms")
+        self.groups = entity_swaps
+        self.number_shift = number_shift
+        self.rng = random.Random(seed)
+        forms = sorted({form for group in entity_swaps for entity in group for form in entity}, key=len, reverse=True)
+        self.entity_pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+
+    def mapping(self) -> tuple[dict[str, str], int]:
+        """One copy's renaming (form -> form) and number offset."""
+        renaming = {}
+        for group in self.groups:
+            images = list(range(len(group)))
+            self.rng.shuffle(images)
+            for source, image in enumerate(images):
+                renaming.update(zip(group[source], group[image]))
+        return renaming, self.rng.randint(-self.number_shift, self.number_shift)
+
+    def apply(self, texts: list[str], renaming: dict[str, str], offset: int) -> list[str]:
+        if offset:
+            smallest = min((int(n) for text in texts for n in re.findall(r"\d+", text)), default=1)
+            offset = max(offset, 1 - smallest)
+        out = []
+        for text in texts:
+            if self.entity_pattern is not None:
+                text = self.entity_pattern.sub(lambda m: renaming[m.group(0)], text)
+            if offset:
+                text = re.sub(r"\d+", lambda m: str(int(m.group(0)) + offset), text)
+            out.append(text)
+        return out
+
+    def augment(self, examples: list[dict[str, str]], copies: int) -> list[dict[str, str]]:
+        """EXAMPLES followed by COPIES augmented copies of each (prompt and completion renamed together)."""
+        augmented = list(examples)
+        for _ in range(copies):
+            for example in examples:
+                renaming, offset = self.mapping()
+                prompt, completion = self.apply([example["prompt"], example["completion"]], renaming, offset)
+                augmented.append({"prompt": prompt, "completion": completion})
+        return augmented
+
+
+def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -> list[dict[str, str]]:
+    if not config.augment_copies:
+        return examples
+    return ExampleAugmenter(config.entity_swaps, config.number_shift, config.seed).augment(examples, config.augment_copies)
+
+
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
             init_uri: str | None = None, checkpoint_uri: str | None = None, label_only: bool = False) -> dict[str, Any]:
     """Train from ``init_uri`` (the CPT model) or ``config.init``; saves OUTPUT/model. LABEL_ONLY: the answers are
@@ -54,11 +124,11 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
     output = Path(output_dir)
     source = init_uri or config.init
     if source == "tiny":
-        plain = sft_examples(pairs, scheme, None, label_only)
+        plain = augmented_examples(config, sft_examples(pairs, scheme, None, label_only))
         model, tokenizer = build_tiny_causal_lm([e["prompt"] + e["completion"] for e in plain], config)
     else:
         model, tokenizer = load_causal_lm(source)
-    examples = sft_examples(pairs, scheme, tokenizer, label_only)
+    examples = augmented_examples(config, sft_examples(pairs, scheme, tokenizer, label_only))
     args = SFTConfig(**config.training_arguments(output / "checkpoints"), max_length=config.max_length,
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
