@@ -50,6 +50,14 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "deep_aug_seed1": {"profile": "deep", "cpt": {"seed": 1},
                        "sft": {"seed": 1, "augment_copies": 3, "entity_swaps": [[list(d) for d in DISTRICTS]],
                                "number_shift": 100}},
+    # The augmented deep teacher with 4 heads of 32 (more attention heads to find a district), or a third of the
+    # learning rate (a probe of deep_aug showed it writes the query's district right 4 times in 40 even on training
+    # pairs: it never learnt to look it up).
+    "deep_aug_heads4": {"profile": "deep", "cpt": {"tiny_heads": 4},
+                        "sft": {"tiny_heads": 4, "augment_copies": 3, "entity_swaps": [[list(d) for d in DISTRICTS]],
+                                "number_shift": 100}},
+    "deep_aug_lr1e-3": {"profile": "deep", "sft": {"learning_rate": 1e-3, "augment_copies": 3,
+                                                   "entity_swaps": [[list(d) for d in DISTRICTS]], "number_shift": 100}},
 }
 
 
