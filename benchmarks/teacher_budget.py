@@ -58,6 +58,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
                                 "number_shift": 100}},
     "deep_aug_lr1e-3": {"profile": "deep", "sft": {"learning_rate": 1e-3, "augment_copies": 3,
                                                    "entity_swaps": [[list(d) for d in DISTRICTS]], "number_shift": 100}},
+    # The winning recipe (deep_aug_lr1e-3) with other seeds.
+    "deep_aug_lr1e-3_seed1": {"profile": "deep", "cpt": {"seed": 1},
+                              "sft": {"seed": 1, "learning_rate": 1e-3, "augment_copies": 3,
+                                      "entity_swaps": [[list(d) for d in DISTRICTS]], "number_shift": 100}},
+    "deep_aug_lr1e-3_seed2": {"profile": "deep", "cpt": {"seed": 2},
+                              "sft": {"seed": 2, "learning_rate": 1e-3, "augment_copies": 3,
+                                      "entity_swaps": [[list(d) for d in DISTRICTS]], "number_shift": 100}},
 }
 
 

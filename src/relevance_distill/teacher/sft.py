@@ -33,8 +33,7 @@ class SFTStageConfig(TeacherTrainConfig):
         default=0, ge=0, description="Extra copies of every example with the entities of `entity_swaps` renamed "
         "consistently and every number shifted by one offset (`number_shift`), in prompt and answer alike: the label "
         "and the chain stay true, but a model can no longer recall a query's district or price from training and "
-        "has to read them from the input. Only copies whose answer changes are kept (an answer without a district "
-        "or a number teaches nothing new), which also raises the share of examples with checks. 0: no augmentation.")
+        "has to read them from the input. 0: no augmentation.")
     entity_swaps: list[list[list[str]]] = Field(
         default_factory=list, description="Groups of interchangeable entities; each entity is the list of its surface "
         "forms in a fixed order (e.g. [['Chaoyang', '朝阳'], ['Haidian', '海淀']]). An augmented copy permutes each "
@@ -98,15 +97,13 @@ class ExampleAugmenter:
         return out
 
     def augment(self, examples: list[dict[str, str]], copies: int) -> list[dict[str, str]]:
-        """EXAMPLES followed by up to COPIES augmented copies of each (prompt and completion renamed together); a
-        copy whose completion came out unchanged is left out."""
+        """EXAMPLES followed by COPIES augmented copies of each (prompt and completion renamed together)."""
         augmented = list(examples)
         for _ in range(copies):
             for example in examples:
                 renaming, offset = self.mapping()
                 prompt, completion = self.apply([example["prompt"], example["completion"]], renaming, offset)
-                if completion != example["completion"]:
-                    augmented.append({"prompt": prompt, "completion": completion})
+                augmented.append({"prompt": prompt, "completion": completion})
         return augmented
 
 
