@@ -32,7 +32,8 @@ def export_benchmark_model(work: Path, init: str = "minilm") -> Path:
     config = student_config_for("demo", init=init, max_steps=1, eval_every_steps=1, batch_size=8)
     train_student(config, scheme, pairs[:64], pairs[64:96], work / "train")
     export_student(work / "train" / "best", str(work / "published"), scheme, "relevance", "bench", {},
-                   config=ExportConfig(), test_pairs=pairs[96:224], local_copy=work / "model")
+                   config=ExportConfig(), test_pairs=pairs[96:224], local_copy=work / "model",
+                   calibration_pairs=pairs[224:])
     return work / "model"
 
 

@@ -168,7 +168,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         with dsl.If(decision.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,
-                                                label_scheme=label_scheme, test_uri=test_uri),
+                                                label_scheme=label_scheme, test_uri=test_uri,
+                                                calibration_uri=prepared.outputs["dev_uri"]),
                                  "export_student")
             configure(deploy_canary(model_uri=exported.output, model_version=model_version, mode=deploy_mode,
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,

@@ -218,7 +218,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     result["gitops_manifests"] = str(storage.fetch_dir(storage.join(root, "rollout"), workdir / "rollout"))
 
     export_evaluated(outputs["models"].path, evaluation, root, scheme, MODEL_NAME, stable_version,
-                     ExportConfig(onnx=False, bfloat16=False), method=config.ab_stable_method)
+                     ExportConfig(onnx=False, bfloat16=False, openvino_int8=False), method=config.ab_stable_method)
     events_uri = storage.join(root, "ab", "events.jsonl")
     prepared = storage.fetch_dir(storage.join(root, "prepared"), workdir / "prepared")
     rows = replay_scores(read_models(str(prepared / "test.jsonl"), QueryServicePair), scheme.names,

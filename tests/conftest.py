@@ -80,5 +80,6 @@ def exported_model(builtin_splits, scheme, s3_server, tmp_path_factory):
     storage.ensure_bucket("s3://models")
     result = export_student(directory / "train" / "best", "s3://models", scheme, "relevance", "v-test-1",
                             {"test": {"macro_f1": 0.5}}, config=ExportConfig(), test_pairs=builtin_splits["test"],
+                            calibration_pairs=builtin_splits["dev"],
                             local_copy=directory / "local")
     return result["model_uri"], directory / "local"

@@ -18,15 +18,18 @@ def export_student(
     onnx: Optional[bool] = None,
     quantize: Optional[bool] = None,
     openvino: Optional[bool] = None,
+    openvino_int8: Optional[bool] = None,
     bfloat16: Optional[bool] = None,
     max_macro_f1_drop: Optional[float] = None,
     test_uri: str = "",
+    calibration_uri: str = "",
 ) -> str:
     """Export METHOD's standard view (projection head dropped) to OUTPUT_ROOT_URI/models/NAME/VERSION/ with the
     metrics EVALUATION measured. METHOD defaults to the evaluation's primary method (the one the gate judged),
     NAME to the InferenceService's model name. TEST_URI (the gold test split) feeds the accuracy gate of the
     reduced-precision backends (INT8, bf16 torch and OpenVINO): each is published only when its macro-F1 there is at most
-    MAX_MACRO_F1_DROP below fp32's."""
+    MAX_MACRO_F1_DROP below fp32's. CALIBRATION_URI (unlabelled pairs, not the test split: the dev split) sets the
+    activation ranges of the static INT8 OpenVINO IR."""
     from relevance_distill.config import config_from_arguments, field_default, label_scheme_named
     from relevance_distill.export import ExportConfig, export_evaluated
     from relevance_distill.rollout.isvc import InferenceServiceConfig
@@ -34,7 +37,7 @@ def export_student(
     result = export_evaluated(models.path, evaluation.path, output_root_uri, label_scheme_named(label_scheme),
                               name or field_default(InferenceServiceConfig, "name"), version,
                               config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,
-                                                    bfloat16=bfloat16,
+                                                    openvino_int8=openvino_int8, bfloat16=bfloat16,
                                                     max_macro_f1_drop=max_macro_f1_drop),
-                              method, test_uri=test_uri)
+                              method, test_uri=test_uri, calibration_uri=calibration_uri)
     return result["model_uri"]

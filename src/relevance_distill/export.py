@@ -11,7 +11,9 @@ model card ``README.md`` and, with ONNX on, three graphs for ONNX Runtime:
 * ``model.int8.onnx``: dynamic per-channel INT8 of the optimised graph;
 
 and, with OpenVINO on, ``model.ov.xml`` + ``model.ov.bin``: the model converted from torch to OpenVINO IR with fp32
-weights (parity checked), which the ``openvino`` and ``openvino_bf16`` backends run.
+weights (parity checked), which the ``openvino`` and ``openvino_bf16`` backends run, and ``model.ov_int8.xml`` +
+``.bin``: static INT8 of that IR by NNCF's post-training quantisation, its activation ranges calibrated on unlabelled
+pairs that are not the gate's (the dev split in the pipeline), for the ``openvino_int8`` backend.
 
 Every reduced-precision backend (INT8; bf16 torch and bf16 OpenVINO, which need no file of their own) is published
 only when its macro-F1 on the gold test split is at most ``max_macro_f1_drop`` below torch fp32's; the gate's
@@ -51,6 +53,7 @@ ONNX_OPSET = 18
 ONNX_PARITY_TOLERANCE = 1e-4
 OPTIMIZED_PARITY_TOLERANCE = 1e-3
 GATE_SUB_BATCH = 64
+CALIBRATION_BATCH = 10
 
 
 class ExportConfig(StrictModel):
@@ -62,6 +65,12 @@ class ExportConfig(StrictModel):
                            "optimised graph) when it passes the accuracy gate on the gold test split; needs onnx.")
     openvino: bool = Field(default=True, description="Also write model.ov.xml/.bin (OpenVINO IR converted from torch, "
                            "fp32 weights, logit parity checked); the openvino and openvino_bf16 backends need them.")
+    openvino_int8: bool = Field(default=True, description="Also write model.ov_int8.xml/.bin (static INT8 of the "
+                                "OpenVINO IR: NNCF post-training quantisation, activation ranges calibrated on the "
+                                "calibration pairs) when it passes the accuracy gate on the gold test split; needs "
+                                "openvino and calibration pairs.")
+    max_calibration_pairs: int = Field(default=300, ge=1, description="Pairs of the calibration split (the first N) whose "
+                                   "activations set the INT8 ranges of openvino_int8.")
     bfloat16: bool = Field(default=True, description="Offer the bf16 serving backends (torch_bf16, and openvino_bf16 "
                            "when openvino is on: the fp32 weights run in bfloat16) when they pass the accuracy gate on "
                            "the gold test split.")
@@ -185,6 +194,37 @@ def export_openvino(classifier: Any, tokenizer: Any, directory: Path, max_length
                                                               OPTIMIZED_PARITY_TOLERANCE)}}
 
 
+def quantize_openvino_int8(directory: Path, tokenizer: Any, max_length: int, calibration: list[QueryServicePair],
+                           max_pairs: int) -> dict[str, dict[str, Any]]:
+    """model.ov_int8.xml/.bin: NNCF's static INT8 of model.ov.xml with the transformer preset (softmax, LayerNorm and
+    GELU stay in float; SmoothQuant and bias correction), activation ranges from the standard views of the first
+    MAX_PAIRS CALIBRATION pairs in batches as serving sees them. The accuracy gate decides whether it is published."""
+    import contextlib
+    import io
+    import logging
+
+    import nncf
+    import openvino
+
+    from relevance_distill.encoding import MAX_QUERY_TOKENS, ViewEncoder, collate_arrays
+
+    encoder = ViewEncoder(tokenizer, max_length, max_length, MAX_QUERY_TOKENS)
+    views, _ = encoder.encode_pairs(calibration[:max_pairs])
+    core = openvino.Core()
+    model = core.read_model(str(directory / BACKEND_FILES["openvino"]))
+    names = [port.get_any_name() for port in model.inputs]
+    batches = [collate_arrays(views[start:start + CALIBRATION_BATCH], encoder.pad_id)
+               for start in range(0, len(views), CALIBRATION_BATCH)]
+    nncf.set_log_level(logging.ERROR)
+    # NNCF draws its own progress bars on stdout; the export reports one result line instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantized = nncf.quantize(model, nncf.Dataset([{name: batch[name] for name in names} for batch in batches]),
+                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
+    path = directory / BACKEND_FILES["openvino_int8"]
+    openvino.save_model(quantized, str(path), compress_to_fp16=False)
+    return {"openvino_int8": {"file": path.name, "calibration_pairs": len(views), "nncf_version": nncf.__version__}}
+
+
 def gate_decision(gold: np.ndarray, fp32: np.ndarray, reduced: np.ndarray, num_labels: int,
                   max_drop: float) -> dict[str, Any]:
     """Publish a reduced-precision backend only when its macro-F1 on the gold labels is at most MAX_DROP below
@@ -270,18 +310,26 @@ def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str,
 def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelScheme, name: str, version: str,
                    metrics: dict[str, Any] | None = None, method: str = "crsd", config: ExportConfig | None = None,
                    test_pairs: list[QueryServicePair] | None = None,
-                   local_copy: str | Path | None = None) -> dict[str, Any]:
+                   local_copy: str | Path | None = None,
+                   calibration_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last); inputs are
-    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the accuracy gate of the reduced-precision backends (INT8, bf16)."""
+    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the accuracy gate of the
+    reduced-precision backends (INT8, bf16); CALIBRATION_PAIRS (labels unused; not the test split) set the
+    activation ranges of openvino_int8."""
     from relevance_distill.encoding import MAX_QUERY_TOKENS, load_view_settings
     from relevance_distill.evaluation.evaluate import load_standard_view
 
     config = config or ExportConfig()
     gated = ((["torch_bf16"] if config.bfloat16 else []) + (["onnx_int8"] if config.onnx and config.quantize else [])
-             + (["openvino_bf16"] if config.openvino and config.bfloat16 else []))
+             + (["openvino_bf16"] if config.openvino and config.bfloat16 else [])
+             + (["openvino_int8"] if config.openvino and config.openvino_int8 else []))
     if gated and not test_pairs:
         raise ValueError(f"the reduced-precision backends {gated} need the gold test split for their accuracy gate: "
-                         "pass the test split (--test / test_uri) or turn them off (--no-quantize --no-bfloat16)")
+                         "pass the test split (--test / test_uri) or turn them off (--no-quantize --no-bfloat16 "
+                         "--no-openvino-int8)")
+    if "openvino_int8" in gated and not calibration_pairs:
+        raise ValueError("openvino_int8 needs calibration pairs (unlabelled pairs other than the test split, e.g. the "
+                         "dev split: --calibration / calibration_uri) or --no-openvino-int8")
     metrics = dict(metrics or {})
     classifier, tokenizer = load_standard_view(model_dir)
     max_length = load_view_settings(model_dir)["max_length"]
@@ -298,9 +346,13 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
                 quantize_int8(staging)
         if config.openvino:
             backends.update(export_openvino(classifier, tokenizer, staging, max_length))
+            if config.openvino_int8:
+                int8 = quantize_openvino_int8(staging, tokenizer, max_length, calibration_pairs, config.max_calibration_pairs)
         if gated:
             backends.update(gate_reduced_precision(staging, gated, tokenizer, max_length, scheme, test_pairs,
                                                    config.max_macro_f1_drop))
+            if "openvino_int8" in gated:
+                backends["openvino_int8"].update({**int8["openvino_int8"], **backends["openvino_int8"]})
             metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated
                                             if "gate" in backends[backend]}
         info["backends"] = backends
@@ -322,10 +374,12 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
 
 def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_root_uri: str, scheme: LabelScheme,
                      name: str, version: str, config: ExportConfig | None = None, method: str | None = None,
-                     local_copy: str | Path | None = None, test_uri: str = "") -> dict[str, Any]:
+                     local_copy: str | Path | None = None, test_uri: str = "",
+                     calibration_uri: str = "") -> dict[str, Any]:
     """Export one method of a student training run with the metrics its evaluation measured; the method defaults
     to the evaluation's primary one (the model the gate judged). TEST_URI is the gold test split of that evaluation
-    (the reduced-precision gate's data)."""
+    (the reduced-precision gate's data); CALIBRATION_URI holds the pairs that calibrate openvino_int8 (the dev
+    split; labels unused)."""
     from relevance_distill.data.readers import read_models
     from relevance_distill.evaluation.evaluate import BEST_DIR
 
@@ -337,5 +391,6 @@ def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_
         raise FileNotFoundError(f"the evaluation in {evaluation_dir} has no metrics for method {method!r}")
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     test_pairs = read_models(test_uri, QueryServicePair) if test_uri else None
+    calibration_pairs = read_models(calibration_uri, QueryServicePair) if calibration_uri else None
     return export_student(Path(models_dir) / method / BEST_DIR, output_root_uri, scheme, name, version, metrics, method,
-                          config, test_pairs, local_copy)
+                          config, test_pairs, local_copy, calibration_pairs)

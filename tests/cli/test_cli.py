@@ -68,12 +68,17 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     result = runner.invoke(app, ["export", "--models", str(tmp_path / "out"), "--evaluation", str(tmp_path / "eval"),
                                  "--output-root", s3_bucket, "--version", "v9", "--no-onnx",
                                  "--test", str(tmp_path / "test.jsonl")])
+    assert result.exit_code == 2 and "openvino_int8 needs calibration pairs" in result.output
+    result = runner.invoke(app, ["export", "--models", str(tmp_path / "out"), "--evaluation", str(tmp_path / "eval"),
+                                 "--output-root", s3_bucket, "--version", "v9", "--no-onnx",
+                                 "--test", str(tmp_path / "test.jsonl"), "--calibration", str(tmp_path / "dev.jsonl")])
     assert result.exit_code == 0, result.output
     files = storage.read_manifest(f"{s3_bucket}/models/relevance/v9").files
     assert "model.safetensors" in files and "model.onnx" not in files
     info = json.loads(storage.read_text(f"{s3_bucket}/models/relevance/v9/relevance_distill.json"))
     assert info["method"] == "crsd" and info["max_length"] == 64  # the evaluated primary method, its trained budget
     assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0
+    assert info["backends"]["openvino_int8"]["calibration_pairs"] == len(builtin_splits["dev"])
 
 
 def test_train_student_without_a_terminal_prints_periodic_progress_lines(builtin_splits, tmp_path):

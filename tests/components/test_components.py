@@ -73,10 +73,11 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
 
     assert not (tmp_path / "evaluation" / "gate.json").exists()  # the gate step alone decides
     uri = export_student.python_func(models=models, evaluation=evaluation, output_root_uri="s3://components", version="c1",
-                                     onnx=False, test_uri=outputs.test_uri)
+                                     onnx=False, test_uri=outputs.test_uri, calibration_uri=outputs.dev_uri)
     assert uri == "s3://components/models/relevance/c1" and "model.safetensors" in storage.read_manifest(uri).files
     info = json.loads(storage.read_text(f"{uri}/relevance_distill.json"))
     assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0  # the test split reached the accuracy gate
+    assert info["backends"]["openvino_int8"]["calibration_pairs"] > 0  # and the dev split calibrated the INT8 IR
 
     rollout = artifact(dsl.Artifact, tmp_path / "rollout")
     published = deploy_canary.python_func(model_uri=uri, model_version="c1", rollout=rollout, mode="gitops",

@@ -59,7 +59,7 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
     assert retention["checks"][1]["value"] == pytest.approx(metrics["retention"])
 
     exported = export_evaluated(trained, tmp_path, str(tmp_path / "published"), scheme, "relevance", "v2",
-                                ExportConfig(onnx=False, bfloat16=False))
+                                ExportConfig(onnx=False, bfloat16=False, openvino_int8=False))
     assert exported["method"] == "crsd" and exported["max_length"] == 64
 
 
@@ -89,7 +89,8 @@ def test_gate_rejects_regression_and_low_quality():
     assert not other_set["passed"] and "different test set" in other_set["reasons"][0]
 
 
-def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split(trained, scheme, tmp_path):
+def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split_and_calibration(trained, scheme, tmp_path,
+                                                                                         builtin_splits):
     import numpy as np
 
     from relevance_distill.export import gate_decision
@@ -104,12 +105,21 @@ def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split(trained
     with pytest.raises(ValueError, match="need the gold test split"):
         export_student(trained / "crsd" / "best", str(tmp_path / "out"), scheme, "relevance", "v1", {},
                        config=ExportConfig(), test_pairs=None)
+    with pytest.raises(ValueError, match="openvino_int8 needs calibration pairs"):
+        export_student(trained / "crsd" / "best", str(tmp_path / "out"), scheme, "relevance", "v1", {},
+                       config=ExportConfig(), test_pairs=builtin_splits["test"], calibration_pairs=None)
 
 
 def test_a_reduced_precision_backend_that_fails_the_gate_is_not_published(trained, scheme, builtin_splits, tmp_path):
     from relevance_distill.encoding import load_view_settings
     from relevance_distill.evaluation.evaluate import load_standard_view
-    from relevance_distill.export import export_onnx, export_openvino, gate_reduced_precision, quantize_int8
+    from relevance_distill.export import (
+        export_onnx,
+        export_openvino,
+        gate_reduced_precision,
+        quantize_int8,
+        quantize_openvino_int8,
+    )
     from relevance_distill.serving.backends import openvino_has_bf16
 
     classifier, tokenizer = load_standard_view(trained / "crsd" / "best")
@@ -118,14 +128,17 @@ def test_a_reduced_precision_backend_that_fails_the_gate_is_not_published(traine
     export_onnx(classifier, tokenizer, tmp_path, max_length)
     export_openvino(classifier, tokenizer, tmp_path, max_length)
     quantize_int8(tmp_path)
+    quantize_openvino_int8(tmp_path, tokenizer, max_length, builtin_splits["dev"], 40)
     # openvino_bf16 can be measured only where the CPU has bf16 instructions (elsewhere it is refused as unavailable).
-    gated = ["torch_bf16", "onnx_int8"] + (["openvino_bf16"] if openvino_has_bf16() else [])
+    gated = ["torch_bf16", "onnx_int8", "openvino_int8"] + (["openvino_bf16"] if openvino_has_bf16() else [])
     # A limit no model can meet (a macro-F1 drop is never below -1): the gate must refuse all and delete the INT8
     # file; bf16 OpenVINO has no file of its own, so the fp32 OpenVINO graph stays.
     refused = gate_reduced_precision(tmp_path, gated, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=-1.0)
     assert not any(refused[name]["published"] for name in gated) and not (tmp_path / "model.int8.onnx").exists()
+    assert not (tmp_path / "model.ov_int8.xml").exists() and not (tmp_path / "model.ov_int8.bin").exists()
     assert (tmp_path / "model.ov.xml").is_file() and (tmp_path / "model.ov.bin").is_file()
     quantize_int8(tmp_path)
+    quantize_openvino_int8(tmp_path, tokenizer, max_length, builtin_splits["dev"], 40)
     kept = gate_reduced_precision(tmp_path, gated, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=1.0)
     assert all(kept[name]["published"] for name in gated) and (tmp_path / "model.int8.onnx").is_file()
     assert kept["onnx_int8"]["gate"]["test_pairs"] == sum(p.label is not None for p in builtin_splits["test"])
@@ -137,19 +150,21 @@ def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3
     from relevance_distill.student.model import StudentModel
 
     result = export_student(trained / "crsd" / "best", s3_bucket, scheme, "relevance", "v1", {"test": {"macro_f1": 0.5}},
-                            config=ExportConfig(max_macro_f1_drop=1.0), test_pairs=builtin_splits["test"])
+                            config=ExportConfig(max_macro_f1_drop=1.0), test_pairs=builtin_splits["test"],
+                            calibration_pairs=builtin_splits["dev"])
     assert result["model_uri"] == f"{s3_bucket}/models/relevance/v1"
     backends = result["backends"]
     assert backends["onnx"]["parity_max_abs_diff"] <= 1e-4 and backends["onnx_optimized"]["parity_max_abs_diff"] <= 1e-3
     assert backends["onnx_optimized"]["fused"], "the transformer optimizer fused nothing"
     assert backends["openvino"]["parity_max_abs_diff"] <= 1e-3
-    gated = {"torch_bf16", "onnx_int8"} | ({"openvino_bf16"} if openvino_has_bf16() else set())
+    gated = {"torch_bf16", "onnx_int8", "openvino_int8"} | ({"openvino_bf16"} if openvino_has_bf16() else set())
+    assert backends["openvino_int8"]["calibration_pairs"] == min(300, len(builtin_splits["dev"]))
     for backend in gated:  # a limit of 1.0 publishes them all; their figures are in the metrics
         assert backends[backend]["published"] and backends[backend]["gate"]["argmax_agreement"] > 0
     metrics = json.loads(storage.read_text(storage.join(result["model_uri"], "metrics.json")))
     assert set(metrics["reduced_precision"]) == gated
     assert {"model.safetensors", "tokenizer.json", "label_scheme.json", "metrics.json", "README.md", "model.onnx",
-            "model.opt.onnx", "model.int8.onnx", "model.ov.xml", "model.ov.bin",
+            "model.opt.onnx", "model.int8.onnx", "model.ov.xml", "model.ov.bin", "model.ov_int8.xml", "model.ov_int8.bin",
             "relevance_distill.json"} <= set(result["files"])
     assert "projection_head.safetensors" not in result["files"]
     fetched = storage.fetch_dir(result["model_uri"], tmp_path / "fetched")

@@ -115,6 +115,12 @@ def export_command(
                                          "(default on).")] = None,
     openvino: Annotated[Optional[bool], typer.Option(
         "--openvino/--no-openvino", help="Also export model.ov.xml/.bin (OpenVINO IR), parity-checked (default on).")] = None,
+    openvino_int8: Annotated[Optional[bool], typer.Option(
+        "--openvino-int8/--no-openvino-int8", help="Also export static INT8 model.ov_int8.xml/.bin (NNCF, calibrated "
+                                                   "on --calibration) when it passes the accuracy gate on --test "
+                                                   "(default on).")] = None,
+    calibration: Annotated[Optional[str], typer.Option(
+        help="Pairs (JSONL, labels unused; not the test split, e.g. the dev split) that calibrate openvino_int8.")] = None,
     bfloat16: Annotated[Optional[bool], typer.Option(
         "--bfloat16/--no-bfloat16", help="Offer the bf16 backends (torch_bf16, openvino_bf16) when they pass the "
                                          "accuracy gate on --test (default on).")] = None,
@@ -136,9 +142,9 @@ def export_command(
                                   name or field_default(InferenceServiceConfig, "name"),
                                   version or datetime.now(timezone.utc).strftime("v%Y%m%d%H%M%S"),
                                   config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,
-                                                        bfloat16=bfloat16,
+                                                        openvino_int8=openvino_int8, bfloat16=bfloat16,
                                                         max_macro_f1_drop=max_macro_f1_drop),
-                                  method, local_copy, test_uri=test or "")
+                                  method, local_copy, test_uri=test or "", calibration_uri=calibration or "")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:
         fail(str(error))
     published = [backend for backend, entry in result["backends"].items() if entry["published"]]

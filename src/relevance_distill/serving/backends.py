@@ -11,7 +11,11 @@
 * ``openvino``: ``model.ov.xml`` + ``model.ov.bin``, the model converted from torch to OpenVINO IR (attention kept as
   one ScaledDotProductAttention op, GELU and LayerNorm fused by the CPU plugin), run in fp32.
 * ``openvino_bf16``: the same IR with the CPU plugin's inference precision set to bfloat16 (no file of its own);
-  the fastest backend on CPUs with AMX or AVX512-BF16, refused at load on CPUs without them. Gated like torch_bf16.
+  refused at load on CPUs without AMX or AVX512-BF16. Gated like torch_bf16.
+* ``openvino_int8``: ``model.ov_int8.xml`` + ``.bin``, static INT8 of that IR (weights and activations, NNCF
+  post-training quantisation calibrated on unlabelled pairs, the transformer preset: softmax and LayerNorm stay in
+  float), with the remaining float operations in bfloat16 where the CPU has it and fp32 elsewhere. The fastest
+  backend measured on 2 cores with AVX512-BF16 (``benchmarks/serving.py``). Gated like onnx_int8.
 * ``auto``: the fastest of the backends the export published, timed at load on this machine with a probe request
   (which one wins depends on the CPU's instruction set, so no fixed order is right everywhere).
 """
@@ -26,16 +30,16 @@ from typing import Any, Protocol
 import numpy as np
 
 BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx_int8": "model.int8.onnx",
-                 "openvino": "model.ov.xml"}
+                 "openvino": "model.ov.xml", "openvino_int8": "model.ov_int8.xml"}
 #: The weights file OpenVINO reads next to its graph (``openvino.save_model`` names it after the .xml).
 OPENVINO_WEIGHTS = "model.ov.bin"
 #: Files a backend reads besides its graph.
-BACKEND_WEIGHTS = {"openvino": OPENVINO_WEIGHTS}
+BACKEND_WEIGHTS = {"openvino": OPENVINO_WEIGHTS, "openvino_int8": "model.ov_int8.bin"}
 #: bf16 backends run the fp32 backend's weights in bfloat16 and have no file of their own.
 BFLOAT16_OF = {"torch_bf16": "torch", "openvino_bf16": "openvino"}
-BACKENDS = ("torch", "torch_bf16", "onnx", "onnx_optimized", "onnx_int8", "openvino", "openvino_bf16")
+BACKENDS = ("torch", "torch_bf16", "onnx", "onnx_optimized", "onnx_int8", "openvino", "openvino_bf16", "openvino_int8")
 #: Backends whose answers may differ from fp32's; the export gates each on the gold test split.
-REDUCED_PRECISION = ("torch_bf16", "onnx_int8", "openvino_bf16")
+REDUCED_PRECISION = ("torch_bf16", "onnx_int8", "openvino_bf16", "openvino_int8")
 AUTO = "auto"
 
 
@@ -109,7 +113,10 @@ def openvino_has_bf16() -> bool:
 
 
 class OpenVinoBackend:
-    def __init__(self, path: Path, threads: int, bfloat16: bool = False):
+    """An OpenVINO IR on the CPU plugin. BFLOAT16: the float operations run in bfloat16 (required: refused on a CPU
+    without bf16 instructions); None: in bfloat16 where the CPU has them, else fp32 (the INT8 IR's float rest)."""
+
+    def __init__(self, path: Path, threads: int, bfloat16: bool | None = False):
         import threading
 
         import openvino
@@ -118,6 +125,8 @@ class OpenVinoBackend:
         if bfloat16 and not openvino_has_bf16():
             raise BackendUnavailable("openvino_bf16 needs a CPU with bf16 instructions (AMX or AVX512-BF16); this one "
                                      "has none: serve 'openvino' or 'auto'")
+        if bfloat16 is None:
+            bfloat16 = openvino_has_bf16()
         # LATENCY: one stream using every thread, as one request at a time needs.
         compiled = core.compile_model(core.read_model(str(path)), "CPU", {
             "INFERENCE_PRECISION_HINT": "bf16" if bfloat16 else "f32", "PERFORMANCE_HINT": "LATENCY",
@@ -152,11 +161,15 @@ def load_backend(name: str, directory: Path, threads: int | None = None) -> Back
         raise ValueError(f"unknown backend {name!r}; allowed: {list(BACKENDS)}")
     path = directory / BACKEND_FILES[base]
     if not path.is_file():
-        flag = "--openvino" if base == "openvino" else "--onnx"
+        flag = "--openvino" if base.startswith("openvino") else "--onnx"
+        needs = {"onnx_int8": " --quantize and a test split that passes the INT8 gate",
+                 "openvino_int8": " --openvino-int8, --calibration pairs and a test split that passes the INT8 gate"}
         raise FileNotFoundError(f"backend {name!r} needs {path.name} in the export ({directory}); export with {flag}"
-                                + (" --quantize and a test split that passes the INT8 gate" if name == "onnx_int8" else ""))
+                                + needs.get(name, ""))
     if base == "openvino":
         return OpenVinoBackend(path, threads, bfloat16=name in BFLOAT16_OF)
+    if base == "openvino_int8":
+        return OpenVinoBackend(path, threads, bfloat16=None)
     return OnnxBackend(path, threads)
 
 

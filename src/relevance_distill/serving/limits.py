@@ -19,8 +19,9 @@ class ServingLimits:
     #: Most strings, numbers and containers one service object may hold (attributes, tags, …).
     max_service_items: int = 512
     #: Pairs scored in one forward pass; a larger request is sorted by length and scored in such sub-batches, so
-    #: short pairs are not padded to the longest one of the whole request.
-    sub_batch_size: int = 64
+    #: short pairs are not padded to the longest one of the whole request. 25 (two sub-batches for 1 × 50) was the
+    #: fastest of 16/25/32/64 for openvino_int8 and openvino_bf16 on 2 cores (benchmarks/serving.py).
+    sub_batch_size: int = 25
 
 
 class RequestSizeLimit:
