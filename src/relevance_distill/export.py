@@ -54,6 +54,8 @@ ONNX_PARITY_TOLERANCE = 1e-4
 OPTIMIZED_PARITY_TOLERANCE = 1e-3
 GATE_SUB_BATCH = 64
 CALIBRATION_BATCH = 10
+# Operations of a sequence-classification head (BERT's pooler and classifier) that openvino_int8 keeps in float.
+FLOAT_HEAD_PATTERNS = [".*pooler.*", ".*classifier.*"]
 
 
 class ExportConfig(StrictModel):
@@ -198,7 +200,10 @@ def quantize_openvino_int8(directory: Path, tokenizer: Any, max_length: int, cal
                            max_pairs: int) -> dict[str, dict[str, Any]]:
     """model.ov_int8.xml/.bin: NNCF's static INT8 of model.ov.xml with the transformer preset (softmax, LayerNorm and
     GELU stay in float; SmoothQuant and bias correction), activation ranges from the standard views of the first
-    MAX_PAIRS CALIBRATION pairs in batches as serving sees them. The accuracy gate decides whether it is published."""
+    MAX_PAIRS CALIBRATION pairs in batches as serving sees them. The classification head (pooler and classifier)
+    stays in float: it is a sliver of the compute, and quantising it moved a trained student's test labels (argmax
+    agreement with fp32 0.953, macro-F1 -1.9 points; with the head in float 0.984 and +0.7). The accuracy gate
+    decides whether it is published."""
     import contextlib
     import io
     import logging
@@ -219,7 +224,8 @@ def quantize_openvino_int8(directory: Path, tokenizer: Any, max_length: int, cal
     # NNCF draws its own progress bars on stdout; the export reports one result line instead.
     with contextlib.redirect_stdout(io.StringIO()):
         quantized = nncf.quantize(model, nncf.Dataset([{name: batch[name] for name in names} for batch in batches]),
-                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
+                                  model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches),
+                                  ignored_scope=nncf.IgnoredScope(patterns=FLOAT_HEAD_PATTERNS, validate=False))
     path = directory / BACKEND_FILES["openvino_int8"]
     openvino.save_model(quantized, str(path), compress_to_fp16=False)
     return {"openvino_int8": {"file": path.name, "calibration_pairs": len(views), "nncf_version": nncf.__version__}}

@@ -19,8 +19,9 @@ class ServingLimits:
     #: Most strings, numbers and containers one service object may hold (attributes, tags, …).
     max_service_items: int = 512
     #: Pairs scored in one forward pass; a larger request is sorted by length and scored in such sub-batches, so
-    #: short pairs are not padded to the longest one of the whole request. 25 (two sub-batches for 1 × 50) was the
-    #: fastest of 16/25/32/64 for openvino_int8 and openvino_bf16 on 2 cores (benchmarks/serving.py).
+    #: short pairs are not padded to the longest one of the whole request. 25 (two sub-batches for 1 × 50):
+    #: benchmarks/serving.py on 2 cores measured openvino_bf16 at 148 ms with 25 vs 172 ms with 64, and
+    #: openvino_int8 within its run-to-run noise for 25, 32 and 64 (103-111 ms; 16 was slower, 119 ms).
     sub_batch_size: int = 25
 
 
