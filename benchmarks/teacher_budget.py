@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import machine
+
 from relevance_distill.data.generate import DISTRICTS
 
 # A teacher profile ("profile", default --profile) and overrides of its CPT and SFT settings; "cpt": None skips
@@ -65,6 +67,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "deep_aug_lr1e-3_seed2": {"profile": "deep", "cpt": {"seed": 2},
                               "sft": {"seed": 2, "learning_rate": 1e-3, "augment_copies": 3,
                                       "entity_swaps": [[list(d) for d in DISTRICTS]], "number_shift": 100}},
+    # deep_aug_lr1e-3 with ten times the CPT steps: the corpus repeats a service's district from its title in its
+    # description, so a longer language-model phase may grow the copy heads the SFT teacher lacks (it writes the
+    # asked-for district right 3 times in 46 on test pairs). This is the `strong` profile; seeds 1 and 2 below.
+    "strong": {"profile": "strong"},
+    "strong_seed1": {"profile": "strong", "cpt": {"seed": 1}, "sft": {"seed": 1}},
+    "strong_seed2": {"profile": "strong", "cpt": {"seed": 2}, "sft": {"seed": 2}},
 }
 
 
@@ -132,17 +140,6 @@ def main() -> None:
               f"majority {r['majority_macro_f1']:.4f}) in {r['train_seconds'] / 60:.1f} min", flush=True)
     if args.json:
         record_runs(Path(args.json), list(results.values()))
-
-
-def machine() -> str:
-    """The CPU a run was measured on: teacher figures move between machines (fp32 numerics differ), so every run
-    says where it ran."""
-    import os
-
-    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
-    bf16 = "with" if "avx512_bf16" in info or "amx_bf16" in info else "without"
-    return f"{os.cpu_count()}-CPU {model} {bf16} bf16"
 
 
 def record_runs(path: Path, results: list[dict[str, Any]]) -> None:

@@ -17,7 +17,7 @@ def teacher_command(
     train: Annotated[str, typer.Option(help="Gold pairs with labels and reasoning (JSONL).")],
     test: Annotated[str, typer.Option(help="Gold test pairs for the teacher's macro-F1.")],
     output: Annotated[str, typer.Option(help="Directory or s3:// prefix for cpt/ sft/ reward/ dpo/ and report.json.")],
-    profile: Annotated[Optional[str], typer.Option(help="smoke, demo (default), deep, production-qwen2.5-7b (packaged) or a TeacherConfig YAML file.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="smoke, demo (default), deep, strong, production-qwen2.5-7b (packaged) or a TeacherConfig YAML file.")] = None,
     label_scheme: Annotated[Optional[str], typer.Option(help="Built-in scheme name or a label_scheme.json (default: the prepared data's).")] = None,
     eval_pairs: Annotated[Optional[int], typer.Option(help="Gold test pairs the teacher answers after SFT and after DPO (default 0: all).")] = None,
 ) -> None:
