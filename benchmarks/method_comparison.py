@@ -1,7 +1,7 @@
 """CRSD against its baselines and ablations: several seeds, bootstrap confidence intervals, paired differences.
 
     python benchmarks/method_comparison.py [--workdir runs/method-comparison] [--seeds 0,1,2] [--methods …] \
-        [--teacher-profile demo | --teacher-model-uri DIR] [--student-overrides '{"max_steps": 300}'] \
+        [--teacher-profile demo | --teacher-model-uri DIR [--teacher-model-profile TEXT]] [--student-overrides '{"max_steps": 300}'] \
         [--json benchmarks/results/method_comparison.json] [--readme README.md]
 
 Data: the main job's built-in data and splits (``data.prepare.prepare_builtin``). Teacher: trained here with a
@@ -15,7 +15,7 @@ Resumable across sessions and machines: the teacher's figures, its annotations a
 (test figures, predictions, dev curve) are small files under ``--cache`` (committed with the results, default
 ``benchmarks/results/method_comparison/``), so a later session, or a GPU machine, trains only what is missing
 on the same annotations; models and checkpoints stay under WORKDIR (a killed student run continues from its
-last checkpoint). The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
+last checkpoint). ``--seeds ""`` trains and caches only the teacher's figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
 seeds with a 95 % percentile bootstrap interval that resamples seeds and test queries (a query's pairs move
 together: they are not independent); paired CRSD − baseline differences use the same resampled seeds and
 queries for both methods.
@@ -55,7 +55,8 @@ def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: P
     started = time.monotonic()
     if args.teacher_model_uri:
         evaluation = teacher_evaluation(args.teacher_model_uri, train, test, scheme, None, 0, 160)
-        teacher = {"profile": None, "model_uri": args.teacher_model_uri, "macro_f1": evaluation["macro_f1"],
+        teacher = {"profile": args.teacher_model_profile or None, "model_uri": args.teacher_model_uri,
+                   "macro_f1": evaluation["macro_f1"],
                    "qwk": evaluation["qwk"], "parse_rate": evaluation["parse_rate"]}
     else:
         from relevance_distill.teacher.profiles import teacher_config
@@ -267,6 +268,8 @@ def main() -> None:
     parser.add_argument("--methods", default=",".join(STUDENT_METHODS))
     parser.add_argument("--teacher-profile", default="demo", help="Teacher profile trained here (ignored with --teacher-model-uri).")
     parser.add_argument("--teacher-model-uri", default="", help="An existing teacher model (directory or s3://).")
+    parser.add_argument("--teacher-model-profile", default="",
+                        help="What trained --teacher-model-uri (recorded with the teacher's figures, e.g. 'strong, SFT only, seed 13').")
     parser.add_argument("--student-profile", default="demo")
     parser.add_argument("--student-overrides", default="{}", help="JSON of StudentTrainConfig fields (e.g. max_steps).")
     parser.add_argument("--resamples", type=int, default=1000)
@@ -309,6 +312,10 @@ def main() -> None:
             _print(f"seed {seed} {method}: test macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f} "
                    f"({r['training']['steps']} steps, {time.monotonic() - started:.0f} s)")
 
+    if not results:
+        # `--seeds ""`: the teacher's figures and its annotations are cached; no student has been trained yet.
+        _print(f"no seed × method results in {cache} yet: nothing to report")
+        return
     gold = np.array([scheme.index(pair.label) for pair in test])
     groups = np.array([pair.group_key for pair in test])
     budget = {"student_profile": args.student_profile, "student_init": config.init, "max_steps": config.max_steps,
