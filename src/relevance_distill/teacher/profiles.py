@@ -5,8 +5,8 @@
 * ``deep``: the demo teacher with 4 layers and twice the SFT steps (``benchmarks/teacher_budget.py``: 0.40-0.63
   test macro-F1 across seeds and CPUs, below the gold-only student), about half an hour on 2 cores.
 * ``strong``: the deep teacher with ten times its CPT steps and augmented SFT examples (districts renamed, numbers
-  shifted) at a third of its learning rate: the first teacher measured well above the gold-only student (0.801 test
-  macro-F1 against 0.658, seed 13; other seeds in the README), about an hour on 2 cores.
+  shifted) at a third of its learning rate: the first teacher measured above the gold-only student on every seed (0.753-0.803
+  test macro-F1 over three seeds against 0.658), about an hour on 2 cores.
 * ``production-qwen2.5-7b`` (packaged ``teacher/configs/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16,
   one GPU per step; documented and validated, not runnable on a CPU machine.
 """
@@ -78,9 +78,9 @@ _PROFILE_SETTINGS["deep"] = {
 # in its description, so a longer language-model phase grows the heads that copy them), three augmented copies of
 # every SFT example (the built-in data's districts renamed by one permutation, every number shifted by one offset:
 # labels and chains stay true) and a third of the SFT learning rate. Measured (teacher_budget.py, 320 test pairs,
-# 2-vCPU EPYC, seed 13): 0.801 test macro-F1, QWK 0.842, 73 min with another run beside it (the same recipe with
-# 100 CPT steps: 0.717 / 0.445 / 0.523 over seeds 13 / 2 / 1; with 1,000 the greedy chains copy the service's
-# district right, not yet the query's).
+# 2-vCPU EPYC): test macro-F1 0.801 / 0.753 / 0.803 for seeds 13 / 1 / 2, 47-73 min on one thread beside other
+# runs; the same recipe with 100 CPT steps gave 0.717 / 0.523 / 0.445 (with 1,000 the greedy chains copy the
+# service's district right; the query's district and the price check are still mostly wrong).
 _PROFILE_SETTINGS["strong"] = {
     **_PROFILE_SETTINGS["deep"], "profile": "strong",
     "cpt": {**_PROFILE_SETTINGS["deep"]["cpt"], "max_steps": 1000},
