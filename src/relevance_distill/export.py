@@ -196,6 +196,14 @@ def export_openvino(classifier: Any, tokenizer: Any, directory: Path, max_length
                                                               OPTIMIZED_PARITY_TOLERANCE)}}
 
 
+def _standard_views(tokenizer: Any, max_length: int, pairs: list[QueryServicePair]) -> tuple[list[Any], int]:
+    """The standard views of PAIRS as serving encodes them, and the pad id."""
+    from relevance_distill.encoding import MAX_QUERY_TOKENS, ViewEncoder
+
+    encoder = ViewEncoder(tokenizer, max_length, max_length, MAX_QUERY_TOKENS)
+    return encoder.encode_pairs(pairs)[0], encoder.pad_id
+
+
 def quantize_openvino_int8(directory: Path, tokenizer: Any, max_length: int, calibration: list[QueryServicePair],
                            max_pairs: int) -> dict[str, dict[str, Any]]:
     """model.ov_int8.xml/.bin: NNCF's static INT8 of model.ov.xml with the transformer preset (softmax, LayerNorm and
@@ -211,14 +219,13 @@ def quantize_openvino_int8(directory: Path, tokenizer: Any, max_length: int, cal
     import nncf
     import openvino
 
-    from relevance_distill.encoding import MAX_QUERY_TOKENS, ViewEncoder, collate_arrays
+    from relevance_distill.encoding import collate_arrays
 
-    encoder = ViewEncoder(tokenizer, max_length, max_length, MAX_QUERY_TOKENS)
-    views, _ = encoder.encode_pairs(calibration[:max_pairs])
+    views, pad_id = _standard_views(tokenizer, max_length, calibration[:max_pairs])
     core = openvino.Core()
     model = core.read_model(str(directory / BACKEND_FILES["openvino"]))
     names = [port.get_any_name() for port in model.inputs]
-    batches = [collate_arrays(views[start:start + CALIBRATION_BATCH], encoder.pad_id)
+    batches = [collate_arrays(views[start:start + CALIBRATION_BATCH], pad_id)
                for start in range(0, len(views), CALIBRATION_BATCH)]
     nncf.set_log_level(logging.ERROR)
     # NNCF draws its own progress bars on stdout; the export reports one result line instead.
@@ -257,17 +264,14 @@ def gate_reduced_precision(directory: Path, names: list[str], tokenizer: Any, ma
                            test_pairs: list[QueryServicePair], max_drop: float) -> dict[str, dict[str, Any]]:
     """Gate each reduced-precision backend in NAMES against torch fp32 on the gold TEST_PAIRS; a refused backend's
     file is deleted."""
-    from relevance_distill.encoding import MAX_QUERY_TOKENS, ViewEncoder
-
     labelled = [pair for pair in test_pairs if pair.label is not None]
     if not labelled:
         raise ValueError("the reduced-precision accuracy gate got a test split without gold labels")
-    encoder = ViewEncoder(tokenizer, max_length, max_length, MAX_QUERY_TOKENS)
-    views, _ = encoder.encode_pairs(labelled)
+    views, pad_id = _standard_views(tokenizer, max_length, labelled)
     gold = np.array([scheme.index(pair.label) for pair in labelled])
 
     def predictions(name: str) -> np.ndarray:
-        return batched_logits(load_backend(name, directory), views, encoder.pad_id, GATE_SUB_BATCH).argmax(1)
+        return batched_logits(load_backend(name, directory), views, pad_id, GATE_SUB_BATCH).argmax(1)
 
     reference = predictions("torch")
     results: dict[str, dict[str, Any]] = {}
@@ -353,12 +357,13 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
         if config.openvino:
             backends.update(export_openvino(classifier, tokenizer, staging, max_length))
             if config.openvino_int8:
-                int8 = quantize_openvino_int8(staging, tokenizer, max_length, calibration_pairs, config.max_calibration_pairs)
+                backends.update(quantize_openvino_int8(staging, tokenizer, max_length, calibration_pairs,
+                                                       config.max_calibration_pairs))
         if gated:
-            backends.update(gate_reduced_precision(staging, gated, tokenizer, max_length, scheme, test_pairs,
-                                                   config.max_macro_f1_drop))
-            if "openvino_int8" in gated:
-                backends["openvino_int8"].update({**int8["openvino_int8"], **backends["openvino_int8"]})
+            # The gate's verdict joins what the step that wrote a backend recorded (e.g. its calibration).
+            for backend, verdict in gate_reduced_precision(staging, gated, tokenizer, max_length, scheme, test_pairs,
+                                                           config.max_macro_f1_drop).items():
+                backends[backend] = {**backends.get(backend, {}), **verdict}
             metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated
                                             if "gate" in backends[backend]}
         info["backends"] = backends

@@ -113,10 +113,7 @@ def openvino_has_bf16() -> bool:
 
 
 class OpenVinoBackend:
-    """An OpenVINO IR on the CPU plugin. BFLOAT16: the float operations run in bfloat16 (required: refused on a CPU
-    without bf16 instructions); None: in bfloat16 where the CPU has them, else fp32 (the INT8 IR's float rest)."""
-
-    def __init__(self, path: Path, threads: int, bfloat16: bool | None = False):
+    def __init__(self, path: Path, threads: int, bfloat16: bool = False):
         import threading
 
         import openvino
@@ -125,8 +122,6 @@ class OpenVinoBackend:
         if bfloat16 and not openvino_has_bf16():
             raise BackendUnavailable("openvino_bf16 needs a CPU with bf16 instructions (AMX or AVX512-BF16); this one "
                                      "has none: serve 'openvino' or 'auto'")
-        if bfloat16 is None:
-            bfloat16 = openvino_has_bf16()
         # LATENCY: one stream using every thread, as one request at a time needs.
         compiled = core.compile_model(core.read_model(str(path)), "CPU", {
             "INFERENCE_PRECISION_HINT": "bf16" if bfloat16 else "f32", "PERFORMANCE_HINT": "LATENCY",
@@ -169,7 +164,8 @@ def load_backend(name: str, directory: Path, threads: int | None = None) -> Back
     if base == "openvino":
         return OpenVinoBackend(path, threads, bfloat16=name in BFLOAT16_OF)
     if base == "openvino_int8":
-        return OpenVinoBackend(path, threads, bfloat16=None)
+        # The INT8 IR's float rest runs in bfloat16 where the CPU has it, else in fp32 (never refused).
+        return OpenVinoBackend(path, threads, bfloat16=openvino_has_bf16())
     return OnnxBackend(path, threads)
 
 
