@@ -50,14 +50,19 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
     result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
                          "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40},
               "teacher": {"profile": "demo", "macro_f1": 0.5},
-              "methods": {"crsd": {"seeds": [{}, {}, {}], "macro_f1_mean": 0.61, "macro_f1_ci": [0.55, 0.66],
+              "methods": {"crsd": {"seeds": [{"steps": 10, "train_seconds": s} for s in (30, 31, 32)],
+                                   "macro_f1_mean": 0.61, "macro_f1_ci": [0.55, 0.66],
                                    "qwk_mean": 0.7, "qwk_ci": [0.6, 0.8]},
-                          "vanilla": {"seeds": [{}, {}, {}], "macro_f1_mean": 0.51, "macro_f1_ci": [0.45, 0.56],
-                                      "qwk_mean": 0.6, "qwk_ci": [0.5, 0.7]}},
-              "paired": {"crsd_minus_vanilla": {"mean": 0.1, "ci": [0.05, 0.15]}}}
+                          "vanilla": {"seeds": [{"steps": 10, "train_seconds": 10}] * 3, "macro_f1_mean": 0.51,
+                                      "macro_f1_ci": [0.45, 0.56], "qwk_mean": 0.6, "qwk_ci": [0.5, 0.7]}},
+              "paired": {"crsd_minus_vanilla": {"mean": 0.1, "ci": [0.05, 0.15]}},
+              "curves": {"crsd": {"0": [[5, 0.4], [10, 0.6]], "1": [[5, 0.5], [10, 0.7]]},
+                         "vanilla": {"0": [[5, 0.3], [10, 0.5]]}}}
     table = comparison.readme_table(result)
-    assert "| vanilla | 3 | 51.0 [45.0, 56.0] | 60.0 [50.0, 70.0] | +10.0 [5.0, 15.0] |" in table
-    assert "| crsd | 3 | 61.0 [55.0, 66.0] | 70.0 [60.0, 80.0] | — |" in table
+    assert "| vanilla | 3 | 51.0 [45.0, 56.0] | 60.0 [50.0, 70.0] | +10.0 [5.0, 15.0] | 10 | 10 |" in table
+    assert "| crsd | 3 | 61.0 [55.0, 66.0] | 70.0 [60.0, 80.0] | — | 10 | 31 |" in table
+    # The dev curves, mean over seeds, one column per evaluation step.
+    assert "| method | 5 | 10 |" in table and "| crsd | 45.0 | 65.0 |" in table and "| vanilla | 30.0 | 50.0 |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{comparison.README_START}\nold\n{comparison.README_END}\nafter\n")
     comparison.write_readme(readme, table)
