@@ -248,16 +248,20 @@ def readme_table(result: dict[str, Any]) -> str:
         lines.append(f"| {method} | {len(entry['seeds'])} | {entry['macro_f1_mean'] * 100:.1f} {_interval(entry['macro_f1_ci'])} "
                      f"| {entry['qwk_mean'] * 100:.1f} {_interval(entry['qwk_ci'])} | {difference} "
                      f"| {'/'.join(map(str, steps))} | {seconds:.0f} |")
-    lines.extend(["", *curve_table(result.get("curves", {})), README_END])
+    lines.extend(["", *curve_table(result["curves"], result["budget"]["eval_every_steps"]), README_END])
     return "\n".join(lines)
 
 
-def curve_table(curves: dict[str, dict[str, list[list[float]]]]) -> list[str]:
-    """Dev macro-F1 at each evaluation step, mean over a method's seeds: has the budget levelled off?"""
+def curve_table(curves: dict[str, dict[str, list[list[float]]]], eval_every_steps: int) -> list[str]:
+    """Dev macro-F1 at each evaluation step, mean over a method's seeds: has the budget levelled off?
+
+    Only steps on the evaluation grid get a column: a compute-matched run ends at a step of its own per seed, and
+    one column per such end would be a column holding one seed."""
     if not curves:
         return []
-    steps = sorted({int(step) for by_seed in curves.values() for curve in by_seed.values() for step, _ in curve})
-    lines = ["Dev macro-F1 (points, mean over seeds) by training step:", "",
+    steps = sorted({int(step) for by_seed in curves.values() for curve in by_seed.values() for step, _ in curve
+                    if int(step) % eval_every_steps == 0})
+    lines = ["Dev macro-F1 (points, mean over the seeds that reached the step) by training step:", "",
              "| method | " + " | ".join(map(str, steps)) + " |", "|---|" + "---|" * len(steps)]
     for method, by_seed in curves.items():
         cells = []

@@ -48,7 +48,8 @@ def test_bootstrap_intervals_and_paired_differences():
 def test_readme_table_is_written_between_the_markers(tmp_path):
     comparison = _module()
     result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
-                         "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40},
+                         "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40,
+                         "eval_every_steps": 5},
               "teacher": {"profile": "demo", "macro_f1": 0.5},
               "methods": {"crsd": {"seeds": [{"steps": 10, "train_seconds": s} for s in (30, 31, 32)],
                                    "macro_f1_mean": 0.61, "macro_f1_ci": [0.55, 0.66],
@@ -57,12 +58,17 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
                                       "macro_f1_ci": [0.45, 0.56], "qwk_mean": 0.6, "qwk_ci": [0.5, 0.7]}},
               "paired": {"crsd_minus_vanilla": {"mean": 0.1, "ci": [0.05, 0.15]}},
               "curves": {"crsd": {"0": [[5, 0.4], [10, 0.6]], "1": [[5, 0.5], [10, 0.7]]},
-                         "vanilla": {"0": [[5, 0.3], [10, 0.5]]}}}
+                         "vanilla": {"0": [[5, 0.3], [10, 0.5]]},
+                         "vanilla_compute_matched": {"0": [[5, 0.2], [10, 0.4], [15, 0.8], [17, 0.9]],
+                                                     "1": [[5, 0.4], [10, 0.6], [13, 0.7]]}}}
     table = comparison.readme_table(result)
     assert "| vanilla | 3 | 51.0 [45.0, 56.0] | 60.0 [50.0, 70.0] | +10.0 [5.0, 15.0] | 10 | 10 |" in table
     assert "| crsd | 3 | 61.0 [55.0, 66.0] | 70.0 [60.0, 80.0] | — | 10 | 31 |" in table
-    # The dev curves, mean over seeds, one column per evaluation step.
-    assert "| method | 5 | 10 |" in table and "| crsd | 45.0 | 65.0 |" in table and "| vanilla | 30.0 | 50.0 |" in table
+    # The dev curves, mean over the seeds that reached a step, one column per step of the evaluation grid (a
+    # compute-matched run's own last steps, 13 and 17 here, get none).
+    assert "| method | 5 | 10 | 15 |" in table
+    assert "| crsd | 45.0 | 65.0 | — |" in table and "| vanilla | 30.0 | 50.0 | — |" in table
+    assert "| vanilla_compute_matched | 30.0 | 50.0 | 80.0 |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"before\n{comparison.README_START}\nold\n{comparison.README_END}\nafter\n")
     comparison.write_readme(readme, table)
