@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field
 
 from relevance_distill import storage
+from relevance_distill.config import PRIMARY_STUDENT_METHOD
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
 from relevance_distill.serving.backends import (
@@ -318,7 +319,7 @@ def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str,
 
 
 def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelScheme, name: str, version: str,
-                   metrics: dict[str, Any] | None = None, method: str = "crsd", config: ExportConfig | None = None,
+                   metrics: dict[str, Any] | None = None, method: str = PRIMARY_STUDENT_METHOD, config: ExportConfig | None = None,
                    test_pairs: list[QueryServicePair] | None = None,
                    local_copy: str | Path | None = None,
                    calibration_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:

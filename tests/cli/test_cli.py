@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from relevance_distill import storage
 from relevance_distill.cli import app
+from relevance_distill.config import DEFAULT_STUDENT_METHODS, PRIMARY_STUDENT_METHOD
 from relevance_distill.progress import clock
 
 runner = CliRunner()
@@ -53,7 +54,8 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     for name, pairs in builtin_splits.items():
         write_jsonl(str(tmp_path / f"{name}.jsonl"), pairs)
     result = runner.invoke(app, ["train-student", "--train", str(tmp_path / "train.jsonl"), "--dev", str(tmp_path / "dev.jsonl"),
-                                 "--output", str(tmp_path / "out"), "--methods", "crsd,vanilla", "--profile", "smoke", "--max-steps", "3"])
+                                 "--output", str(tmp_path / "out"), "--methods", f"vanilla,{PRIMARY_STUDENT_METHOD}", "--profile", "smoke",
+                                 "--max-steps", "3"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["evaluate", "--test", str(tmp_path / "test.jsonl"), "--models", str(tmp_path / "out"),
                                  "--out", str(tmp_path / "eval"), "--latency-requests", "2"])
@@ -76,7 +78,8 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     files = storage.read_manifest(f"{s3_bucket}/models/relevance/v9").files
     assert "model.safetensors" in files and "model.onnx" not in files
     info = json.loads(storage.read_text(f"{s3_bucket}/models/relevance/v9/relevance_distill.json"))
-    assert info["method"] == "crsd" and info["max_length"] == 64  # the evaluated primary method, its trained budget
+    # The primary method (not the first trained) is the one evaluated for the gate and exported, with its trained budget.
+    assert info["method"] == PRIMARY_STUDENT_METHOD and info["max_length"] == 64
     assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0
     assert info["backends"]["openvino_int8"]["calibration_pairs"] == len(builtin_splits["dev"])
 
@@ -110,12 +113,13 @@ def test_run_smoke_end_to_end(tmp_path):
                              capture_output=True, text=True, timeout=900)
     assert process.returncode == 0, process.stderr[-3000:] + process.stdout[-3000:]
     summary = json.loads((workdir / "summary.json").read_text())
-    for method in ("crsd", "gold_only", "vanilla", "logit_kd"):
+    assert set(summary["students"]) == set(DEFAULT_STUDENT_METHODS)
+    for method in DEFAULT_STUDENT_METHODS:
         assert 0 <= summary["students"][method]["macro_f1"] <= 1
     teacher = summary["teacher"]
     assert 0 <= teacher["macro_f1"] <= 1 and 0 <= teacher["majority_macro_f1"] <= 1
     assert teacher["test_pairs"] > 0  # the whole gold test split, so retention is on the same set as the students
-    assert summary["retention"] == pytest.approx(summary["students"]["crsd"]["macro_f1"] / teacher["macro_f1"])
+    assert summary["retention"] == pytest.approx(summary["students"][PRIMARY_STUDENT_METHOD]["macro_f1"] / teacher["macro_f1"])
     versus = summary["teacher_vs_gold_only"]
     assert versus["gold_only_macro_f1"] == summary["students"]["gold_only"]["macro_f1"]
     assert versus["teacher_beats_gold_only"] == (teacher["macro_f1"] > versus["gold_only_macro_f1"])

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from relevance_distill import storage
-from relevance_distill.config import student_config_for
+from relevance_distill.config import PRIMARY_STUDENT_METHOD, student_config_for
 from relevance_distill.encoding import ViewEncoder, collate
-from relevance_distill.evaluation.evaluate import evaluate_trained
+from relevance_distill.evaluation.evaluate import evaluate_trained, primary_method
 from relevance_distill.evaluation.gate import GateConfig, evaluate_gate, gate_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, export_student
 from relevance_distill.serving.backends import openvino_has_bf16
@@ -27,8 +27,16 @@ def trained(builtin_splits, scheme, tmp_path_factory):
     return directory
 
 
+def test_the_primary_method_is_the_configured_one_when_it_was_trained():
+    assert primary_method(["vanilla", "crsd", PRIMARY_STUDENT_METHOD]) == PRIMARY_STUDENT_METHOD
+    assert primary_method(["vanilla", "crsd"]) == "vanilla"
+    with pytest.raises(ValueError, match="no trained methods"):
+        primary_method([])
+
+
 def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, builtin_splits, scheme, tmp_path):
     summary = evaluate_trained(trained, builtin_splits["test"], scheme, tmp_path, teacher_macro_f1=0.9, latency_requests=3)
+    # The configured primary method was not trained, so the first one trained is gated.
     assert summary["primary"] == "crsd" and set(summary["macro_f1"]) == {"crsd", "vanilla"}
     assert json.loads((tmp_path / "summary.json").read_text())["macro_f1"] == summary["macro_f1"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())

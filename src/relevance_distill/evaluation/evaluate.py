@@ -12,13 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from relevance_distill.config import GOLD_ONLY_METHOD
+from relevance_distill.config import GOLD_ONLY_METHOD, PRIMARY_STUDENT_METHOD
 from relevance_distill.evaluation.metrics import classification_report, expected_scores
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 
-# The method whose metrics the gate reads (metrics.json) and the run exports, when it was trained.
-PRIMARY_METHOD = "crsd"
 # Written by the student trainer next to the methods it trained (student/compare.py).
 TRAINING_RECORD = "training.json"
 BEST_DIR = "best"
@@ -126,7 +124,7 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
 def primary_method(methods: list[str]) -> str:
     if not methods:
         raise ValueError("no trained methods to evaluate")
-    return PRIMARY_METHOD if PRIMARY_METHOD in methods else methods[0]
+    return PRIMARY_STUDENT_METHOD if PRIMARY_STUDENT_METHOD in methods else methods[0]
 
 
 def teacher_versus_gold_only(teacher_macro_f1: float | None, gold_only_macro_f1: float | None) -> dict[str, Any] | None:

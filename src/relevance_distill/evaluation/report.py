@@ -95,7 +95,7 @@ def _fmt(value: Any) -> str:
 
 
 def write_report(results: dict[str, dict[str, Any]], histories: dict[str, dict[str, Any]], out_dir: str | Path,
-                 primary: str = "crsd", title: str = "relevance-distill student report") -> Path:
+                 primary: str, title: str = "relevance-distill student report") -> Path:
     """``results``: method -> metrics.json document; ``histories``: method -> history.json document."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
