@@ -319,7 +319,8 @@ def _model_card(name: str, version: str, scheme: LabelScheme, metrics: dict[str,
 
 
 def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelScheme, name: str, version: str,
-                   metrics: dict[str, Any] | None = None, method: str = PRIMARY_STUDENT_METHOD, config: ExportConfig | None = None,
+                   metrics: dict[str, Any] | None = None, method: str = PRIMARY_STUDENT_METHOD,
+                   config: ExportConfig | None = None,
                    test_pairs: list[QueryServicePair] | None = None,
                    local_copy: str | Path | None = None,
                    calibration_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
