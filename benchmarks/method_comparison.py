@@ -15,7 +15,9 @@ Resumable across sessions and machines: the teacher's figures, its annotations a
 (test figures, predictions, dev curve) are small files under ``--cache`` (committed with the results, default
 ``benchmarks/results/method_comparison/``), so a later session, or a GPU machine, trains only what is missing
 on the same annotations; models and checkpoints stay under WORKDIR (a killed student run continues from its
-last checkpoint). ``--seeds ""`` trains and caches only the teacher's figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
+last checkpoint). Another student budget on the same teacher and annotations keeps its per-seed results in its own
+``--results`` folder (and its models in its own ``--workdir``). ``--seeds ""`` trains and caches only the teacher's
+figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
 seeds with a 95 % percentile bootstrap interval that resamples seeds and test queries (a query's pairs move
 together: they are not independent); paired CRSD − baseline differences use the same resampled seeds and
 queries for both methods.
@@ -38,7 +40,8 @@ README_END = "<!-- method-comparison:end -->"
 REFERENCE_METHOD = "crsd"
 # The sweep's student budget on top of the demo student profile: at 100 steps (the demo's) every dev curve still
 # rises steeply; by 400 CRSD's has levelled off, the cheaper methods' have not (the README's curve table), which
-# vanilla_compute_matched measures. The committed cache was trained with exactly this and refuses anything else.
+# vanilla_compute_matched measures. The committed cache was trained with exactly this and refuses anything else
+# (another budget keeps its results apart: --results).
 SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50}
 
 
@@ -108,11 +111,11 @@ def budget_settings(config: Any) -> dict[str, Any]:
     return config.model_dump(exclude={"method", "seed", "device", "resume", "num_threads"})
 
 
-def result_path(cache: Path, seed: int, method: str) -> Path:
-    return cache / f"seed-{seed}" / f"{method}.json"
+def result_path(results_dir: Path, seed: int, method: str) -> Path:
+    return results_dir / f"seed-{seed}" / f"{method}.json"
 
 
-def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, cache: Path,
+def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, results_dir: Path,
               done: dict[tuple[int, str], dict[str, Any]]) -> dict[str, Any]:
     """One seed × method: train (resuming a killed run), evaluate on the test split, cache the result."""
     from relevance_distill.evaluation.evaluate import BEST_DIR, evaluate_student
@@ -120,13 +123,13 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
     from relevance_distill.student.train import train_student
 
     out = workdir / "students" / f"seed-{seed}" / method
-    cached = result_path(cache, seed, method)
+    cached = result_path(results_dir, seed, method)
     settings = budget_settings(config)
     if cached.is_file():
         result = json.loads(cached.read_text(encoding="utf-8"))
         if result["settings"] != settings:
             raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
-                             "another --cache for another budget")
+                             "another --results (and --workdir) for another budget")
         return result
     trained = {other: result["training"] for (other_seed, other), result in done.items() if other_seed == seed}
     method_config = with_matched_budget(config.model_copy(update={"method": method, "seed": seed}), trained)
@@ -302,12 +305,16 @@ def main() -> None:
     parser.add_argument("--student-overrides", default=json.dumps(SWEEP_STUDENT_OVERRIDES),
                         help="JSON of StudentTrainConfig fields on top of --student-profile (default: the sweep's budget).")
     parser.add_argument("--resamples", type=int, default=1000)
+    parser.add_argument("--results", default="",
+                        help="Where the seed × method results go (default: --cache). Another budget on the same "
+                             "teacher and annotations: its own --results (and --workdir), the shared --cache.")
     parser.add_argument("--only-report", action="store_true", help="Train nothing: write JSON/README from the cache.")
     parser.add_argument("--json", default="")
     parser.add_argument("--readme", default="")
     args = parser.parse_args()
 
     workdir, cache = Path(args.workdir), Path(args.cache)
+    results_dir = Path(args.results) if args.results else cache
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     methods = training_order(parse_methods(args.methods))
     config = student_config_for(args.student_profile, **json.loads(args.student_overrides))
@@ -330,20 +337,20 @@ def main() -> None:
     results: dict[tuple[int, str], dict[str, Any]] = {}
     for seed in seeds:
         for method in methods:
-            cached = result_path(cache, seed, method)
+            cached = result_path(results_dir, seed, method)
             if args.only_report:
                 if cached.is_file():
                     results[(seed, method)] = json.loads(cached.read_text(encoding="utf-8"))
                 continue
             started = time.monotonic()
-            results[(seed, method)] = train_one(method, seed, config, data, workdir, cache, results)
+            results[(seed, method)] = train_one(method, seed, config, data, workdir, results_dir, results)
             r = results[(seed, method)]
             _print(f"seed {seed} {method}: test macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f} "
                    f"({r['training']['steps']} steps, {time.monotonic() - started:.0f} s)")
 
     if not results:
         # `--seeds ""`: the teacher's figures and its annotations are cached; no student has been trained yet.
-        _print(f"no seed × method results in {cache} yet: nothing to report")
+        _print(f"no seed × method results in {results_dir} yet: nothing to report")
         return
     gold = np.array([scheme.index(pair.label) for pair in test])
     groups = np.array([pair.group_key for pair in test])

@@ -82,3 +82,25 @@ def test_the_readme_table_is_the_one_generated_from_the_committed_results():
         pytest.skip("no method comparison results committed yet")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8"))) in readme
+
+
+def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatch):
+    comparison = _module()
+    cache = ROOT / "benchmarks" / "results" / "method_comparison"
+    committed = cache / "seed-0" / "vanilla.json"
+    if not committed.is_file():
+        pytest.skip("no committed seed-0 vanilla result")
+    results = tmp_path / "long"
+    (results / "seed-0").mkdir(parents=True)
+    (results / "seed-0" / "vanilla.json").write_bytes(committed.read_bytes())
+    out = tmp_path / "long.json"
+    monkeypatch.setattr("sys.argv", ["method_comparison.py", "--only-report", "--cache", str(cache), "--results",
+                                     str(results), "--workdir", str(tmp_path / "work"), "--seeds", "0,1",
+                                     "--methods", "crsd,vanilla", "--resamples", "50", "--json", str(out)])
+    comparison.main()
+    report = json.loads(out.read_text(encoding="utf-8"))
+    # Only what the results folder holds: the shared cache's other seeds and methods stay out of this budget.
+    assert list(report["methods"]) == ["vanilla"]
+    assert [entry["seed"] for entry in report["methods"]["vanilla"]["seeds"]] == [0]
+    assert report["paired"] == {}
+    assert report["teacher"]["macro_f1"] == json.loads((cache / "teacher.json").read_text(encoding="utf-8"))["macro_f1"]
