@@ -17,10 +17,10 @@ Resumable across sessions and machines: the teacher's figures, its annotations a
 on the same annotations; models and checkpoints stay under WORKDIR (a killed student run continues from its
 last checkpoint). Another student budget on the same teacher and annotations keeps its per-seed results in its own
 ``--results`` folder (and its models in its own ``--workdir``). ``--seeds ""`` trains and caches only the teacher's
-figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test macro-F1 and QWK per seed; mean over
-seeds with a 95 % percentile bootstrap interval that resamples seeds and test queries (a query's pairs move
-together: they are not independent); paired CRSD − baseline differences use the same resampled seeds and
-queries for both methods.
+figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test
+macro-F1 and QWK per seed; mean over seeds with a 95 % percentile bootstrap interval that resamples seeds and test
+queries (a query's pairs move together: they are not independent); paired CRSD − baseline differences use the same
+resampled seeds and queries for both methods.
 """
 
 from __future__ import annotations
