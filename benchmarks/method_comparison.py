@@ -40,8 +40,9 @@ README_END = "<!-- method-comparison:end -->"
 REFERENCE_METHOD = "crsd"
 # The sweep's student budget on top of the demo student profile: at 100 steps (the demo's) every dev curve still
 # rises steeply; by 400 CRSD's has levelled off, the cheaper methods' have not (the README's curve table), which
-# vanilla_compute_matched measures. The committed cache was trained with exactly this and refuses anything else
-# (another budget keeps its results apart: --results).
+# vanilla_compute_matched measures, and a 1,200-step budget (its own --results, benchmarks/results/
+# method_comparison_1200) compares converged students. The committed cache was trained with exactly this and
+# refuses anything else.
 SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50}
 
 
