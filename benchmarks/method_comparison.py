@@ -116,6 +116,17 @@ def result_path(results_dir: Path, seed: int, method: str) -> Path:
     return results_dir / f"seed-{seed}" / f"{method}.json"
 
 
+def read_cached_result(cached: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+    """A cached seed × method result (None when there is none), refused when another budget made it."""
+    if not cached.is_file():
+        return None
+    result = json.loads(cached.read_text(encoding="utf-8"))
+    if result["settings"] != settings:
+        raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
+                         "another --results (and --workdir) for another budget")
+    return result
+
+
 def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, results_dir: Path,
               done: dict[tuple[int, str], dict[str, Any]]) -> dict[str, Any]:
     """One seed × method: train (resuming a killed run), evaluate on the test split, cache the result."""
@@ -126,11 +137,8 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
     out = workdir / "students" / f"seed-{seed}" / method
     cached = result_path(results_dir, seed, method)
     settings = budget_settings(config)
-    if cached.is_file():
-        result = json.loads(cached.read_text(encoding="utf-8"))
-        if result["settings"] != settings:
-            raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
-                             "another --results (and --workdir) for another budget")
+    result = read_cached_result(cached, settings)
+    if result is not None:
         return result
     trained = {other: result["training"] for (other_seed, other), result in done.items() if other_seed == seed}
     method_config = with_matched_budget(config.model_copy(update={"method": method, "seed": seed}), trained)
@@ -338,10 +346,11 @@ def main() -> None:
     results: dict[tuple[int, str], dict[str, Any]] = {}
     for seed in seeds:
         for method in methods:
-            cached = result_path(results_dir, seed, method)
             if args.only_report:
-                if cached.is_file():
-                    results[(seed, method)] = json.loads(cached.read_text(encoding="utf-8"))
+                # The report's budget is this run's settings, so a result another budget made is refused here too.
+                cached = read_cached_result(result_path(results_dir, seed, method), budget_settings(config))
+                if cached is not None:
+                    results[(seed, method)] = cached
                 continue
             started = time.monotonic()
             results[(seed, method)] = train_one(method, seed, config, data, workdir, results_dir, results)

@@ -104,3 +104,18 @@ def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatc
     assert [entry["seed"] for entry in report["methods"]["vanilla"]["seeds"]] == [0]
     assert report["paired"] == {}
     assert report["teacher"]["macro_f1"] == json.loads((cache / "teacher.json").read_text(encoding="utf-8"))["macro_f1"]
+
+
+def test_a_report_refuses_results_another_budget_made(tmp_path, monkeypatch):
+    comparison = _module()
+    cache = ROOT / "benchmarks" / "results" / "method_comparison"
+    if not (cache / "seed-0" / "vanilla.json").is_file():
+        pytest.skip("no committed seed-0 vanilla result")
+    # The committed 400-step results reported as a 1,200-step budget would carry the wrong budget into the JSON.
+    monkeypatch.setattr("sys.argv", ["method_comparison.py", "--only-report", "--cache", str(cache), "--workdir",
+                                     str(tmp_path / "work"), "--seeds", "0", "--methods", "vanilla",
+                                     "--student-overrides", '{"max_steps": 1200, "eval_every_steps": 100}',
+                                     "--json", str(tmp_path / "wrong.json")])
+    with pytest.raises(SystemExit, match="trained with other settings"):
+        comparison.main()
+    assert not (tmp_path / "wrong.json").exists()
