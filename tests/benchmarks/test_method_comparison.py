@@ -50,7 +50,7 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
     result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
                          "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40,
                          "eval_every_steps": 5},
-              "teacher": {"profile": "demo", "macro_f1": 0.5},
+              "teacher": {"profile": "demo", "macro_f1": 0.5}, "reference": "crsd",
               "methods": {"crsd": {"seeds": [{"steps": 10, "train_seconds": s} for s in (30, 31, 32)],
                                    "macro_f1_mean": 0.61, "macro_f1_ci": [0.55, 0.66],
                                    "qwk_mean": 0.7, "qwk_ci": [0.6, 0.8]},
@@ -62,6 +62,7 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
                          "vanilla_compute_matched": {"0": [[5, 0.2], [10, 0.4], [15, 0.8], [17, 0.9]],
                                                      "1": [[5, 0.4], [10, 0.6], [13, 0.7]]}}}
     table = comparison.readme_table(result)
+    assert "| crsd − method, macro-F1 [95 % CI] |" in table
     assert "| vanilla | 3 | 51.0 [45.0, 56.0] | 60.0 [50.0, 70.0] | +10.0 [5.0, 15.0] | 10 | 10 |" in table
     assert "| crsd | 3 | 61.0 [55.0, 66.0] | 70.0 [60.0, 80.0] | — | 10 | 31 |" in table
     # The dev curves, mean over the seeds that reached a step, one column per step of the evaluation grid (a
@@ -70,18 +71,43 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
     assert "| crsd | 45.0 | 65.0 | — |" in table and "| vanilla | 30.0 | 50.0 | — |" in table
     assert "| vanilla_compute_matched | 30.0 | 50.0 | 80.0 |" in table
     readme = tmp_path / "README.md"
-    readme.write_text(f"before\n{comparison.README_START}\nold\n{comparison.README_END}\nafter\n")
+    start, end = comparison.readme_markers()
+    readme.write_text(f"before\n{start}\nold\n{end}\nafter\n")
     comparison.write_readme(readme, table)
     assert readme.read_text() == f"before\n{table}\nafter\n"
 
 
-def test_the_readme_table_is_the_one_generated_from_the_committed_results():
+def test_another_reference_method_gets_the_paired_differences():
     comparison = _module()
-    results = ROOT / "benchmarks" / "results" / "method_comparison.json"
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 4, 160)
+    groups = np.repeat(np.arange(20), 8)
+    predictions = {"crsd_no_verdict": {s: _predictions(rng, gold, 0.6) for s in range(2)},
+                   "vanilla": {s: _predictions(rng, gold, 0.9) for s in range(2)}}
+    stats = comparison.bootstrap(gold, groups, predictions, 4, resamples=100, reference="crsd_no_verdict")
+    assert list(stats["paired"]) == ["crsd_no_verdict_minus_vanilla"]
+    assert stats["paired"]["crsd_no_verdict_minus_vanilla"]["ci"][1] < 0
+    # Without the default reference among the methods there is nothing to pair against.
+    assert comparison.bootstrap(gold, groups, predictions, 4, resamples=100)["paired"] == {}
+
+
+def test_a_reference_that_is_no_method_is_refused(tmp_path, monkeypatch):
+    comparison = _module()
+    monkeypatch.setattr("sys.argv", ["method_comparison.py", "--only-report", "--workdir", str(tmp_path / "work"),
+                                     "--reference", "crsd_fast"])
+    with pytest.raises(SystemExit, match="--reference 'crsd_fast' is not a method; choose one of .*crsd_no_verdict"):
+        comparison.main()
+
+
+@pytest.mark.parametrize("name, block", [("method_comparison", "method-comparison"),
+                                         ("method_comparison_1200", "method-comparison-1200")])
+def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(name, block):
+    comparison = _module()
+    results = ROOT / "benchmarks" / "results" / f"{name}.json"
     if not results.is_file():
-        pytest.skip("no method comparison results committed yet")
+        pytest.skip(f"no {name} results committed yet")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8"))) in readme
+    assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8")), block) in readme
 
 
 def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatch):
