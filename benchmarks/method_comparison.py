@@ -394,6 +394,8 @@ def main() -> None:
         _print(f"{method}: macro-F1 {entry['macro_f1_mean']:.4f} {entry['macro_f1_ci']} over {len(entry['seeds'])} seeds")
     for name, entry in output["paired"].items():
         _print(f"{name}: {entry['mean'] * 100:+.2f} points [{entry['ci'][0] * 100:+.2f}, {entry['ci'][1] * 100:+.2f}]")
+    if args.reference not in output["methods"]:
+        _print(f"no paired differences: --reference {args.reference} has no results among {list(output['methods'])}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(output, indent=1), encoding="utf-8")

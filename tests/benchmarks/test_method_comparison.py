@@ -110,7 +110,7 @@ def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(nam
     assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8")), block) in readme
 
 
-def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatch):
+def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatch, capsys):
     comparison = _module()
     cache = ROOT / "benchmarks" / "results" / "method_comparison"
     committed = cache / "seed-0" / "vanilla.json"
@@ -124,6 +124,7 @@ def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatc
                                      str(results), "--workdir", str(tmp_path / "work"), "--seeds", "0,1",
                                      "--methods", "crsd,vanilla", "--resamples", "50", "--json", str(out)])
     comparison.main()
+    assert "no paired differences: --reference crsd has no results among ['vanilla']" in capsys.readouterr().out
     report = json.loads(out.read_text(encoding="utf-8"))
     # Only what the results folder holds: the shared cache's other seeds and methods stay out of this budget.
     assert list(report["methods"]) == ["vanilla"]
