@@ -327,7 +327,7 @@ def main() -> None:
                         help="Where the seed × method results go (default: --cache). Another budget on the same "
                              "teacher and annotations: its own --results (and --workdir), the shared --cache.")
     parser.add_argument("--only-report", action="store_true", help="Train nothing: write JSON/README from the cache.")
-    parser.add_argument("--reference", default=REFERENCE_METHOD,
+    parser.add_argument("--reference", default=REFERENCE_METHOD, choices=STUDENT_METHODS,
                         help="The method every paired difference is taken against (reference − method).")
     parser.add_argument("--json", default="")
     parser.add_argument("--readme", default="")
@@ -339,8 +339,6 @@ def main() -> None:
     results_dir = Path(args.results) if args.results else cache
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     methods = training_order(parse_methods(args.methods))
-    if args.reference not in STUDENT_METHODS:
-        raise SystemExit(f"--reference {args.reference!r} is not a method; choose one of {', '.join(STUDENT_METHODS)}")
     config = student_config_for(args.student_profile, **json.loads(args.student_overrides))
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")
