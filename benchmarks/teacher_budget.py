@@ -73,6 +73,22 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "strong": {"profile": "strong"},
     "strong_seed1": {"profile": "strong", "cpt": {"seed": 1}, "sft": {"seed": 1}},
     "strong_seed2": {"profile": "strong", "cpt": {"seed": 2}, "sft": {"seed": 2}},
+    # Trained to convergence the gold-only student scores 0.849 (method_comparison at 1,200 steps), so a teacher worth
+    # distilling needs about 0.90. The strong teacher's label errors are its query-district and price checks: twice
+    # its SFT steps over seven augmented copies (fresh permutations and offsets, about as many epochs as `strong`),
+    # and the same with digits as single tokens (a price comparison then reads digit by digit instead of ordering
+    # hundreds of whole-number tokens seen a few times each).
+    "strong_long": {"profile": "strong", "sft": {"max_steps": 6000, "augment_copies": 7}},
+    "strong_long_digits": {"profile": "strong", "cpt": {"tiny_split_digits": True},
+                           "sft": {"max_steps": 6000, "augment_copies": 7, "tiny_split_digits": True}},
+    # strong_long_digits copies the query's district into its chain (strong_long writes a district seen in training)
+    # but then calls two equal districts "not met", the majority outcome: another seed, and twice the width (4 heads
+    # of 64) on strong's SFT budget, for the capacity to compare what it copied.
+    "strong_long_digits_seed1": {"profile": "strong", "cpt": {"tiny_split_digits": True, "seed": 1},
+                                 "sft": {"max_steps": 6000, "augment_copies": 7, "tiny_split_digits": True, "seed": 1}},
+    "strong_digits_wide": {"profile": "strong",
+                           "cpt": {"tiny_split_digits": True, "tiny_hidden_size": 256, "tiny_heads": 4},
+                           "sft": {"tiny_split_digits": True, "tiny_hidden_size": 256, "tiny_heads": 4}},
 }
 
 
