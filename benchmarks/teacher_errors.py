@@ -4,7 +4,10 @@
 
 For built-in data (chains written by ``data/generate.py``): the first sentence (the asked-for and offered kind of
 service), and the district, feature and price checks, each compared by the end of its sentence (the service's
-district or the check's outcome), plus the label, per query language. Prints the counts and a few chains side by side.
+district or the check's outcome), plus the label, per query language. The district and price checks are also split into
+their parts: the asked-for value (copied from the query), the service's value (copied from the service) and the
+outcome, which is counted again where both values were copied right (`outcome_given_values`: can the teacher compare
+what it copied?). Prints the counts and a few chains side by side.
 """
 
 from __future__ import annotations
@@ -22,6 +25,36 @@ from relevance_distill.teacher.stages import read_pairs
 CHECKS = {"district": r"(Location:[^:]*:\s*(met|not met))|(位置:[^。]*(满足|不满足))",
           "price": r"(Price:[^:]*:\s*(met|too expensive))|(价格:[^。]*(满足|超出))",
           "feature": r"(offered|not offered|商户提供|商户未提供)"}
+
+
+# (asked-for value, service's value, outcome) of the two checks that compare a query's value with a service's.
+CHECK_PARTS = {"district": r"Location: asked for (\S+), service is in (\S+): (met|not met)|位置:要求(\S+?),商户在(\S+?),(满足|不满足)",
+               "price": r"Price: asked for under (\d+), service costs ([\d.]+): (met|too expensive)"
+                        r"|价格:要求(\d+)元以内,人均([\d.]+)元,(满足|超出)"}
+
+
+def check_parts(chain: str) -> dict[str, tuple[str, str, str]]:
+    found = {}
+    for name, pattern in CHECK_PARTS.items():
+        match = re.search(pattern, chain)
+        if match:
+            groups = [group for group in match.groups() if group is not None]
+            found[name] = (groups[0], groups[1], groups[2])
+    return found
+
+
+def part_stats(gold_chain: str, written_chain: str) -> Counter[str]:
+    """Per compared check of the gold chain: asked / service / outcome right or wrong, and the outcome again where both
+    values are right."""
+    stats: Counter[str] = Counter()
+    written = check_parts(written_chain)
+    for name, (asked, offered, outcome) in check_parts(gold_chain).items():
+        got = written.get(name, ("", "", ""))
+        for part, want, have in zip(("asked", "service", "outcome"), (asked, offered, outcome), got):
+            stats[f"{name}_{part}_{'ok' if want == have else 'bad'}"] += 1
+        if (asked, offered) == got[:2]:
+            stats[f"{name}_outcome_given_values_{'ok' if outcome == got[2] else 'bad'}"] += 1
+    return stats
 
 
 def checks(chain: str) -> dict[str, str]:
@@ -60,6 +93,7 @@ def main() -> None:
         gold, written = checks(pair.reasoning), checks(parsed.reasoning)
         for name in gold:
             stats[f"{name}_{'ok' if written.get(name) == gold[name] else 'bad'}"] += 1
+        stats.update(part_stats(pair.reasoning, parsed.reasoning))
     print(dict(sorted(stats.items())))
     for pair, answer in list(zip(pairs, answers))[:4]:
         print(f"gold:    {pair.reasoning}\nteacher: {answer}\n")
