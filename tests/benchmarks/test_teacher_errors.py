@@ -1,0 +1,51 @@
+"""benchmarks/teacher_errors.py: the check parts it reads from the built-in data's gold chains."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from relevance_distill.config import DataGenerationConfig
+from relevance_distill.data.generate import generate_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("teacher_errors", ROOT / "benchmarks" / "teacher_errors.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_compared_check_of_the_generated_chains_is_read_in_both_languages(tmp_path):
+    errors = _module()
+    generate_dataset(DataGenerationConfig(num_services=100, num_queries=120, num_log_pairs=0, corpus_documents=0, seed=3),
+                     tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "labeled.jsonl").read_text(encoding="utf-8").splitlines()]
+    seen = set()
+    for row in rows:
+        chain, parts = row["reasoning"], errors.check_parts(row["reasoning"])
+        for name, marker in (("district", ("Location:", "位置:")), ("price", ("Price:", "价格:"))):
+            assert (name in parts) == any(m in chain for m in marker), chain
+            if name in parts:
+                asked, offered, outcome = parts[name]
+                assert asked in row["query"], (asked, row["query"])
+                seen.add((name, outcome))
+    assert seen == {("district", "met"), ("district", "not met"), ("district", "满足"), ("district", "不满足"),
+                    ("price", "met"), ("price", "too expensive"), ("price", "满足"), ("price", "超出")}
+
+
+def test_parts_are_scored_and_the_outcome_is_scored_again_where_both_values_were_copied():
+    errors = _module()
+    gold = ("The query asks for bbq and the service is bbq. Location: asked for Shunyi, service is in Shunyi: met. "
+            "Price: asked for under 80, service costs 95: too expensive. So the label is relevant.")
+    written = gold.replace(": met.", ": not met.").replace("costs 95", "costs 90")
+    stats = errors.part_stats(gold, written)
+    assert stats == {"district_asked_ok": 1, "district_service_ok": 1, "district_outcome_bad": 1,
+                     "district_outcome_given_values_bad": 1, "price_asked_ok": 1, "price_service_bad": 1,
+                     "price_outcome_ok": 1}
+    assert errors.part_stats(gold, "no checks written") == {
+        "district_asked_bad": 1, "district_service_bad": 1, "district_outcome_bad": 1,
+        "price_asked_bad": 1, "price_service_bad": 1, "price_outcome_bad": 1}
