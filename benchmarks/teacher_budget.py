@@ -42,9 +42,6 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # The deep profile with other seeds (initialisation and data order): how far one run can be trusted.
     "deep_seed1": {"profile": "deep", "cpt": {"seed": 1}, "sft": {"seed": 1}},
     "deep_seed2": {"profile": "deep", "cpt": {"seed": 2}, "sft": {"seed": 2}},
-    # Digits as single tokens: the error analysis found price checks almost always wrong (0-3 of 30).
-    "demo_digits": {"cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
-    "deep_digits": {"profile": "deep", "cpt": {"tiny_split_digits": True}, "sft": {"tiny_split_digits": True}},
     # Three augmented copies of every SFT example (districts permuted, numbers shifted): the same 3,000 steps, but
     # the query-to-district and price answers can no longer be memorised per training query.
     "deep_aug": {"profile": "deep", "sft": {"augment_copies": 3, "entity_swaps": [[list(d) for d in DISTRICTS]],
@@ -75,20 +72,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "strong_seed2": {"profile": "strong", "cpt": {"seed": 2}, "sft": {"seed": 2}},
     # Trained to convergence the gold-only student scores 0.849 (method_comparison at 1,200 steps), so a teacher worth
     # distilling needs about 0.90. The strong teacher's label errors are its query-district and price checks: twice
-    # its SFT steps over seven augmented copies (fresh permutations and offsets, about as many epochs as `strong`),
-    # and the same with digits as single tokens (a price comparison then reads digit by digit instead of ordering
-    # hundreds of whole-number tokens seen a few times each).
+    # its SFT steps over seven augmented copies (fresh permutations and offsets, about as many epochs as `strong`).
+    # Recorded runs before 2026-12-04 (every candidate above and the first strong_long) trained CPT with another
+    # tokenization than SFT, evaluation and annotation read: a saved Qwen2 tokenizer is rebuilt at load with every
+    # digit a token of its own (`train_bpe_tokenizer`); the runs with `tiny_split_digits` (removed since) were close to
+    # the tokenizer used now (strong_long with it: 0.817).
     "strong_long": {"profile": "strong", "sft": {"max_steps": 6000, "augment_copies": 7}},
-    "strong_long_digits": {"profile": "strong", "cpt": {"tiny_split_digits": True},
-                           "sft": {"max_steps": 6000, "augment_copies": 7, "tiny_split_digits": True}},
-    # strong_long_digits copies the query's district into its chain (strong_long writes a district seen in training)
-    # but then calls two equal districts "not met", the majority outcome: another seed, and twice the width (4 heads
-    # of 64) on strong's SFT budget, for the capacity to compare what it copied.
-    "strong_long_digits_seed1": {"profile": "strong", "cpt": {"tiny_split_digits": True, "seed": 1},
-                                 "sft": {"max_steps": 6000, "augment_copies": 7, "tiny_split_digits": True, "seed": 1}},
-    "strong_digits_wide": {"profile": "strong",
-                           "cpt": {"tiny_split_digits": True, "tiny_hidden_size": 256, "tiny_heads": 4},
-                           "sft": {"tiny_split_digits": True, "tiny_hidden_size": 256, "tiny_heads": 4}},
 }
 
 

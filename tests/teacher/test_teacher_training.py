@@ -35,17 +35,23 @@ def test_tiny_config_enforces_vllm_head_dims():
     TeacherTrainConfig(tiny_hidden_size=128, tiny_heads=4)  # head dim 32
 
 
-def test_split_digits_makes_every_digit_a_token_and_decodes_losslessly():
-    from relevance_distill.teacher.common import train_bpe_tokenizer
+def test_a_saved_tiny_teacher_reads_text_as_it_was_trained_every_digit_a_token(tmp_path):
+    """The tokenizer CPT trains with is the one SFT, evaluation and annotation load back (a Qwen2 tokenizer is rebuilt
+    from vocabulary and merges at load): the same ids for English, Chinese and prices, and lossless decoding."""
+    from relevance_distill.teacher.common import build_tiny_causal_lm, load_causal_lm
 
-    texts = ["Golden Hotpot | price: 1288 | under 300 yuan in Chaoyang", "noodles 88, 99 or 128"] * 40
-    split = train_bpe_tokenizer(texts, 300, split_digits=True)
-    whole = train_bpe_tokenizer(texts, 300)
+    texts = ["Golden Hotpot (Chaoyang) | price: 1288 | under 300 yuan in Chaoyang, About 212 per person.",
+             "朝阳 火锅 80元以内 位置:要求朝阳,商户在海淀,不满足。人均约95元。", "noodles 88, 99 or 128 near Haidian"] * 40
+    model, trained = build_tiny_causal_lm(texts, TeacherTrainConfig(tiny_vocab_size=300))
+    model.save_pretrained(tmp_path)
+    trained.save_pretrained(tmp_path)
+    _, loaded = load_causal_lm(str(tmp_path))
+    for text in [*texts[:3], "Price: asked for under 180, service costs 95: met.", "cafe\u0301 Ｃｈａｏｙａｎｇ 12"]:
+        assert loaded(text)["input_ids"] == trained(text)["input_ids"], text
+        assert loaded.decode(loaded(text)["input_ids"]) == trained.decode(trained(text)["input_ids"])
     text = "price: 1288 under 300"
-    digit_tokens = [token for token in split.tokenize(text) if any(character.isdigit() for character in token)]
-    assert digit_tokens == list("1288300")
-    assert any(len([c for c in token if c.isdigit()]) > 1 for token in whole.tokenize(text))  # merged without it
-    assert split.decode(split(text)["input_ids"]) == text
+    assert [token for token in loaded.tokenize(text) if any(c.isdigit() for c in token)] == list("1288300")
+    assert loaded.decode(loaded(text)["input_ids"]) == text
 
 
 def test_cpt_then_sft_change_weights(data, tmp_path):

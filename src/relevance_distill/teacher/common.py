@@ -43,9 +43,6 @@ class TeacherTrainConfig(StrictModel):
     tiny_heads: int = Field(default=2, ge=1, description="Attention heads of the 'tiny' model (head dim = hidden / heads).")
     tiny_layers: int = Field(default=2, ge=1, description="Layers of the 'tiny' model.")
     tiny_vocab_size: int = Field(default=4000, ge=300, description="BPE vocabulary trained here for the 'tiny' model.")
-    tiny_split_digits: bool = Field(default=False, description="Train the 'tiny' model's tokenizer with every digit as "
-                                    "its own token, so prices are compared digit by digit rather than as whole-number "
-                                    "tokens the model may never have seen.")
 
     @model_validator(mode="after")
     def _vllm_compatible_head_dim(self) -> TeacherTrainConfig:
@@ -76,16 +73,23 @@ class TeacherTrainConfig(StrictModel):
                           lora_dropout=0.05, task_type="CAUSAL_LM")
 
 
-def train_bpe_tokenizer(texts: list[str], vocab_size: int, split_digits: bool = False) -> Any:
-    """A byte-level BPE tokenizer trained here (no hub download); byte fallback means no unknown tokens. With
-    SPLIT_DIGITS every digit is a token of its own."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """A byte-level BPE tokenizer trained here (no hub download); byte fallback means no unknown tokens.
+
+    The tiny teacher is saved as a Qwen2 model, and a Qwen2 tokenizer is loaded (transformers 5 and vLLM alike) by
+    rebuilding its normaliser and pre-tokeniser around the saved vocabulary and merges. So the tokenizer is trained
+    with exactly those (NFC, Qwen2's split pattern: every digit a token of its own): otherwise CPT would train on
+    one tokenization and SFT, evaluation and annotation would read another (whole-number tokens learnt in CPT would
+    never be seen again)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     backend = Tokenizer(models.BPE())
-    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
-                             if split_digits else byte_level)
+    backend.normalizer = normalizers.NFC()
+    backend.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     backend.decoder = decoders.ByteLevel()
     backend.train_from_iterator(texts, trainers.BpeTrainer(
         vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|pad|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
@@ -98,7 +102,7 @@ def build_tiny_causal_lm(texts: list[str], config: TeacherTrainConfig) -> tuple[
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = train_bpe_tokenizer(texts, config.tiny_vocab_size, config.tiny_split_digits)
+    tokenizer = train_bpe_tokenizer(texts, config.tiny_vocab_size)
     model_config = Qwen2Config(
         vocab_size=len(tokenizer), hidden_size=config.tiny_hidden_size, intermediate_size=2 * config.tiny_hidden_size,
         num_hidden_layers=config.tiny_layers, num_attention_heads=config.tiny_heads, num_key_value_heads=config.tiny_heads,

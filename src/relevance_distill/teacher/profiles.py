@@ -5,8 +5,8 @@
 * ``deep``: the demo teacher with 4 layers and twice the SFT steps (``benchmarks/teacher_budget.py``: 0.40-0.63
   test macro-F1 across seeds and CPUs, below the gold-only student), about half an hour on 2 cores.
 * ``strong``: the deep teacher with ten times its CPT steps and augmented SFT examples (districts renamed, numbers
-  shifted) at a third of its learning rate: the first teacher measured above the gold-only student on every seed (0.753-0.803
-  test macro-F1 over three seeds against 0.658), about an hour on 2 cores.
+  shifted) at a third of its learning rate: 0.782-0.843 test macro-F1 over three seeds, above a gold-only student
+  trained 400 steps (0.658) but below one trained to convergence (0.849), about half an hour on one core.
 * ``production-qwen2.5-7b`` (packaged ``teacher/configs/production-qwen2.5-7b.yaml``): a 7B Qwen-family base, LoRA, bf16,
   one GPU per step; documented and validated, not runnable on a CPU machine.
 """
@@ -78,9 +78,10 @@ _PROFILE_SETTINGS["deep"] = {
 # in its description, so a longer language-model phase grows the heads that copy them), three augmented copies of
 # every SFT example (the built-in data's districts renamed by one permutation, every number shifted by one offset:
 # labels and chains stay true) and a third of the SFT learning rate. Measured (teacher_budget.py, 320 test pairs,
-# 2-vCPU EPYC): test macro-F1 0.801 / 0.753 / 0.803 for seeds 13 / 1 / 2, 47-73 min on one thread beside other
-# runs; the same recipe with 100 CPT steps gave 0.717 / 0.523 / 0.445 (with 1,000 the greedy chains copy the
-# service's district right; the query's district and the price check are still mostly wrong).
+# 2-vCPU EPYC): test macro-F1 0.843 / 0.782 / 0.841 for seeds 13 / 1 / 2, 29 min each on one thread beside another
+# run (0.801 / 0.753 / 0.803 before CPT and SFT read the same tokenization); the same recipe with 100 CPT steps gave
+# 0.717 / 0.523 / 0.445 (before that fix). Seed 13 now copies the query's district 29 times in 46; the service's
+# price, digit by digit, never (teacher_errors.py).
 _PROFILE_SETTINGS["strong"] = {
     **_PROFILE_SETTINGS["deep"], "profile": "strong",
     "cpt": {**_PROFILE_SETTINGS["deep"]["cpt"], "max_steps": 1000},
