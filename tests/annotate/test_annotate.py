@@ -105,7 +105,12 @@ def _greedy_answers(teacher, logs, count=24):
 def test_label_distributions_are_the_teachers_label_token_probabilities(teacher_and_logs):
     import torch
 
-    from relevance_distill.annotate.label_probs import answer_prefix, continuations, label_distributions
+    from relevance_distill.annotate.label_probs import (
+        answer_prefix,
+        continuation_token_start,
+        continuations,
+        label_distributions,
+    )
     from relevance_distill.prompts import parse_answer
 
     teacher, logs = teacher_and_logs
@@ -122,8 +127,9 @@ def test_label_distributions_are_the_teachers_label_token_probabilities(teacher_
     prefix = prompts[index] + answer_prefix(answers[index][0], SCHEME)
     batched = engine.score_continuations([(prefix, continuations(SCHEME))])[0]
     for text, score in zip(continuations(SCHEME), batched):
-        ids = engine.tokenizer(prefix + text, add_special_tokens=False)["input_ids"]
-        start = len(engine.tokenizer(prefix, add_special_tokens=False)["input_ids"])
+        # The engine's tokens (a token merged across the boundary, like ">exact" under Qwen2's split, belongs to
+        # the continuation), scored without padding or batching.
+        ids, start = continuation_token_start(engine.tokenizer, prefix + text, len(prefix))
         with torch.inference_mode():
             log_probs = torch.log_softmax(engine.model(torch.tensor([ids])).logits[0].float(), dim=-1)
         assert score == pytest.approx(float(sum(log_probs[i - 1, ids[i]] for i in range(start, len(ids)))), abs=1e-3)
