@@ -3,7 +3,6 @@ and the README table generated from its JSON."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,20 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("method_comparison", ROOT / "benchmarks" / "method_comparison.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _predictions(rng, gold, accuracy):
     noise = rng.integers(0, 4, len(gold))
     return np.where(rng.random(len(gold)) < accuracy, gold, noise)
 
 
-def test_bootstrap_intervals_and_paired_differences():
-    comparison = _module()
+def test_bootstrap_intervals_and_paired_differences(comparison):
     rng = np.random.default_rng(1)
     gold = rng.integers(0, 4, 320)
     groups = np.repeat(np.arange(40), 8)
@@ -45,8 +36,7 @@ def test_bootstrap_intervals_and_paired_differences():
     assert comparison.bootstrap(gold, groups, predictions, 4, resamples=200) == stats
 
 
-def test_readme_table_is_written_between_the_markers(tmp_path):
-    comparison = _module()
+def test_readme_table_is_written_between_the_markers(comparison, tmp_path):
     result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
                          "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40,
                          "eval_every_steps": 5},
@@ -77,8 +67,7 @@ def test_readme_table_is_written_between_the_markers(tmp_path):
     assert readme.read_text() == f"before\n{table}\nafter\n"
 
 
-def test_another_reference_method_gets_the_paired_differences():
-    comparison = _module()
+def test_another_reference_method_gets_the_paired_differences(comparison):
     rng = np.random.default_rng(2)
     gold = rng.integers(0, 4, 160)
     groups = np.repeat(np.arange(20), 8)
@@ -91,8 +80,7 @@ def test_another_reference_method_gets_the_paired_differences():
     assert comparison.bootstrap(gold, groups, predictions, 4, resamples=100)["paired"] == {}
 
 
-def test_a_reference_that_is_no_method_is_refused(tmp_path, monkeypatch, capsys):
-    comparison = _module()
+def test_a_reference_that_is_no_method_is_refused(comparison, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("sys.argv", ["method_comparison.py", "--only-report", "--workdir", str(tmp_path / "work"),
                                      "--reference", "crsd_fast"])
     with pytest.raises(SystemExit):
@@ -103,8 +91,7 @@ def test_a_reference_that_is_no_method_is_refused(tmp_path, monkeypatch, capsys)
 
 @pytest.mark.parametrize("name, block", [("method_comparison", "method-comparison"),
                                          ("method_comparison_1200", "method-comparison-1200")])
-def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(name, block):
-    comparison = _module()
+def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(comparison, name, block):
     results = ROOT / "benchmarks" / "results" / f"{name}.json"
     if not results.is_file():
         pytest.skip(f"no {name} results committed yet")
@@ -112,8 +99,7 @@ def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(nam
     assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8")), block) in readme
 
 
-def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatch, capsys):
-    comparison = _module()
+def test_another_budget_reports_from_its_own_results_folder(comparison, tmp_path, monkeypatch, capsys):
     cache = ROOT / "benchmarks" / "results" / "method_comparison"
     committed = cache / "seed-0" / "vanilla.json"
     if not committed.is_file():
@@ -135,8 +121,7 @@ def test_another_budget_reports_from_its_own_results_folder(tmp_path, monkeypatc
     assert report["teacher"]["macro_f1"] == json.loads((cache / "teacher.json").read_text(encoding="utf-8"))["macro_f1"]
 
 
-def test_a_report_refuses_results_another_budget_made(tmp_path, monkeypatch):
-    comparison = _module()
+def test_a_report_refuses_results_another_budget_made(comparison, tmp_path, monkeypatch):
     cache = ROOT / "benchmarks" / "results" / "method_comparison"
     if not (cache / "seed-0" / "vanilla.json").is_file():
         pytest.skip("no committed seed-0 vanilla result")

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.generate import generate_dataset
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def _module():
-    spec = importlib.util.spec_from_file_location("teacher_errors", ROOT / "benchmarks" / "teacher_errors.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_every_compared_check_of_the_generated_chains_is_read_in_both_languages(tmp_path):
-    errors = _module()
+def test_every_compared_check_of_the_generated_chains_is_read_in_both_languages(errors, tmp_path):
     generate_dataset(DataGenerationConfig(num_services=100, num_queries=120, num_log_pairs=0, corpus_documents=0, seed=3),
                      tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "labeled.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -37,8 +25,7 @@ def test_every_compared_check_of_the_generated_chains_is_read_in_both_languages(
                     ("price", "met"), ("price", "too expensive"), ("price", "满足"), ("price", "超出")}
 
 
-def test_parts_are_scored_and_the_outcome_is_scored_again_where_both_values_were_copied():
-    errors = _module()
+def test_parts_are_scored_and_the_outcome_is_scored_again_where_both_values_were_copied(errors):
     gold = ("The query asks for bbq and the service is bbq. Location: asked for Shunyi, service is in Shunyi: met. "
             "Price: asked for under 80, service costs 95: too expensive. So the label is relevant.")
     written = gold.replace(": met.", ": not met.").replace("costs 95", "costs 90")

@@ -1,0 +1,28 @@
+"""The scripts under benchmarks/ are not a package: each test gets its script loaded from the file."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def comparison() -> ModuleType:
+    return load_benchmark("method_comparison")
+
+
+@pytest.fixture
+def errors() -> ModuleType:
+    return load_benchmark("teacher_errors")
