@@ -1,9 +1,12 @@
 """The teacher's probability of every label at the label position of its own answer (for ``logit_kd``).
 
-For an answer ``<reasoning>R</reasoning><label>L</label>`` the prefix is the prompt plus the answer up to and
-including ``<label>``; each label name N is scored as the log-probability of the continuation ``N</label>``
-given that prefix (the closing tag makes a name that is the start of another one a different sequence), and a
-softmax over the scheme's names gives the distribution. This is the label-name part of the teacher's
+For an answer ``<reasoning>R</reasoning><label>L</label>`` the prefix is the prompt plus the answer up to its
+label tag; each label name N is scored as the log-probability of the continuation ``<label>N</label>`` given that
+prefix (the closing tag makes a name that is the start of another one a different sequence), and a softmax over
+the scheme's names gives the distribution. The opening tag is part of every continuation because BPE may merge its
+``>`` with some names and not others (Qwen2's split joins punctuation to the next word: ``>exact`` but ``>``
+``weak``); a prefix ending at ``>`` would then score one name from another character than the rest. The tag's
+probability is the same for every name, so the softmax removes it. This is the label-name part of the teacher's
 next-token distribution at the label position, conditioned on the reasoning it wrote. Over a pair's parsed
 samples the distributions are averaged (the teacher's belief marginalised over its chains).
 
@@ -21,16 +24,16 @@ from relevance_distill.schemas import LabelScheme
 
 
 def answer_prefix(answer: str, scheme: LabelScheme) -> str | None:
-    """The answer up to and including its label tag, or None when the answer does not parse."""
+    """The answer up to its label tag, or None when the answer does not parse."""
     try:
         parse_answer(answer, scheme)
     except AnswerParseError:
         return None
-    return answer[: answer.rindex(LABEL_OPEN) + len(LABEL_OPEN)]
+    return answer[: answer.rindex(LABEL_OPEN)]
 
 
 def continuations(scheme: LabelScheme) -> list[str]:
-    return [f"{name}{LABEL_CLOSE}" for name in scheme.names]
+    return [f"{LABEL_OPEN}{name}{LABEL_CLOSE}" for name in scheme.names]
 
 
 def continuation_token_start(tokenizer: Any, text: str, prefix_chars: int) -> tuple[list[int], int]:
