@@ -127,6 +127,7 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
             _, source_cpt = candidate_config(profile, CANDIDATES[source])
             cpt_uri = cpt_step(source_cpt, splits["corpus"], str(workdir / source / "cpt"), scheme, train,
                                workdir / source / "work")["model_uri"]
+            cpt_seconds = time.monotonic() - started
     elif cpt_config is not None:
         cpt = cpt_step(cpt_config, splits["corpus"], str(out / "cpt"), scheme, train, out / "work")
         cpt_uri, cpt_seconds = cpt["model_uri"], time.monotonic() - started
