@@ -106,6 +106,7 @@ def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any 
 
 
 def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
+    from relevance_distill import storage
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import cpt_step, model_uri_of, read_pairs, sft_step, teacher_evaluation
 
@@ -118,18 +119,17 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     sft_config, cpt_config = candidate_config(profile, overrides)
     started = time.monotonic()
     cpt_uri, cpt_seconds = None, 0.0
-    if "cpt_from" in overrides:
-        source = overrides["cpt_from"]
-        if source not in CANDIDATES or CANDIDATES[source].get("cpt", {}) is None:
-            raise ValueError(f"cpt_from {source!r} is not a candidate with CPT; known: {list(CANDIDATES)}")
-        cpt_uri = model_uri_of(str(workdir / source / "cpt"))
-        if not (Path(cpt_uri) / "manifest.json").is_file():  # published last: the model is complete
-            _, source_cpt = candidate_config(profile, CANDIDATES[source])
-            cpt_uri = cpt_step(source_cpt, splits["corpus"], str(workdir / source / "cpt"), scheme, train,
-                               workdir / source / "work")["model_uri"]
-            cpt_seconds = time.monotonic() - started
-    elif cpt_config is not None:
-        cpt = cpt_step(cpt_config, splits["corpus"], str(out / "cpt"), scheme, train, out / "work")
+    cpt_owner = overrides.get("cpt_from", name)
+    if cpt_owner != name:
+        if cpt_owner not in CANDIDATES or CANDIDATES[cpt_owner].get("cpt", {}) is None:
+            raise ValueError(f"cpt_from {cpt_owner!r} is not a candidate with CPT; known: {list(CANDIDATES)}")
+        _, cpt_config = candidate_config(profile, CANDIDATES[cpt_owner])
+        shared = model_uri_of(str(workdir / cpt_owner / "cpt"))
+        if storage.exists(storage.join(shared, storage.MANIFEST_NAME)):  # published last: the model is complete
+            cpt_uri, cpt_config = shared, None
+    if cpt_config is not None:
+        cpt = cpt_step(cpt_config, splits["corpus"], str(workdir / cpt_owner / "cpt"), scheme, train,
+                       workdir / cpt_owner / "work")
         cpt_uri, cpt_seconds = cpt["model_uri"], time.monotonic() - started
     sft = sft_step(sft_config, train, scheme, str(out / "sft"), cpt_uri, out / "work")
     train_seconds = time.monotonic() - started
