@@ -89,6 +89,17 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # One and a half times strong_long_cpt4k's SFT steps over 11 augmented copies, from its CPT model.
     "strong_xlong_cpt4k": {"profile": "strong", "cpt_from": "strong_long_cpt4k",
                            "sft": {"max_steps": 9000, "augment_copies": 11}},
+    # Chains that compare prices digit by digit (`data/generate.py: digit_comparison`, from 2026-12-04): the cpt4k
+    # teachers copied both prices right in 21 of 30 price checks but compared them right only 11 times. These two were
+    # started before the augmenter wrote digit steps again for shifted numbers (shifting each digit of a step would
+    # make it false), so their augmented copies only rename districts (number_shift 0); the _shift pair keeps the
+    # strong recipe's shift of ±100.
+    "strong_long_digitwise": {"profile": "strong", "sft": {"max_steps": 6000, "augment_copies": 7, "number_shift": 0}},
+    "strong_long_digitwise_seed1": {"profile": "strong", "cpt": {"seed": 1},
+                                    "sft": {"max_steps": 6000, "augment_copies": 7, "number_shift": 0, "seed": 1}},
+    "strong_long_digitwise_shift": {"profile": "strong", "sft": {"max_steps": 6000, "augment_copies": 7}},
+    "strong_long_digitwise_shift_seed1": {"profile": "strong", "cpt": {"seed": 1},
+                                          "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 1}},
 }
 
 

@@ -5,9 +5,10 @@
 For built-in data (chains written by ``data/generate.py``): the first sentence (the asked-for and offered kind of
 service), and the district, feature and price checks, each compared by the end of its sentence (the service's
 district or the check's outcome), plus the label, per query language. The district and price checks are also split into
-their parts: the asked-for value (copied from the query), the service's value (copied from the service) and the
-outcome, which is counted again where both values were copied right (`outcome_given_values`: can the teacher compare
-what it copied?). Prints the counts and a few chains side by side.
+their parts: the asked-for value (copied from the query), the service's value (copied from the service), the digit
+steps of a price comparison, and the outcome, which is counted again where both values were copied right
+(`outcome_given_values`: can the teacher compare what it copied?) and where the digit steps are right
+(`outcome_given_steps`: does the verdict follow the steps?). Prints the counts and a few chains side by side.
 """
 
 from __future__ import annotations
@@ -23,37 +24,46 @@ from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.stages import read_pairs
 
 CHECKS = {"district": r"(Location:[^:]*:\s*(met|not met))|(位置:[^。]*(满足|不满足))",
-          "price": r"(Price:[^:]*:\s*(met|too expensive))|(价格:[^。]*(满足|超出))",
+          "price": r"(Price:[^.]*?:\s*(met|too expensive))|(价格:[^。]*(满足|超出))",
           "feature": r"(offered|not offered|商户提供|商户未提供)"}
 
 
-# (asked-for value, service's value, outcome) of the two checks that compare a query's value with a service's.
-CHECK_PARTS = {"district": r"Location: asked for (\S+), service is in (\S+): (met|not met)|位置:要求(\S+?),商户在(\S+?),(满足|不满足)",
-               "price": r"Price: asked for under (\d+), service costs ([\d.]+): (met|too expensive)"
-                        r"|价格:要求(\d+)元以内,人均([\d.]+)元,(满足|超出)"}
+# The two checks that compare a query's value with a service's: the asked-for value, the service's value, the
+# digit-by-digit comparison of prices (chains from 2026-12-04 on; `data/generate.py: digit_comparison`) and the outcome.
+CHECK_PARTS = {"district": (r"Location: asked for (?P<asked>\S+), service is in (?P<service>\S+): (?P<outcome>met|not met)",
+                            r"位置:要求(?P<asked>\S+?),商户在(?P<service>\S+?),(?P<outcome>满足|不满足)"),
+               "price": (r"Price: asked for under (?P<asked>\d+), service costs (?P<service>[\d.]+)(?:; (?P<steps>[^:]+: [^:]+))?"
+                         r": (?P<outcome>met|too expensive)",
+                         r"价格:要求(?P<asked>\d+)元以内,人均(?P<service>[\d.]+)元,(?:逐位比较(?P<steps>.+?),)?(?P<outcome>满足|超出)")}
+PARTS = ("asked", "service", "outcome")
 
 
-def check_parts(chain: str) -> dict[str, tuple[str, str, str]]:
+def check_parts(chain: str) -> dict[str, dict[str, str]]:
+    """Each compared check's parts (``PARTS``, and ``steps`` where the chain compares digit by digit)."""
     found = {}
-    for name, pattern in CHECK_PARTS.items():
-        match = re.search(pattern, chain)
-        if match:
-            groups = [group for group in match.groups() if group is not None]
-            found[name] = (groups[0], groups[1], groups[2])
+    for name, patterns in CHECK_PARTS.items():
+        for pattern in patterns:
+            match = re.search(pattern, chain)
+            if match:
+                found[name] = {part: value for part, value in match.groupdict().items() if value is not None}
+                break
     return found
 
 
 def part_stats(gold_chain: str, written_chain: str) -> Counter[str]:
-    """Per compared check of the gold chain: asked / service / outcome right or wrong, and the outcome again where both
-    values are right."""
+    """Per compared check of the gold chain: asked / service / outcome (and steps) right or wrong; the outcome again
+    where both values are right, and where the digit steps are right."""
     stats: Counter[str] = Counter()
     written = check_parts(written_chain)
-    for name, (asked, offered, outcome) in check_parts(gold_chain).items():
-        got = written.get(name, ("", "", ""))
-        for part, want, have in zip(("asked", "service", "outcome"), (asked, offered, outcome), got):
-            stats[f"{name}_{part}_{'ok' if want == have else 'bad'}"] += 1
-        if (asked, offered) == got[:2]:
-            stats[f"{name}_outcome_given_values_{'ok' if outcome == got[2] else 'bad'}"] += 1
+    for name, gold in check_parts(gold_chain).items():
+        got = written.get(name, {})
+        for part in (*PARTS, "steps") if "steps" in gold else PARTS:
+            stats[f"{name}_{part}_{'ok' if gold[part] == got.get(part) else 'bad'}"] += 1
+        outcome = "ok" if gold["outcome"] == got.get("outcome") else "bad"
+        if all(gold[part] == got.get(part) for part in ("asked", "service")):
+            stats[f"{name}_outcome_given_values_{outcome}"] += 1
+        if "steps" in gold and gold["steps"] == got.get("steps"):
+            stats[f"{name}_outcome_given_steps_{outcome}"] += 1
     return stats
 
 

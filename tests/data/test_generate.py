@@ -3,10 +3,9 @@ from __future__ import annotations
 import json
 
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import LABELS, Intent, KINDS, judge
-from relevance_distill.data.generate import generate_dataset
-from relevance_distill.data.readers import read_models
 from relevance_distill.data.adapters import open_adapter
+from relevance_distill.data.generate import KINDS, LABELS, Intent, digit_comparison, generate_dataset, judge
+from relevance_distill.data.readers import read_models
 from relevance_distill.data.validate import validate_rows
 from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
 
@@ -54,4 +53,14 @@ def test_labelling_rules():
     assert label == "irrelevant" and "plumber" in reasoning
     zh = Intent(hotpot, district=None, feature=None, max_price=80, language="zh", text="火锅 80元以内")
     label, reasoning = judge(zh, _service("hotpot", price=120.0))
-    assert label == "relevant" and "超出" in reasoning
+    assert label == "relevant" and "超出" in reasoning and "120 vs 080: 1>0" in reasoning
+
+
+def test_prices_are_compared_digit_by_digit_up_to_the_first_difference():
+    assert digit_comparison(95, 120) == "095 vs 120: 0<1"
+    assert digit_comparison(125, 120) == "125 vs 120: 1=1, 2=2, 5>0"
+    assert digit_comparison(120, 120) == "120 vs 120: 1=1, 2=2, 0=0"
+    assert digit_comparison(1947, 1270) == "1947 vs 1270: 1=1, 9>2"
+    for price, ceiling in [(5, 9), (9, 10), (99, 100), (101, 100), (100, 100), (450, 1200)]:
+        last = digit_comparison(price, ceiling).split(", ")[-1]
+        assert (last[-2] in "<=") == (price <= ceiling), (price, ceiling, last)

@@ -154,9 +154,7 @@ def _entity_sequence(text: str, entities: list[list[str]]) -> list[tuple[int, in
 
 
 def test_augmented_copies_rename_districts_consistently_and_keep_every_price_comparison(data):
-    import re
-
-    from relevance_distill.data.generate import DISTRICTS
+    from relevance_distill.data.generate import DIGIT_COMPARISON, DISTRICTS, compared_numbers, digit_comparison
     from relevance_distill.teacher.sft import ExampleAugmenter, sft_examples
 
     _, pairs = data
@@ -164,7 +162,7 @@ def test_augmented_copies_rename_districts_consistently_and_keep_every_price_com
     examples = sft_examples(pairs[:60], SCHEME, None)
     augmented = ExampleAugmenter([districts], number_shift=100, seed=3).augment(examples, copies=2)
     assert len(augmented) == 3 * len(examples) and augmented[:len(examples)] == examples
-    changed = 0
+    changed = compared = 0
     for copy in (1, 2):
         for original, new in zip(examples, augmented[copy * len(examples):(copy + 1) * len(examples)]):
             before, after = (x["prompt"] + x["completion"] for x in (original, new))
@@ -174,13 +172,16 @@ def test_augmented_copies_rename_districts_consistently_and_keep_every_price_com
             for (old, _), (renamed, _) in zip(old_entities, new_entities):
                 assert image.setdefault(old, renamed) == renamed  # one entity always becomes the same one
             assert len(set(image.values())) == len(image)  # and two never become one
-            old_numbers = [int(n) for n in re.findall(r"\d+", before)]
-            new_numbers = [int(n) for n in re.findall(r"\d+", after)]
+            old_numbers, new_numbers = compared_numbers(before), compared_numbers(after)
             assert len(old_numbers) == len(new_numbers) and min(new_numbers, default=1) >= 1
             assert len({b - a for a, b in zip(old_numbers, new_numbers)}) <= 1  # one shift: every comparison holds
+            for match in DIGIT_COMPARISON.finditer(after):  # and the digit steps are those of the shifted pair
+                compared += 1
+                assert match.group(0) == digit_comparison(int(match.group(1)), int(match.group(2)))
             assert new["completion"].endswith(original["completion"][original["completion"].rindex("<label>"):])
             changed += before != after
     assert changed > len(examples)  # most copies differ from their original
+    assert compared > 0
 
 
 def test_entity_swap_groups_are_validated():

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,46 @@ def _make_intent(rng: random.Random, chinese_share: float) -> Intent:
     return Intent(kind, district, feature, max_price, "zh" if zh else "en", text)
 
 
+def digit_comparison(price: int, ceiling: int) -> str:
+    """PRICE against CEILING the way one compares on paper, e.g. ``095 vs 120: 0<1`` or ``125 vs 120: 1=1, 2=2, 5>0``:
+    both written to the same width, then digit pairs from the left up to the first that differs.
+
+    Each step is a lookup a small decoder can learn from a few hundred chains; comparing two numbers of different
+    lengths in one step is not (the strong teachers compared prices they had copied right 11 times in 21).
+    """
+    width = max(len(str(price)), len(str(ceiling)))
+    left, right = str(price).zfill(width), str(ceiling).zfill(width)
+    steps = []
+    for a, b in zip(left, right):
+        steps.append(f"{a}{'<' if a < b else '>' if a > b else '='}{b}")
+        if a != b:
+            break
+    return f"{left} vs {right}: {', '.join(steps)}"
+
+
+# A digit_comparison as written in a chain: the two numbers (as written, zero-padded) and the steps.
+DIGIT_COMPARISON = re.compile(r"(?<!\d)(\d+) vs (\d+): \d[<=>]\d(?:, \d[<=>]\d)*")
+_NUMBER = re.compile(r"\d+")
+
+
+def compared_numbers(text: str) -> list[int]:
+    """Every number of TEXT in order, a digit comparison counting as the two numbers it compares (not its steps)."""
+    return [int(n) for n in _NUMBER.findall(DIGIT_COMPARISON.sub(lambda m: f"{m.group(1)} {m.group(2)}", text))]
+
+
+def shift_numbers(text: str, offset: int) -> str:
+    """Every number of TEXT plus OFFSET; each digit comparison is written again for the shifted pair, so its steps
+    stay true (shifting the digits of its steps one by one would not)."""
+    def shift(part: str) -> str:
+        return _NUMBER.sub(lambda m: str(int(m.group(0)) + offset), part)
+
+    out, last = [], 0
+    for match in DIGIT_COMPARISON.finditer(text):
+        out += [shift(text[last:match.start()]), digit_comparison(int(match.group(1)) + offset, int(match.group(2)) + offset)]
+        last = match.end()
+    return "".join(out) + shift(text[last:])
+
+
 def judge(intent: Intent, service: Service) -> tuple[str, str]:
     """The labelling rules of the module docstring; returns (label, gold reasoning in the query's language)."""
     kind = next(k for k in KINDS if k.key == service.attributes["kind"])
@@ -206,8 +247,9 @@ def judge(intent: Intent, service: Service) -> tuple[str, str]:
                        else f"{feature.capitalize()}: {'offered' if ok else 'not offered'}."))
     if intent.max_price is not None:
         ok = service.price is not None and service.price <= intent.max_price
-        checks.append((ok, (f"价格:要求{intent.max_price}元以内,人均{service.price:g}元,{'满足' if ok else '超出'}。") if zh
-                       else f"Price: asked for under {intent.max_price}, service costs {service.price:g}: {'met' if ok else 'too expensive'}."))
+        steps = digit_comparison(round(service.price), intent.max_price)
+        checks.append((ok, (f"价格:要求{intent.max_price}元以内,人均{service.price:g}元,逐位比较{steps},{'满足' if ok else '超出'}。") if zh
+                       else f"Price: asked for under {intent.max_price}, service costs {service.price:g}; {steps}: {'met' if ok else 'too expensive'}."))
     unmet = sum(1 for ok, _ in checks if not ok)
     label = "exact" if unmet == 0 else "relevant" if unmet == 1 else "weak"
     details = " ".join(text for _, text in checks)

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from relevance_distill.data.generate import compared_numbers, shift_numbers
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
@@ -41,7 +42,8 @@ class SFTStageConfig(TeacherTrainConfig):
     number_shift: int = Field(
         default=0, ge=0, description="An augmented copy adds one offset drawn from [-N, N] to every number in prompt "
         "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
-        "within it. 0: numbers unchanged.")
+        "within it; a chain's digit-by-digit comparison (`data/generate.py: digit_comparison`) is written again for the "
+        "shifted pair. 0: numbers unchanged.")
 
 
 def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: Any | None,
@@ -85,14 +87,14 @@ class ExampleAugmenter:
 
     def apply(self, texts: list[str], renaming: dict[str, str], offset: int) -> list[str]:
         if offset:
-            smallest = min((int(n) for text in texts for n in re.findall(r"\d+", text)), default=1)
+            smallest = min((n for text in texts for n in compared_numbers(text)), default=1)
             offset = max(offset, 1 - smallest)
         out = []
         for text in texts:
             if self.entity_pattern is not None:
                 text = self.entity_pattern.sub(lambda m: renaming[m.group(0)], text)
             if offset:
-                text = re.sub(r"\d+", lambda m: str(int(m.group(0)) + offset), text)
+                text = shift_numbers(text, offset)
             out.append(text)
         return out
 
