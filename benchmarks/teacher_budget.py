@@ -100,6 +100,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "strong_long_digitwise_shift": {"profile": "strong", "sft": {"max_steps": 6000, "augment_copies": 7}},
     "strong_long_digitwise_shift_seed1": {"profile": "strong", "cpt": {"seed": 1},
                                           "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 1}},
+    "strong_long_digitwise_shift_seed2": {"profile": "strong", "cpt": {"seed": 2},
+                                          "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 2}},
+    "strong_long_digitwise_shift_seed3": {"profile": "strong", "cpt": {"seed": 3},
+                                          "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 3}},
 }
 
 

@@ -198,9 +198,15 @@ DIGIT_COMPARISON = re.compile(r"(?<!\d)(\d+) vs (\d+): \d[<=>]\d(?:, \d[<=>]\d)*
 _NUMBER = re.compile(r"\d+")
 
 
+def without_digit_steps(text: str) -> str:
+    """TEXT with each digit comparison written as the two numbers it compares, unpadded (``095 vs 120: 0<1`` ->
+    ``95 120``): the numbers a chain states, which the query and service hold."""
+    return DIGIT_COMPARISON.sub(lambda m: f"{int(m.group(1))} {int(m.group(2))}", text)
+
+
 def compared_numbers(text: str) -> list[int]:
     """Every number of TEXT in order, a digit comparison counting as the two numbers it compares (not its steps)."""
-    return [int(n) for n in _NUMBER.findall(DIGIT_COMPARISON.sub(lambda m: f"{m.group(1)} {m.group(2)}", text))]
+    return [int(n) for n in _NUMBER.findall(without_digit_steps(text))]
 
 
 def shift_numbers(text: str, offset: int) -> str:

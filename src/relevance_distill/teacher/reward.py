@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import Field
 
+from relevance_distill.data.generate import without_digit_steps
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
@@ -40,8 +41,8 @@ _TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+", re.I)
 _STOP = set("""the a an and or of to in is are for with that this so but not be it its as by on at from asks
 query service label user wants kind right one requirement requirements every met offered offers offer
 several same different area business cannot serve need relevant irrelevant weak exact asked location price
-costs under too expensive 查询 想 找 该 商 户 是 的 要 求 满 足 不 所 有 都 判 定 为 相 关 完 全 弱 类 别 同 一 大
-提 供 但 服 务 型 正 确 有 项 多 因 此 无 法 需 位 置 在 价 格 以 内 人 均 元 超 出 未 用""".split())
+costs under too expensive vs 查 询 想 找 该 商 户 是 的 要 求 满 足 不 所 有 都 判 定 为 相 关 完 全 弱 类 别 同 一 大
+提 供 但 服 务 型 正 确 有 项 多 因 此 无 法 需 位 置 在 价 格 以 内 人 均 元 超 出 未 用 逐 比 较""".split())
 
 
 class RewardConfig(StrictModel):
@@ -63,7 +64,8 @@ class RewardConfig(StrictModel):
 
 
 def _content_tokens(text: str) -> list[str]:
-    return [t.lower() for t in _TOKEN.findall(text) if t.lower() not in _STOP]
+    # A chain's digit-by-digit price comparison restates two prices (padded, digit by digit): its facts are those two.
+    return [t.lower() for t in _TOKEN.findall(without_digit_steps(text)) if t.lower() not in _STOP]
 
 
 def rule_scores(query: str, service_text: str, answer: str, scheme: LabelScheme, config: RewardConfig,
