@@ -24,7 +24,8 @@ def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
 
     deep, strong = teacher_config("deep"), teacher_config("strong")
     assert strong.cpt.max_steps == 10 * deep.cpt.max_steps and strong.sft.learning_rate == deep.sft.learning_rate / 3
-    assert strong.sft.augment_copies == 3 and strong.sft.number_shift == 100
+    assert strong.sft.max_steps == 2 * deep.sft.max_steps
+    assert strong.sft.augment_copies == 7 and strong.sft.number_shift == 100
     assert strong.sft.entity_swaps == [[list(names) for names in DISTRICTS]]  # every built-in district, both languages
     changed = {"max_steps", "learning_rate", "augment_copies", "entity_swaps", "number_shift"}
     assert {k: v for k, v in strong.sft.model_dump().items() if k not in changed} == \
