@@ -16,7 +16,7 @@ from relevance_distill.prompts import format_answer
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import TeacherTrainConfig
 from relevance_distill.teacher.cpt import CPTConfig, run_cpt
-from relevance_distill.teacher.reward import RewardConfig, rule_scores
+from relevance_distill.teacher.reward import RewardConfig, RewardModel, rule_scores, train_reward_model
 from relevance_distill.teacher.sft import SFTStageConfig, run_sft
 
 SCHEME = get_label_scheme("local_services")
@@ -108,3 +108,117 @@ def test_digit_steps_count_as_the_prices_they_compare_for_faithfulness(data):
     price, ceiling = (int(n) for n in DIGIT_COMPARISON.search(pair.reasoning).groups())
     misread = DIGIT_COMPARISON.sub(f"{price + 1111} vs {ceiling}: 9>0", pair.reasoning)
     assert faithfulness(pair, misread) < faithfulness(pair, pair.reasoning)
+
+
+def test_reward_model_ranks_correct_grounded_answers_first(data, tmp_path):
+    _, pairs = data
+    train, held_out = pairs[:480], pairs[480:]
+    metrics = train_reward_model(train, SCHEME, RewardConfig(max_steps=60, batch_size=16), tmp_path)
+    reward = RewardModel.load(tmp_path / "model", SCHEME)
+    wins, total = 0, 0
+    donors = {p.label: p for p in reversed(held_out)}
+    for pair in held_out[:60]:
+        base = {"query": pair.query, "service_text": pair.service.to_text(), "gold_label": pair.label}
+        good = format_answer(pair.reasoning, pair.label)
+        wrong_label = next(n for n in SCHEME.names if n != pair.label)
+        donor = donors[pair.label]
+        candidates = [format_answer(pair.reasoning, wrong_label)]
+        if donor.query != pair.query:
+            candidates.append(format_answer(donor.reasoning, pair.label))
+        scores = reward.score([{**base, "answer": a} for a in [good, *candidates]])
+        for other in scores[1:]:
+            wins += scores[0]["total"] > other["total"]
+            total += 1
+        assert set(scores[0]) == {"format", "correctness", "faithfulness", "consistency", "conciseness", "total"}
+    accuracy = wins / total
+    print(f"reward model: held-out ranking accuracy {accuracy:.3f} over {total} comparisons; heads {metrics['held_out_accuracy']}")
+    assert accuracy >= 0.9
+
+
+def test_cpt_step_publishes_to_s3_and_a_fresh_pod_resumes_from_the_published_checkpoint(data, tmp_path, s3_server):
+    from relevance_distill import storage
+    from relevance_distill.teacher.stages import cpt_step
+
+    directory, pairs = data
+    storage.ensure_bucket("s3://teacher")
+    first = cpt_step(CPTConfig(max_steps=4, batch_size=4, max_length=128, save_steps=2), str(directory / "corpus.jsonl"),
+                     "s3://teacher/cpt", SCHEME, pairs[:20], workdir=tmp_path / "pod-1")
+    assert first["model_uri"] == "s3://teacher/cpt/model"
+    assert "model.safetensors" in storage.read_manifest(first["model_uri"]).files
+    assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 4
+    # A restarted pod has an empty disk: it must continue from step 4 of the published checkpoint, not from 0.
+    second = cpt_step(CPTConfig(max_steps=6, batch_size=4, max_length=128, save_steps=2), str(directory / "corpus.jsonl"),
+                      "s3://teacher/cpt", SCHEME, pairs[:20], workdir=tmp_path / "pod-2")
+    assert first["metrics"]["resumed_from_step"] == 0 and second["metrics"]["resumed_from_step"] == 4
+    # Steps 1–4 come from the restored trainer state, not from a retraining (whose 6-step schedule differs).
+    assert second["metrics"]["loss_curve"][:4] == first["metrics"]["loss_curve"]
+    assert [point["step"] for point in second["metrics"]["loss_curve"]] == [1, 2, 3, 4, 5, 6]
+    assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 6
+
+
+def test_reward_model_resumes_from_its_published_checkpoint(data, tmp_path):
+    _, pairs = data
+    checkpoints = str(tmp_path / "published-checkpoints")
+    first = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=4, batch_size=8, save_steps=2), tmp_path / "pod-1", checkpoints)
+    second = train_reward_model(pairs[:120], SCHEME, RewardConfig(max_steps=6, batch_size=8, save_steps=2), tmp_path / "pod-2", checkpoints)
+    assert first["resumed_from_step"] == 0 and second["resumed_from_step"] == 4
+
+
+def _entity_sequence(text: str, entities: list[list[str]]) -> list[tuple[int, int]]:
+    """(entity, form) of every entity form in TEXT, in order (longest form first where forms overlap)."""
+    import re
+
+    forms = sorted(((form, e, f) for e, entity in enumerate(entities) for f, form in enumerate(entity)), key=lambda x: -len(x[0]))
+    pattern = re.compile("|".join(re.escape(form) for form, _, _ in forms))
+    index = {form: (e, f) for form, e, f in forms}
+    return [index[match.group(0)] for match in pattern.finditer(text)]
+
+
+def test_augmented_copies_rename_districts_consistently_and_keep_every_price_comparison(data):
+    from relevance_distill.data.generate import DIGIT_COMPARISON, DISTRICTS, compared_numbers, digit_comparison
+    from relevance_distill.teacher.sft import ExampleAugmenter, sft_examples
+
+    _, pairs = data
+    districts = [list(district) for district in DISTRICTS]
+    examples = sft_examples(pairs[:60], SCHEME, None)
+    augmented = ExampleAugmenter([districts], number_shift=100, seed=3).augment(examples, copies=2)
+    assert len(augmented) == 3 * len(examples) and augmented[:len(examples)] == examples
+    changed = compared = 0
+    for copy in (1, 2):
+        for original, new in zip(examples, augmented[copy * len(examples):(copy + 1) * len(examples)]):
+            before, after = (x["prompt"] + x["completion"] for x in (original, new))
+            old_entities, new_entities = _entity_sequence(before, districts), _entity_sequence(after, districts)
+            assert [f for _, f in old_entities] == [f for _, f in new_entities]  # the same form (language) each time
+            image = {}
+            for (old, _), (renamed, _) in zip(old_entities, new_entities):
+                assert image.setdefault(old, renamed) == renamed  # one entity always becomes the same one
+            assert len(set(image.values())) == len(image)  # and two never become one
+            old_numbers, new_numbers = compared_numbers(before), compared_numbers(after)
+            assert len(old_numbers) == len(new_numbers) and min(new_numbers, default=1) >= 1
+            assert len({b - a for a, b in zip(old_numbers, new_numbers)}) <= 1  # one shift: every comparison holds
+            for match in DIGIT_COMPARISON.finditer(after):  # and the digit steps are those of the shifted pair
+                compared += 1
+                assert match.group(0) == digit_comparison(int(match.group(1)), int(match.group(2)))
+            assert new["completion"].endswith(original["completion"][original["completion"].rindex("<label>"):])
+            changed += before != after
+    assert changed > len(examples)  # most copies differ from their original
+    assert compared > 0
+
+
+def test_entity_swap_groups_are_validated():
+    from relevance_distill.teacher.sft import ExampleAugmenter
+
+    with pytest.raises(ValueError, match="same number of forms"):
+        ExampleAugmenter([[["Chaoyang", "朝阳"], ["Haidian"]]], 0, 0)
+    with pytest.raises(ValueError, match="at least two entities"):
+        ExampleAugmenter([[["Chaoyang", "朝阳"]]], 0, 0)
+
+
+def test_sft_trains_on_the_augmented_copies(data, tmp_path):
+    from relevance_distill.data.generate import DISTRICTS
+
+    _, pairs = data
+    config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
+                            entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50)
+    metrics = run_sft(config, pairs[:16], SCHEME, tmp_path / "sft")
+    assert metrics["examples"] == 3 * sum(1 for pair in pairs[:16] if pair.label and pair.reasoning)
