@@ -12,6 +12,13 @@ from relevance_distill.prompts import AnswerParseError, parse_answer
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 
 
+def majority_label(votes: Counter[str], scheme: LabelScheme) -> str:
+    """The most voted label of VOTES (label -> count, at least one); ties break towards the lower grade, a
+    conservative label for relevance."""
+    top = max(votes.values())
+    return min((name for name, count in votes.items() if count == top), key=scheme.index)
+
+
 def aggregate(pair: QueryServicePair, answers: list[str], scheme: LabelScheme, teacher_version: str,
               reward: Any | None = None, distributions: list[dict[str, float] | None] | None = None,
               ) -> tuple[Annotation | None, dict[str, Any]]:
@@ -28,9 +35,7 @@ def aggregate(pair: QueryServicePair, answers: list[str], scheme: LabelScheme, t
         return None, {"pair_id": pair.pair_id, "reason": "no parseable sample", "reason_code": "unparseable",
                       "failures": failures, "raw_outputs": answers}
     votes = Counter(p.label for p in parsed)
-    # Ties break towards the lower grade: a conservative label for relevance.
-    top = max(votes.values())
-    label = min((name for name, count in votes.items() if count == top), key=scheme.index)
+    label = majority_label(votes, scheme)
     majority = [p for p in parsed if p.label == label]
     chosen = majority[0]
     if reward is not None and len(majority) > 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, Protocol
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from relevance_distill.schemas import StrictModel
 
@@ -29,6 +29,12 @@ class EngineConfig(StrictModel):
     cpu_threads_bind: str = Field(
         default="all", description="Cores vLLM's CPU backend binds its OpenMP threads to ('all' = every core, or e.g. '0-7').")
     seed: int = Field(default=0, description="Sampling seed.")
+
+    @model_validator(mode="after")
+    def _greedy_means_one_sample(self) -> EngineConfig:
+        if self.temperature == 0 and self.samples > 1:
+            raise ValueError(f"greedy decoding (temperature 0) gives identical samples; set samples=1, got {self.samples}")
+        return self
 
 
 class Engine(Protocol):
@@ -193,6 +199,4 @@ class VLLMEngine:
 
 
 def make_engine(model_uri: str, config: EngineConfig) -> TransformersEngine | VLLMEngine:
-    if config.temperature == 0 and config.samples > 1:
-        raise ValueError(f"greedy decoding (temperature 0) gives identical samples; set samples=1, got {config.samples}")
     return VLLMEngine(model_uri, config) if config.engine == "vllm" else TransformersEngine(model_uri, config)

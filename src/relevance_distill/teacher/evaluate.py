@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from relevance_distill.annotate.consistency import majority_label
+from relevance_distill.annotate.engines import EngineConfig
 from relevance_distill.evaluation.metrics import confusion_matrix, macro_f1, per_class_prf, quadratic_weighted_kappa
 from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
@@ -21,18 +23,31 @@ def majority_baseline(train: list[QueryServicePair], test: list[QueryServicePair
 
 
 def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], scheme: LabelScheme,
-                     reward: Any | None = None, max_new_tokens: int = 160) -> dict[str, Any]:
-    """Greedy answers for labelled pairs; an unparseable answer counts as wrong (it could not label the pair)."""
+                     reward: Any | None = None, max_new_tokens: int = 160, voting: EngineConfig | None = None,
+                     ) -> dict[str, Any]:
+    """The teacher's labels for labelled pairs: greedy answers, or with VOTING (an annotation engine config) the
+    majority label of its ``samples`` answers per pair at its temperature, top-p and seed, the self-consistency vote
+    annotation uses (``annotate/consistency.py``). A pair without a parseable answer counts as wrong (it could not
+    label the pair); the reward model scores each pair's first answer."""
+    samples = voting.samples if voting is not None else 1
     gold_pairs = [p for p in pairs if p.label]
     prompts = [build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in gold_pairs]
-    answers = [samples[0] for samples in generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens)]
+    if voting is None:
+        generated = generate_answers(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+    else:
+        generated = generate_answers(model, tokenizer, prompts, samples=samples, do_sample=voting.temperature > 0,
+                                     temperature=voting.temperature, top_p=voting.top_p, max_new_tokens=max_new_tokens,
+                                     seed=voting.seed)
+    answers = [pair_answers[0] for pair_answers in generated]
     predicted, failures = [], Counter()
-    for answer in answers:
-        try:
-            predicted.append(scheme.index(parse_answer(answer, scheme).label))
-        except AnswerParseError as error:
-            failures[error.reason.split(":")[0]] += 1
-            predicted.append(-1)
+    for pair_answers in generated:
+        votes = Counter()
+        for answer in pair_answers:
+            try:
+                votes[parse_answer(answer, scheme).label] += 1
+            except AnswerParseError as error:
+                failures[error.reason.split(":")[0]] += 1
+        predicted.append(scheme.index(majority_label(votes, scheme)) if votes else -1)
     gold = np.array([scheme.index(p.label) for p in gold_pairs])
     # An unparsed answer is an extra class K: it lowers recall of the gold class without inventing a label.
     scored = np.array([k if k >= 0 else scheme.num_labels for k in predicted])
@@ -46,6 +61,7 @@ def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], 
         "qwk": quadratic_weighted_kappa(gold, np.where(scored < scheme.num_labels, scored, 0), scheme.num_labels),
         "parse_rate": float((scored < scheme.num_labels).mean()),
         "parse_failures": dict(failures),
+        "samples": samples,
     }
     if reward is not None:
         scores = reward.score([{"query": p.query, "service_text": p.service.to_text(), "answer": a, "gold_label": p.label}

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
+from relevance_distill.annotate.engines import EngineConfig
 from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.retention import TEACHER_EVALUATION_FILE as EVALUATION_FILE
 from relevance_distill.progress import report_result
@@ -123,11 +124,13 @@ def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
 
 
 def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
-                       scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int) -> dict[str, Any]:
-    """The teacher's greedy labels on the first EVAL_PAIRS gold test pairs (0: all), with the majority-class baseline."""
+                       scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int,
+                       voting: EngineConfig | None = None) -> dict[str, Any]:
+    """The teacher's labels on the first EVAL_PAIRS gold test pairs (0: all), greedy or voted (``evaluate_teacher``),
+    with the majority-class baseline."""
     model, tokenizer = load_causal_lm(str(model_uri))
     gold = [p for p in test_pairs if p.label][: eval_pairs or None]
-    result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens)
+    result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens, voting)
     result["majority_macro_f1"] = majority_baseline(train_pairs, gold, scheme)
     return result
 
