@@ -7,8 +7,10 @@
 Every candidate starts from a teacher profile (``--profile``, default demo) and overrides its CPT/SFT settings;
 the data are the main job's built-in data and splits (same generator seed, same prepare settings), so the
 figures compare with the students of ``benchmarks/method_comparison.py`` on the same 320 test pairs. The
-teacher answers greedily; an unparseable answer counts as wrong (``teacher/evaluate.py``). Reward model and DPO
-are left out: they moved macro-F1 by about one point in the demo runs, and SFT is where the budget goes.
+teacher answers greedily (``--votes N`` adds the majority of N sampled answers, as annotation votes); an unparseable
+answer counts as wrong (``teacher/evaluate.py``). Reward model and DPO run only for candidates with "preference"
+overrides: they moved macro-F1 by about one point in the demo runs, none or worse on the wide SFT models, and SFT is
+where the budget goes.
 A candidate whose ``result.json`` exists is not retrained (delete its directory to redo it). ``--json`` adds the
 runs to those already in the file, each with the machine it ran on.
 """
@@ -27,7 +29,9 @@ from relevance_distill.data.generate import DISTRICTS
 
 # A teacher profile ("profile", default --profile) and overrides of its CPT and SFT settings; "cpt": None skips
 # continued pre-training; "cpt_from": NAME starts SFT from candidate NAME's CPT model (trained first when missing), so
-# SFT recipes can be compared on one CPT model without paying for it twice.
+# SFT recipes can be compared on one CPT model without paying for it twice. "preference": overrides of the profile's
+# preference config add the reward model and DPO after SFT (the figures are then after DPO, next to those after SFT);
+# "sft_from": NAME takes candidate NAME's SFT model (trained first when missing) instead of training one.
 CANDIDATES: dict[str, dict[str, Any]] = {
     "demo": {"profile": "demo"},
     "deep": {"profile": "deep"},
@@ -117,6 +121,16 @@ CANDIDATES: dict[str, dict[str, Any]] = {
                               "sft": {"tiny_hidden_size": 256, "tiny_heads": 4, "seed": 2}},
     "strong_wide_sft_seed3": {"profile": "strong", "cpt_from": "strong_wide",
                               "sft": {"tiny_hidden_size": 256, "tiny_heads": 4, "seed": 3}},
+    # The pipeline's last teacher stages on the wide SFT models: the profile's reward model, then DPO on best-vs-worst
+    # of 4 sampled answers per training prompt (correctness against the gold label weighs twice), with 8 times the
+    # profile's prompts and steps (its 64 prompts and 30 steps moved the demo teacher by about a point).
+    "strong_wide_dpo": {"profile": "strong", "sft_from": "strong_wide",
+                        "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": 160}},
+    "strong_wide_seed1_dpo": {"profile": "strong", "sft_from": "strong_wide_seed1",
+                              "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": 160}},
+    # The same at the profile's own DPO budget (what `relevance-distill run` with the strong profile does).
+    "strong_wide_dpo_profile": {"profile": "strong", "sft_from": "strong_wide", "preference": {}},
+    "strong_wide_seed1_dpo_profile": {"profile": "strong", "sft_from": "strong_wide_seed1", "preference": {}},
 }
 
 
@@ -133,6 +147,19 @@ def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any 
     return sft, cpt
 
 
+def stage_configs(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any]:
+    """(reward config, preference config) of a candidate: the profile's, with its overrides validated on top."""
+    from relevance_distill.config import parse_config
+    from relevance_distill.teacher.profiles import teacher_config
+
+    base = teacher_config(overrides.get("profile", profile))
+    reward = parse_config(type(base.reward), {**base.reward.model_dump(), **overrides.get("reward", {})},
+                          source="reward overrides")
+    preference = parse_config(type(base.preference), {**base.preference.model_dump(), **overrides.get("preference", {})},
+                              source="preference overrides")
+    return reward, preference
+
+
 def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
     from relevance_distill import storage
     from relevance_distill.schemas import get_label_scheme
@@ -144,6 +171,8 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
         return json.loads(cached.read_text(encoding="utf-8"))
     scheme = get_label_scheme("local_services")
     train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
+    if "sft_from" in overrides:
+        return preference_candidate(name, profile, overrides, splits, workdir)
     sft_config, cpt_config = candidate_config(profile, overrides)
     started = time.monotonic()
     cpt_uri, cpt_seconds = None, 0.0
@@ -167,8 +196,53 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
               "accuracy": evaluation["accuracy"], "parse_rate": evaluation["parse_rate"],
               "majority_macro_f1": evaluation["majority_macro_f1"], "cpt_seconds": round(cpt_seconds, 1),
               "train_seconds": round(train_seconds, 1), "final_sft_loss": sft["metrics"]["loss_curve"][-1]["loss"]}
+    if "preference" in overrides:
+        result = {**result, **preference_result(profile, overrides, sft["model_uri"], splits, out, evaluation)}
+        result["train_seconds"] = round(time.monotonic() - started, 1)
     cached.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
+
+
+def preference_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
+    """Candidate NAME: the reward model and DPO on candidate ``sft_from``'s SFT model (trained first when missing)."""
+    source = overrides["sft_from"]
+    if source not in CANDIDATES or "sft_from" in CANDIDATES[source]:
+        raise ValueError(f"sft_from {source!r} is not a candidate that trains SFT; known: "
+                         f"{[n for n, o in CANDIDATES.items() if 'sft_from' not in o]}")
+    if "preference" not in overrides:
+        raise ValueError(f"candidate {name!r} takes {source!r}'s SFT model but has no 'preference' overrides")
+    sft = train_candidate(source, profile, CANDIDATES[source], splits, workdir)
+    started = time.monotonic()
+    after_sft = {key: sft[key] for key in ("macro_f1", "qwk", "accuracy", "parse_rate")}
+    result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides,
+              "test_pairs": sft["test_pairs"], "majority_macro_f1": sft["majority_macro_f1"],
+              **preference_result(profile, overrides, sft["model_uri"], splits, workdir / name, after_sft)}
+    result["train_seconds"] = round(time.monotonic() - started, 1)
+    result["sft_train_seconds"] = sft["train_seconds"]
+    (workdir / name / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return result
+
+
+def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, splits: dict[str, str], out: Path,
+                      after_sft: dict[str, Any]) -> dict[str, Any]:
+    """Reward model and DPO (the profile's configs with the candidate's overrides) from SFT_URI; the teacher's figures
+    after DPO on the same test pairs, and AFTER_SFT's next to them."""
+    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.teacher.stages import preference_step, read_pairs, reward_step, teacher_evaluation
+
+    reward_config, preference_config = stage_configs(profile, overrides)
+    scheme = get_label_scheme("local_services")
+    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
+    started = time.monotonic()
+    reward = reward_step(reward_config, train, scheme, str(out / "reward"), out / "work")
+    dpo = preference_step(preference_config, sft_uri, reward["model_uri"], train, scheme, str(out / "dpo"),
+                          workdir=out / "work")
+    seconds = time.monotonic() - started
+    evaluation = teacher_evaluation(dpo["model_uri"], train, test, scheme, None, 0, 160)
+    return {"model_uri": dpo["model_uri"], "sft_model_uri": sft_uri, "after_sft": after_sft,
+            "preference_pairs": dpo["metrics"]["pairs"], "mean_reward_gap": dpo["metrics"]["mean_reward_gap"],
+            "reward_dpo_seconds": round(seconds, 1), "final_dpo_loss": dpo["metrics"]["loss_curve"][-1]["loss"],
+            **{key: evaluation[key] for key in ("macro_f1", "qwk", "accuracy", "parse_rate")}}
 
 
 def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: Path) -> dict[str, Any]:

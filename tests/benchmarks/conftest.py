@@ -26,3 +26,9 @@ def comparison() -> ModuleType:
 @pytest.fixture
 def errors() -> ModuleType:
     return load_benchmark("teacher_errors")
+
+
+@pytest.fixture
+def budget(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
+    return load_benchmark("teacher_budget")

@@ -1,0 +1,38 @@
+"""benchmarks/teacher_budget.py: every candidate is a valid recipe, and recorded runs accumulate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from relevance_distill.config import ConfigError
+
+
+def test_every_candidate_validates_against_its_profile_and_names_existing_sources(budget):
+    for name, overrides in budget.CANDIDATES.items():
+        sft, cpt = budget.candidate_config("demo", overrides)
+        assert sft.max_steps >= 1 and (cpt is None) == (overrides.get("cpt", {}) is None), name
+        if "cpt_from" in overrides:
+            assert budget.CANDIDATES[overrides["cpt_from"]].get("cpt", {}) is not None, name
+        if "sft_from" in overrides:
+            source = overrides["sft_from"]
+            assert source in budget.CANDIDATES and "sft_from" not in budget.CANDIDATES[source], name
+            assert "preference" in overrides, name
+        if "preference" in overrides:
+            _, preference = budget.stage_configs("demo", overrides)
+            assert preference.max_prompts >= 1, name
+
+
+def test_a_misspelt_override_is_refused_with_the_allowed_fields(budget):
+    with pytest.raises(ConfigError, match="max_prompt"):
+        budget.stage_configs("demo", {"profile": "strong", "preference": {"max_prompt": 512}})
+
+
+def test_recorded_runs_accumulate_and_a_rerecorded_run_is_kept_once(budget, tmp_path):
+    path = tmp_path / "budget.json"
+    first = {"candidate": "deep", "test_pairs": 320, "macro_f1": 0.5, "train_seconds": 10.0, "machine": "here"}
+    budget.record_runs(path, [first])
+    budget.record_runs(path, [first, {**first, "macro_f1": 0.6, "train_seconds": 11.0}])
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    assert [run["macro_f1"] for run in runs] == [0.5, 0.6] and runs[0]["machine"] == "here"
