@@ -108,6 +108,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
                                           "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 2}},
     "strong_long_digitwise_shift_seed3": {"profile": "strong", "cpt": {"seed": 3},
                                           "sft": {"max_steps": 6000, "augment_copies": 7, "seed": 3}},
+    # The strong profile on two more seeds (scored greedy and, with --votes, as annotation votes).
+    "strong_seed4": {"profile": "strong", "cpt": {"seed": 4}, "sft": {"seed": 4}},
+    "strong_seed5": {"profile": "strong", "cpt": {"seed": 5}, "sft": {"seed": 5}},
     # The strong profile (digit steps, 6,000 SFT steps over 7 copies) twice as wide with 4 heads of 64: its remaining
     # errors are lookups (the asked-for price copied 11 of 30 times on seed 13, the feature check wrong 6 of 20), and
     # each layer has only two heads to do them with. Same learning rates as strong.
