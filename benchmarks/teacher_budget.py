@@ -137,6 +137,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 }
 
 
+# The teacher's figures kept per evaluation (greedy, voted, after SFT, after DPO).
+SCORES = ("macro_f1", "qwk", "accuracy", "parse_rate")
+
+
 def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any | None]:
     """(SFT config, CPT config or None) of a candidate: the profile's, with the overrides validated on top."""
     from relevance_distill.config import parse_config
@@ -172,10 +176,10 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     cached = out / "result.json"
     if cached.is_file():
         return json.loads(cached.read_text(encoding="utf-8"))
-    scheme = get_label_scheme("local_services")
-    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     if "sft_from" in overrides:
         return preference_candidate(name, profile, overrides, splits, workdir)
+    scheme = get_label_scheme("local_services")
+    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     sft_config, cpt_config = candidate_config(profile, overrides)
     started = time.monotonic()
     cpt_uri, cpt_seconds = None, 0.0
@@ -216,7 +220,7 @@ def preference_candidate(name: str, profile: str, overrides: dict[str, Any], spl
         raise ValueError(f"candidate {name!r} takes {source!r}'s SFT model but has no 'preference' overrides")
     sft = train_candidate(source, profile, CANDIDATES[source], splits, workdir)
     started = time.monotonic()
-    after_sft = {key: sft[key] for key in ("macro_f1", "qwk", "accuracy", "parse_rate")}
+    after_sft = {key: sft[key] for key in SCORES}
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides,
               "test_pairs": sft["test_pairs"], "majority_macro_f1": sft["majority_macro_f1"],
               **preference_result(profile, overrides, sft["model_uri"], splits, workdir / name, after_sft)}
@@ -245,7 +249,7 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, spl
     return {"model_uri": dpo["model_uri"], "sft_model_uri": sft_uri, "after_sft": after_sft,
             "preference_pairs": dpo["metrics"]["pairs"], "mean_reward_gap": dpo["metrics"]["mean_reward_gap"],
             "reward_dpo_seconds": round(seconds, 1), "final_dpo_loss": dpo["metrics"]["loss_curve"][-1]["loss"],
-            **{key: evaluation[key] for key in ("macro_f1", "qwk", "accuracy", "parse_rate")}}
+            **{key: evaluation[key] for key in SCORES}}
 
 
 def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: Path) -> dict[str, Any]:
@@ -263,7 +267,7 @@ def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: P
     evaluation = teacher_evaluation(result["model_uri"], read_pairs(splits["train"]), read_pairs(splits["test"]),
                                     get_label_scheme("local_services"), None, 0, 160, voting)
     voted = {"samples": samples, "temperature": voting.temperature, "top_p": voting.top_p, "seed": voting.seed,
-             **{key: evaluation[key] for key in ("macro_f1", "qwk", "accuracy", "parse_rate")}}
+             **{key: evaluation[key] for key in SCORES}}
     cached.write_text(json.dumps(voted, indent=2), encoding="utf-8")
     return voted
 
