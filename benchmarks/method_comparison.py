@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from teacher_budget import ANSWER_TOKENS
 
 README_BLOCK = "method-comparison"
 REFERENCE_METHOD = "crsd"
@@ -67,7 +68,7 @@ def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: P
     train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     started = time.monotonic()
     if args.teacher_model_uri:
-        evaluation = teacher_evaluation(args.teacher_model_uri, train, test, scheme, None, 0, 160)
+        evaluation = teacher_evaluation(args.teacher_model_uri, train, test, scheme, None, 0, ANSWER_TOKENS)
         teacher = {"profile": args.teacher_model_profile or None, "model_uri": args.teacher_model_uri,
                    "macro_f1": evaluation["macro_f1"],
                    "qwk": evaluation["qwk"], "parse_rate": evaluation["parse_rate"]}

@@ -32,6 +32,10 @@ from relevance_distill.data.generate import DISTRICTS
 # SFT recipes can be compared on one CPT model without paying for it twice. "preference": overrides of the profile's
 # preference config add the reward model and DPO after SFT (the figures are then after DPO, next to those after SFT);
 # "sft_from": NAME takes candidate NAME's SFT model (trained first when missing) instead of training one.
+# Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
+# tokens (digit steps included), so a right chain is never cut short.
+ANSWER_TOKENS = 160
+
 CANDIDATES: dict[str, dict[str, Any]] = {
     "demo": {"profile": "demo"},
     "deep": {"profile": "deep"},
@@ -111,6 +115,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # The strong profile on two more seeds (scored greedy and, with --votes, as annotation votes).
     "strong_seed4": {"profile": "strong", "cpt": {"seed": 4}, "sft": {"seed": 4}},
     "strong_seed5": {"profile": "strong", "cpt": {"seed": 5}, "sft": {"seed": 5}},
+    # The strong profile six layers deep (two more than strong, same width, steps and learning rates): twice the width
+    # did not lift it, and 2 -> 4 layers was the largest step so far (demo 0.41 -> deep 0.40-0.63).
+    "strong_deep6": {"profile": "strong", "cpt": {"tiny_layers": 6}, "sft": {"tiny_layers": 6}},
+    "strong_deep6_seed1": {"profile": "strong", "cpt": {"tiny_layers": 6, "seed": 1}, "sft": {"tiny_layers": 6, "seed": 1}},
     # The strong profile (digit steps, 6,000 SFT steps over 7 copies) twice as wide with 4 heads of 64: its remaining
     # errors are lookups (the asked-for price copied 11 of 30 times on seed 13, the feature check wrong 6 of 20), and
     # each layer has only two heads to do them with. Same learning rates as strong.
@@ -128,9 +136,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # of 4 sampled answers per training prompt (correctness against the gold label weighs twice), with 8 times the
     # profile's prompts and steps (its 64 prompts and 30 steps moved the demo teacher by about a point).
     "strong_wide_dpo": {"profile": "strong", "sft_from": "strong_wide",
-                        "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": 160}},
+                        "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": ANSWER_TOKENS}},
     "strong_wide_seed1_dpo": {"profile": "strong", "sft_from": "strong_wide_seed1",
-                              "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": 160}},
+                              "preference": {"max_prompts": 512, "max_steps": 240, "max_new_tokens": ANSWER_TOKENS}},
     # The same at the profile's own DPO budget (what `relevance-distill run` with the strong profile does).
     "strong_wide_dpo_profile": {"profile": "strong", "sft_from": "strong_wide", "preference": {}},
     "strong_wide_seed1_dpo_profile": {"profile": "strong", "sft_from": "strong_wide_seed1", "preference": {}},
@@ -197,7 +205,7 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
         cpt_uri, cpt_seconds = cpt["model_uri"], time.monotonic() - started
     sft = sft_step(sft_config, train, scheme, str(out / "sft"), cpt_uri, out / "work")
     train_seconds = time.monotonic() - started
-    evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, 160)
+    evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides, "model_uri": sft["model_uri"],
               "test_pairs": evaluation["pairs"], "macro_f1": evaluation["macro_f1"], "qwk": evaluation["qwk"],
               "accuracy": evaluation["accuracy"], "parse_rate": evaluation["parse_rate"],
@@ -241,11 +249,11 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, spl
     scheme = get_label_scheme("local_services")
     train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     started = time.monotonic()
-    reward = reward_step(reward_config, train, scheme, str(out / "reward"), out / "work")
+    reward = reward_step(reward_config, train, scheme, str(out / "reward"), out / "work", sft_uri)
     dpo = preference_step(preference_config, sft_uri, reward["model_uri"], train, scheme, str(out / "dpo"),
                           workdir=out / "work")
     seconds = time.monotonic() - started
-    evaluation = teacher_evaluation(dpo["model_uri"], train, test, scheme, None, 0, 160)
+    evaluation = teacher_evaluation(dpo["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
     return {"model_uri": dpo["model_uri"], "sft_model_uri": sft_uri, "after_sft": after_sft,
             "preference_pairs": dpo["metrics"]["pairs"], "mean_reward_gap": dpo["metrics"]["mean_reward_gap"],
             "reward_dpo_seconds": round(seconds, 1), "final_dpo_loss": dpo["metrics"]["loss_curve"][-1]["loss"],
@@ -265,7 +273,7 @@ def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: P
     result = json.loads((workdir / name / "result.json").read_text(encoding="utf-8"))
     voting = EngineConfig(samples=samples)
     evaluation = teacher_evaluation(result["model_uri"], read_pairs(splits["train"]), read_pairs(splits["test"]),
-                                    get_label_scheme("local_services"), None, 0, 160, voting)
+                                    get_label_scheme("local_services"), None, 0, ANSWER_TOKENS, voting)
     voted = {"samples": samples, "temperature": voting.temperature, "top_p": voting.top_p, "seed": voting.seed,
              **{key: evaluation[key] for key in SCORES}}
     cached.write_text(json.dumps(voted, indent=2), encoding="utf-8")

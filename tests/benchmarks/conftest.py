@@ -19,7 +19,8 @@ def load_benchmark(name: str) -> ModuleType:
 
 
 @pytest.fixture
-def comparison() -> ModuleType:
+def comparison(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
     return load_benchmark("method_comparison")
 
 
