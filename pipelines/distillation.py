@@ -1,4 +1,4 @@
-"""distillation_pipeline: prepare → teacher (CPT → SFT, reward model → DPO) → annotate in parallel shards →
+"""distillation_pipeline: prepare → teacher (CPT → SFT → reward model on the SFT model → DPO) → annotate in parallel shards →
 merge → train CRSD and baselines → evaluate → gate → export → deploy canary.
 
 Every teacher step is skippable: pass an existing published model URI (``cpt_model_uri``, ``sft_model_uri``,
@@ -118,15 +118,16 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
             with dsl.Else(name="existing-sft"):
                 existing_sft = configure(use_existing_model(model_uri=sft_model_uri), "use_existing_model",
                                          "existing SFT model")
+            sft_model = dsl.OneOf(sft.outputs["Output"], existing_sft.output)
             with dsl.If(reward_model_uri == "", name="train-reward-model"):
                 reward = configure(reward_model(train_uri=train_uri, output_uri=f"{artifacts_uri}/teacher/reward",
                                                 profile=teacher_profile, config_json=reward_config_json,
-                                                label_scheme=label_scheme), "reward_model")
+                                                label_scheme=label_scheme, sft_model_uri=sft_model), "reward_model")
             with dsl.Else(name="existing-reward-model"):
                 existing_reward = configure(use_existing_model(model_uri=reward_model_uri), "use_existing_model",
                                             "existing reward model")
             preference = configure(teacher_preference(
-                sft_model_uri=dsl.OneOf(sft.outputs["Output"], existing_sft.output),
+                sft_model_uri=sft_model,
                 reward_model_uri=dsl.OneOf(reward.outputs["Output"], existing_reward.output), train_uri=train_uri,
                 output_uri=f"{artifacts_uri}/teacher/dpo", test_uri=test_uri, eval_pairs=teacher_eval_pairs,
                 profile=teacher_profile, config_json=preference_config_json, label_scheme=label_scheme),

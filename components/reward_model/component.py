@@ -14,9 +14,11 @@ def reward_model(
     profile: Optional[str] = None,
     config_json: str = "{}",
     label_scheme: Optional[str] = None,
+    sft_model_uri: str = "",
 ) -> str:
     """Multi-dimensional reward model: learned heads trained pairwise (Bradley–Terry) on pairs from gold data.
 
+    SFT_MODEL_URI (the teacher's SFT model) is the heads' backbone where the reward config's init is 'sft'.
     Returns OUTPUT_URI/model; TRAINING holds the held-out ranking accuracy of each learned head.
     """
     from relevance_distill.config import label_scheme_named
@@ -24,7 +26,7 @@ def reward_model(
     from relevance_distill.teacher.stages import read_pairs, reward_step
 
     result = reward_step(step_config(profile, "reward", config_json), read_pairs(train_uri),
-                         label_scheme_named(label_scheme), output_uri)
+                         label_scheme_named(label_scheme), output_uri, sft_model_uri=sft_model_uri or None)
     training.log_metric("preference_pairs", result["metrics"]["pairs"])
     for head, accuracy in result["metrics"]["held_out_accuracy"].items():
         training.log_metric(f"held_out_accuracy_{head}", accuracy)

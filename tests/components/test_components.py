@@ -113,7 +113,7 @@ def test_analyze_ab(tmp_path):
 
 
 def test_teacher_and_annotation_components(prepared, tmp_path):
-    """CPT → SFT, reward model → DPO (with evaluation) → existing-model check → two annotation shards → merge,
+    """CPT → SFT → reward model on the SFT model (fetched from S3) → DPO (with evaluation) → existing-model check → two annotation shards → merge,
     each through the function its container runs, models published to S3."""
     from components.annotate_shard.component import annotate_shard
     from components.merge_annotations.component import merge_annotations
@@ -140,7 +140,7 @@ def test_teacher_and_annotation_components(prepared, tmp_path):
     assert sft_metrics.metadata["examples"] > 0 and sft_metrics.metadata["final_loss"] > 0
     reward_metrics = metrics("reward")
     reward = reward_model.python_func(train_uri=outputs.train_uri, output_uri="s3://components/teacher/reward",
-                                      training=reward_metrics, profile="smoke")
+                                      training=reward_metrics, profile="smoke", sft_model_uri=sft)
     assert {"held_out_accuracy_faithfulness", "held_out_accuracy_consistency"} <= set(reward_metrics.metadata)
     teacher_metrics, pairs = metrics("teacher"), artifact(dsl.Dataset, tmp_path / "pairs.jsonl")
     teacher = teacher_preference.python_func(

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
-from relevance_distill.prompts import format_answer
+from relevance_distill.prompts import format_answer, user_message
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import TeacherTrainConfig
 from relevance_distill.teacher.cpt import CPTConfig, run_cpt
@@ -154,6 +154,34 @@ def test_cpt_step_publishes_to_s3_and_a_fresh_pod_resumes_from_the_published_che
     assert second["metrics"]["loss_curve"][:4] == first["metrics"]["loss_curve"]
     assert [point["step"] for point in second["metrics"]["loss_curve"]] == [1, 2, 3, 4, 5, 6]
     assert storage.read_manifest("s3://teacher/cpt/checkpoints/latest").metadata["global_step"] == 6
+
+
+def test_reward_heads_on_the_sft_teacher_score_each_answer_alike_alone_or_in_a_padded_batch(data, tmp_path):
+    """init 'sft': the heads sit on the teacher's causal LM and read its last token, so a shorter answer in a
+    padded batch must score as it does alone (the pad id marks where each sequence ends)."""
+    from relevance_distill.teacher.common import build_tiny_causal_lm
+
+    _, pairs = data
+    texts = [format_answer(p.reasoning, p.label) + p.query + p.service.to_text() for p in pairs[:200]]
+    teacher, tokenizer = build_tiny_causal_lm(texts, TeacherTrainConfig(tiny_vocab_size=400))
+    teacher.save_pretrained(tmp_path / "sft")
+    tokenizer.save_pretrained(tmp_path / "sft")
+    config = RewardConfig(init="sft", max_steps=4, batch_size=8)
+    with pytest.raises(ValueError, match="sft_model_uri"):
+        train_reward_model(pairs[:120], SCHEME, config, tmp_path / "no-sft")
+    metrics = train_reward_model(pairs[:120], SCHEME, config, tmp_path / "reward", sft_model_uri=str(tmp_path / "sft"))
+    assert set(metrics["held_out_accuracy"]) == {"faithfulness", "consistency"}
+    reward = RewardModel.load(tmp_path / "reward" / "model", SCHEME)
+    assert type(reward.backbone).__name__ == "Qwen2ForSequenceClassification"
+    items = [{"query": p.query, "service_text": p.service.to_text(), "answer": format_answer(p.reasoning, p.label)}
+             for p in pairs[120:126]]
+    contexts = [user_message(item["query"], item["service_text"]) for item in items]
+    batched = reward.learned_scores(contexts, [item["answer"] for item in items])
+    lengths = {len(reward.tokenizer(c, item["answer"])["input_ids"]) for c, item in zip(contexts, items)}
+    assert len(lengths) > 1  # the batch is padded
+    for context, item, in_batch in zip(contexts, items, batched):
+        alone = reward.learned_scores([context], [item["answer"]])[0]
+        assert alone == pytest.approx(in_batch, abs=1e-5)
 
 
 def test_reward_model_resumes_from_its_published_checkpoint(data, tmp_path):

@@ -30,8 +30,10 @@ from relevance_distill.data.generate import without_digit_steps
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.teacher.common import loss_curve, setup_training_process, train_resumable
+from relevance_distill.teacher.common import loss_curve, resolve_model_dir, setup_training_process, train_resumable
 
+# RewardConfig.init naming the teacher's SFT model, whose URI the step is given (it is not known when configuring).
+FROM_SFT = "sft"
 DIMENSIONS = ("format", "correctness", "faithfulness", "consistency", "conciseness")
 LEARNED_HEADS = ("faithfulness", "consistency")
 # Which learned heads had training pairs, saved next to the backbone.
@@ -59,7 +61,11 @@ class RewardConfig(StrictModel):
     learning_rate: float = Field(default=1e-3, gt=0, description="Learning rate of the learned heads' backbone.")
     max_length: int = Field(default=256, ge=32, description="Token budget of (prompt, answer) for the backbone.")
     save_steps: int = Field(default=50, ge=1, description="Checkpoint interval; a rerun resumes from the last checkpoint.")
-    init: str = Field(default="tiny", description="'tiny' (random BERT built here) or a BERT-style directory.")
+    init: str = Field(
+        default="tiny",
+        description=f"'tiny' (random BERT built here), '{FROM_SFT}' (the teacher's SFT model, scoring from its last "
+        "token: it already reads chains and labels, so the heads learn in a few hundred steps), or a saved model's "
+        "directory or s3:// prefix (a BERT-style encoder or a causal LM).")
     seed: int = Field(default=13, description="Seed of pair construction and training.")
 
 
@@ -183,22 +189,42 @@ class RewardModel:
         return results
 
 
+def pretrained_backbone(init: str, seed: int) -> tuple[Any, Any]:
+    """The learned heads on a saved model (a BERT-style encoder, or a causal LM such as the teacher's CPT model, which
+    then scores from its last token), one scalar head per learned dimension."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from relevance_distill.hf import quiet_transformers
+
+    quiet_transformers()  # the new heads' "newly initialized" warning is expected, not news
+    directory = resolve_model_dir(init)
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(seed)  # the new heads are drawn here, before the Trainer seeds anything
+    backbone = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=len(LEARNED_HEADS),
+                                                                  ignore_mismatched_sizes=True)
+    # A decoder finds its last token by the pad id, which a causal LM's config often lacks.
+    backbone.config.pad_token_id = tokenizer.pad_token_id
+    return backbone, tokenizer
+
+
 def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, config: RewardConfig,
-                       output_dir: str | Path, checkpoint_uri: str | None = None) -> dict[str, Any]:
-    """Train the learned heads pairwise (Bradley–Terry) with transformers' Trainer; save to OUTPUT/model."""
+                       output_dir: str | Path, checkpoint_uri: str | None = None,
+                       sft_model_uri: str | None = None) -> dict[str, Any]:
+    """Train the learned heads pairwise (Bradley–Terry) with transformers' Trainer; save to OUTPUT/model.
+
+    SFT_MODEL_URI is the backbone when ``config.init`` is ``FROM_SFT``."""
     import torch
     from datasets import Dataset
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        BertConfig,
-        BertForSequenceClassification,
-        Trainer,
-        TrainingArguments,
-    )
+    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
 
     from relevance_distill.hf import train_wordpiece_tokenizer
 
+    if config.init == FROM_SFT and not sft_model_uri:
+        raise ValueError(f"reward init {FROM_SFT!r} needs the teacher's SFT model URI (the reward_model component's "
+                         "sft_model_uri); or set init to 'tiny' or a saved model's directory or s3:// prefix")
     setup_training_process()
     output = Path(output_dir)
     records = preference_pairs(pairs, scheme, config.seed)
@@ -214,9 +240,8 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
             vocab_size=len(tokenizer), hidden_size=128, num_hidden_layers=2, num_attention_heads=2, intermediate_size=256,
             num_labels=len(LEARNED_HEADS), problem_type="regression"))
     else:
-        tokenizer = AutoTokenizer.from_pretrained(config.init)
-        backbone = AutoModelForSequenceClassification.from_pretrained(config.init, num_labels=len(LEARNED_HEADS),
-                                                                      ignore_mismatched_sizes=True)
+        backbone, tokenizer = pretrained_backbone(sft_model_uri if config.init == FROM_SFT else config.init,
+                                                  config.seed)
 
     def encode(batch: dict[str, list]) -> dict[str, list]:
         chosen = tokenizer(batch["context"], batch["chosen"], truncation=True, max_length=config.max_length)

@@ -24,7 +24,7 @@ def run_teacher(config: TeacherConfig, corpus_uri: str, train: list[QueryService
     output = str(output)
     cpt = cpt_step(config.cpt, corpus_uri, storage.join(output, "cpt"), scheme, train, workdir)
     sft = sft_step(config.sft, train, scheme, storage.join(output, "sft"), cpt["model_uri"], workdir)
-    reward = reward_step(config.reward, train, scheme, storage.join(output, "reward"), workdir)
+    reward = reward_step(config.reward, train, scheme, storage.join(output, "reward"), workdir, sft["model_uri"])
     dpo = preference_step(config.preference, sft["model_uri"], reward["model_uri"], train, scheme,
                           storage.join(output, "dpo"), test, eval_pairs, workdir)
     evaluation = dpo["evaluation"]

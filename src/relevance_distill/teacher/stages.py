@@ -87,9 +87,11 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
 
 
 def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
-                workdir: str | Path | None = None) -> dict[str, Any]:
+                workdir: str | Path | None = None, sft_model_uri: str | None = None) -> dict[str, Any]:
+    """The reward model's learned heads; SFT_MODEL_URI is their backbone where ``config.init`` asks for it."""
     with _workdir(workdir, "reward") as local:
-        metrics = train_reward_model(train_pairs, scheme, config, local, storage.join(output_uri, "checkpoints"))
+        metrics = train_reward_model(train_pairs, scheme, config, local, storage.join(output_uri, "checkpoints"),
+                                     sft_model_uri)
         return {"model_uri": _publish(local / "model", output_uri, "reward_model"), "metrics": metrics}
 
 
