@@ -27,15 +27,15 @@ from _machine import machine
 
 from relevance_distill.data.generate import DISTRICTS
 
+# Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
+# tokens (digit steps included), so a right chain is never cut short.
+ANSWER_TOKENS = 160
+
 # A teacher profile ("profile", default --profile) and overrides of its CPT and SFT settings; "cpt": None skips
 # continued pre-training; "cpt_from": NAME starts SFT from candidate NAME's CPT model (trained first when missing), so
 # SFT recipes can be compared on one CPT model without paying for it twice. "preference": overrides of the profile's
 # preference config add the reward model and DPO after SFT (the figures are then after DPO, next to those after SFT);
 # "sft_from": NAME takes candidate NAME's SFT model (trained first when missing) instead of training one.
-# Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
-# tokens (digit steps included), so a right chain is never cut short.
-ANSWER_TOKENS = 160
-
 CANDIDATES: dict[str, dict[str, Any]] = {
     "demo": {"profile": "demo"},
     "deep": {"profile": "deep"},
@@ -149,30 +149,24 @@ CANDIDATES: dict[str, dict[str, Any]] = {
 SCORES = ("macro_f1", "qwk", "accuracy", "parse_rate")
 
 
+def candidate_step(profile: str, overrides: dict[str, Any], step: str) -> Any:
+    """A candidate's config of one teacher step: its profile's, with the candidate's overrides validated on top."""
+    from relevance_distill.teacher.profiles import step_config_with
+
+    return step_config_with(overrides.get("profile", profile), step, overrides.get(step) or {})
+
+
 def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any | None]:
     """(SFT config, CPT config or None) of a candidate: the profile's, with the overrides validated on top."""
-    from relevance_distill.config import parse_config
-    from relevance_distill.teacher.profiles import teacher_config
-
-    base = teacher_config(overrides.get("profile", profile))
-    sft = parse_config(type(base.sft), {**base.sft.model_dump(), **overrides.get("sft", {})}, source="sft overrides")
+    sft = candidate_step(profile, overrides, "sft")
     if "cpt" in overrides and overrides["cpt"] is None:
         return sft, None
-    cpt = parse_config(type(base.cpt), {**base.cpt.model_dump(), **(overrides.get("cpt") or {})}, source="cpt overrides")
-    return sft, cpt
+    return sft, candidate_step(profile, overrides, "cpt")
 
 
 def stage_configs(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any]:
     """(reward config, preference config) of a candidate: the profile's, with its overrides validated on top."""
-    from relevance_distill.config import parse_config
-    from relevance_distill.teacher.profiles import teacher_config
-
-    base = teacher_config(overrides.get("profile", profile))
-    reward = parse_config(type(base.reward), {**base.reward.model_dump(), **overrides.get("reward", {})},
-                          source="reward overrides")
-    preference = parse_config(type(base.preference), {**base.preference.model_dump(), **overrides.get("preference", {})},
-                              source="preference overrides")
-    return reward, preference
+    return candidate_step(profile, overrides, "reward"), candidate_step(profile, overrides, "preference")
 
 
 def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
@@ -207,12 +201,11 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     train_seconds = time.monotonic() - started
     evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides, "model_uri": sft["model_uri"],
-              "test_pairs": evaluation["pairs"], "macro_f1": evaluation["macro_f1"], "qwk": evaluation["qwk"],
-              "accuracy": evaluation["accuracy"], "parse_rate": evaluation["parse_rate"],
+              "test_pairs": evaluation["pairs"], **{key: evaluation[key] for key in SCORES},
               "majority_macro_f1": evaluation["majority_macro_f1"], "cpt_seconds": round(cpt_seconds, 1),
               "train_seconds": round(train_seconds, 1), "final_sft_loss": sft["metrics"]["loss_curve"][-1]["loss"]}
     if "preference" in overrides:
-        result = {**result, **preference_result(profile, overrides, sft["model_uri"], splits, out, evaluation)}
+        result = {**result, **preference_result(profile, overrides, sft["model_uri"], train, test, out, evaluation)}
         result["train_seconds"] = round(time.monotonic() - started, 1)
     cached.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
@@ -226,28 +219,30 @@ def preference_candidate(name: str, profile: str, overrides: dict[str, Any], spl
                          f"{[n for n, o in CANDIDATES.items() if 'sft_from' not in o]}")
     if "preference" not in overrides:
         raise ValueError(f"candidate {name!r} takes {source!r}'s SFT model but has no 'preference' overrides")
+    from relevance_distill.teacher.stages import read_pairs
+
     sft = train_candidate(source, profile, CANDIDATES[source], splits, workdir)
+    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     started = time.monotonic()
     after_sft = {key: sft[key] for key in SCORES}
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides,
               "test_pairs": sft["test_pairs"], "majority_macro_f1": sft["majority_macro_f1"],
-              **preference_result(profile, overrides, sft["model_uri"], splits, workdir / name, after_sft)}
+              **preference_result(profile, overrides, sft["model_uri"], train, test, workdir / name, after_sft)}
     result["train_seconds"] = round(time.monotonic() - started, 1)
     result["sft_train_seconds"] = sft["train_seconds"]
     (workdir / name / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
 
 
-def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, splits: dict[str, str], out: Path,
-                      after_sft: dict[str, Any]) -> dict[str, Any]:
+def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, train: list[Any], test: list[Any],
+                      out: Path, after_sft: dict[str, Any]) -> dict[str, Any]:
     """Reward model and DPO (the profile's configs with the candidate's overrides) from SFT_URI; the teacher's figures
     after DPO on the same test pairs, and AFTER_SFT's next to them."""
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.teacher.stages import preference_step, read_pairs, reward_step, teacher_evaluation
+    from relevance_distill.teacher.stages import preference_step, reward_step, teacher_evaluation
 
     reward_config, preference_config = stage_configs(profile, overrides)
     scheme = get_label_scheme("local_services")
-    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
     started = time.monotonic()
     reward = reward_step(reward_config, train, scheme, str(out / "reward"), out / "work", sft_uri)
     dpo = preference_step(preference_config, sft_uri, reward["model_uri"], train, scheme, str(out / "dpo"),

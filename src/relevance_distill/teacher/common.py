@@ -123,16 +123,23 @@ def resolve_model_dir(uri: str) -> Path:
 
 
 def load_causal_lm(uri: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from relevance_distill.hf import quiet_transformers
 
     quiet_transformers()
     directory = resolve_model_dir(uri)
+    return AutoModelForCausalLM.from_pretrained(directory), load_tokenizer(directory)
+
+
+def load_tokenizer(directory: str | Path) -> Any:
+    """A saved model's tokenizer, padding with end-of-text where it names no pad token (decoders often do not)."""
+    from transformers import AutoTokenizer
+
     tokenizer = AutoTokenizer.from_pretrained(directory)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    return AutoModelForCausalLM.from_pretrained(directory), tokenizer
+    return tokenizer
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:

@@ -137,5 +137,12 @@ def step_config(profile_or_path: str | None, step: str, overrides_json: str = "{
         raise ConfigError(f"teacher {step} overrides are not JSON ({error}): {overrides_json!r}") from None
     if not isinstance(overrides, dict):
         raise ConfigError(f"teacher {step} overrides must be a JSON object, got {overrides_json!r}")
+    return step_config_with(profile_or_path, step, overrides)
+
+
+def step_config_with(profile_or_path: str | None, step: str, overrides: dict[str, Any]) -> Any:
+    """One step's config from a profile (built-in name or YAML) with OVERRIDES on top, validated together."""
+    if step not in TEACHER_STEPS:
+        raise ConfigError(f"unknown teacher step {step!r}; allowed: {list(TEACHER_STEPS)}")
     base = getattr(teacher_config(profile_or_path), step)
     return parse_config(type(base), {**base.model_dump(), **overrides}, source=f"teacher {step} ({profile_or_path})")

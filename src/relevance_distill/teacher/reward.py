@@ -30,7 +30,13 @@ from relevance_distill.data.generate import without_digit_steps
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
-from relevance_distill.teacher.common import loss_curve, resolve_model_dir, setup_training_process, train_resumable
+from relevance_distill.teacher.common import (
+    load_tokenizer,
+    loss_curve,
+    resolve_model_dir,
+    setup_training_process,
+    train_resumable,
+)
 
 # RewardConfig.init naming the teacher's SFT model, whose URI the step is given (it is not known when configuring).
 FROM_SFT = "sft"
@@ -190,18 +196,16 @@ class RewardModel:
 
 
 def pretrained_backbone(init: str, seed: int) -> tuple[Any, Any]:
-    """The learned heads on a saved model (a BERT-style encoder, or a causal LM such as the teacher's CPT model, which
+    """The learned heads on a saved model (a BERT-style encoder, or a causal LM such as the teacher's SFT model, which
     then scores from its last token), one scalar head per learned dimension."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification
 
     from relevance_distill.hf import quiet_transformers
 
     quiet_transformers()  # the new heads' "newly initialized" warning is expected, not news
     directory = resolve_model_dir(init)
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(directory)
     torch.manual_seed(seed)  # the new heads are drawn here, before the Trainer seeds anything
     backbone = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=len(LEARNED_HEADS),
                                                                   ignore_mismatched_sizes=True)
