@@ -348,16 +348,47 @@ def require_published_model(uri: str) -> Manifest:
     return manifest
 
 
+# s3:// prefixes fetched without a local_dir, by URI: (their manifest, the local copy). One copy per prefix and process
+# (a pipeline step loads the same model several times), under one folder removed when the process exits.
+_FETCHED: dict[str, tuple[str, Path]] = {}
+_fetch_cache: Path | None = None
+
+
+def _fetch_cache_dir() -> Path:
+    global _fetch_cache
+    if _fetch_cache is None or not _fetch_cache.is_dir():
+        import atexit
+
+        _fetch_cache = Path(tempfile.mkdtemp(prefix="relevance-distill-fetched-"))
+        atexit.register(shutil.rmtree, _fetch_cache, ignore_errors=True)
+    return _fetch_cache
+
+
 def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold_mb: int = 64) -> Path:
     """Download a published prefix and verify every file against its manifest.
 
-    A local ``uri`` with no ``local_dir`` is verified in place and returned as it is.
+    A local ``uri`` with no ``local_dir`` is verified in place and returned as it is. An s3:// ``uri`` with no
+    ``local_dir`` goes to this process's fetch cache: fetched again only when its manifest changed, removed at exit.
     """
     manifest = read_manifest(uri)
     if not is_s3(uri) and local_dir is None:
         verify_dir(local_path(uri), manifest, uri)
         return local_path(uri)
-    target = Path(local_dir) if local_dir is not None else Path(tempfile.mkdtemp(prefix="relevance-distill-"))
+    if local_dir is None:
+        fingerprint = manifest.to_json()
+        cached = _FETCHED.get(uri)
+        if cached is not None and cached[0] == fingerprint and (cached[1] / MANIFEST_NAME).is_file():
+            return cached[1]
+        target = _fetch_cache_dir() / hashlib.sha256(uri.encode("utf-8")).hexdigest()[:24]
+        shutil.rmtree(target, ignore_errors=True)
+        _FETCHED.pop(uri, None)
+        fetched = _download_verified(uri, manifest, target, multipart_threshold_mb)
+        _FETCHED[uri] = (fingerprint, fetched)
+        return fetched
+    return _download_verified(uri, manifest, Path(local_dir), multipart_threshold_mb)
+
+
+def _download_verified(uri: str, manifest: Manifest, target: Path, multipart_threshold_mb: int) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for relative in manifest.files:
         destination = inside(target, checked_relative_path(relative, uri), uri)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import urllib.request
 
 import pytest
@@ -165,3 +167,23 @@ def test_embedded_server_stops_by_pid(tmp_path):
     server.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_an_s3_prefix_fetched_without_a_target_is_one_cached_copy_per_process_gone_at_exit(s3_bucket, tmp_path):
+    uri = f"{s3_bucket}/models/cached"
+    storage.publish_dir(_make_dir(tmp_path / "v1", {"weights.bin": b"first"}), uri)
+    first = storage.fetch_dir(uri)
+    assert storage.fetch_dir(uri) == first and (first / "weights.bin").read_bytes() == b"first"
+    storage.publish_dir(_make_dir(tmp_path / "v2", {"weights.bin": b"second!"}), uri)  # republished: a new manifest
+    second = storage.fetch_dir(uri)
+    assert (second / "weights.bin").read_bytes() == b"second!"
+    assert second == first  # the stale copy was replaced in place, not kept beside a new one
+    # a process that fetches leaves no copy behind in its temporary folder
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = ("import sys; from relevance_distill import storage; "
+            "path = storage.fetch_dir(sys.argv[1]); assert storage.fetch_dir(sys.argv[1]) == path; print(path)")
+    done = subprocess.run([sys.executable, "-c", code, uri], env={**os.environ, "TMPDIR": str(scratch)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(scratch)) and list(scratch.iterdir()) == []
