@@ -25,7 +25,7 @@ from typing import Any
 
 from _machine import machine
 
-from relevance_distill.data.generate import DISTRICTS
+from relevance_distill.data.generate import DISTRICTS, EQUAL_DISTRICT_CHECK
 
 # Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
 # tokens (digit steps included), so a right chain is never cut short.
@@ -119,6 +119,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # did not lift it, and 2 -> 4 layers was the largest step so far (demo 0.41 -> deep 0.40-0.63).
     "strong_deep6": {"profile": "strong", "cpt": {"tiny_layers": 6}, "sft": {"tiny_layers": 6}},
     "strong_deep6_seed1": {"profile": "strong", "cpt": {"tiny_layers": 6, "seed": 1}, "sft": {"tiny_layers": 6, "seed": 1}},
+    # strong_deep6 with the equal-district location checks (102 of 2,560 training chains) shown 20 augmented copies
+    # more: it called all 7 equal districts of 160 test pairs "not met", the prior of a 15 % minority.
+    "strong_deep6_equal": {"profile": "strong", "cpt": {"tiny_layers": 6},
+                           "sft": {"tiny_layers": 6, "oversample_pattern": EQUAL_DISTRICT_CHECK, "oversample_copies": 20}},
+    "strong_deep6_equal_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
+                                 "sft": {"tiny_layers": 6, "seed": 1, "oversample_pattern": EQUAL_DISTRICT_CHECK,
+                                         "oversample_copies": 20}},
     # The strong profile (digit steps, 6,000 SFT steps over 7 copies) twice as wide with 4 heads of 64: its remaining
     # errors are lookups (the asked-for price copied 11 of 30 times on seed 13, the feature check wrong 6 of 20), and
     # each layer has only two heads to do them with. Same learning rates as strong.

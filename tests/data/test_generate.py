@@ -1,10 +1,20 @@
 from __future__ import annotations
 
 import json
+import re
 
 from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.adapters import open_adapter
-from relevance_distill.data.generate import KINDS, LABELS, Intent, digit_comparison, generate_dataset, judge
+from relevance_distill.data.generate import (
+    DISTRICTS,
+    EQUAL_DISTRICT_CHECK,
+    KINDS,
+    LABELS,
+    Intent,
+    digit_comparison,
+    generate_dataset,
+    judge,
+)
 from relevance_distill.data.readers import read_models
 from relevance_distill.data.validate import validate_rows
 from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
@@ -64,3 +74,18 @@ def test_prices_are_compared_digit_by_digit_up_to_the_first_difference():
     for price, ceiling in [(5, 9), (9, 10), (99, 100), (101, 100), (100, 100), (450, 1200)]:
         last = digit_comparison(price, ceiling).split(", ")[-1]
         assert (last[-2] in "<=") == (price <= ceiling), (price, ceiling, last)
+
+
+def test_the_equal_district_pattern_finds_exactly_the_location_checks_of_one_district_in_either_language():
+    hotpot = next(k for k in KINDS if k.key == "hotpot")
+    found = []
+    for language in ("en", "zh"):
+        for asked in range(len(DISTRICTS)):
+            ask = Intent(hotpot, district=asked, feature=None, max_price=None, language=language, text="hotpot")
+            for (district, _) in DISTRICTS:
+                reasoning = judge(ask, _service("hotpot", district))[1]
+                found.append((re.search(EQUAL_DISTRICT_CHECK, reasoning) is not None, district == DISTRICTS[asked][0]))
+    assert all(matched == equal for matched, equal in found)
+    assert sum(equal for _, equal in found) == 2 * len(DISTRICTS)
+    other_kind = judge(Intent(hotpot, 0, None, None, "en", "hotpot"), _service("sushi", DISTRICTS[0][0]))[1]
+    assert re.search(EQUAL_DISTRICT_CHECK, other_kind) is None  # no location check, nothing to find

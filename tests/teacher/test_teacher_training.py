@@ -4,6 +4,7 @@ grounded answers above wrong or ungrounded ones on held-out pairs."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -240,6 +241,35 @@ def test_entity_swap_groups_are_validated():
         ExampleAugmenter([[["Chaoyang", "朝阳"], ["Haidian"]]], 0, 0)
     with pytest.raises(ValueError, match="at least two entities"):
         ExampleAugmenter([[["Chaoyang", "朝阳"]]], 0, 0)
+
+
+def test_examples_matching_the_oversample_pattern_get_that_many_more_augmented_copies(data):
+    from relevance_distill.data.generate import DISTRICTS, EQUAL_DISTRICT_CHECK
+    from relevance_distill.teacher.sft import augmented_examples, oversampled, sft_examples
+
+    _, pairs = data
+    examples = sft_examples(pairs, SCHEME, None)
+    swaps = [[list(district) for district in DISTRICTS]]
+    plain = SFTStageConfig(augment_copies=2, entity_swaps=swaps, number_shift=50)
+    config = plain.model_copy(update={"oversample_pattern": EQUAL_DISTRICT_CHECK, "oversample_copies": 3})
+    extra = oversampled(config, examples)
+    matching = [e for e, more in zip(examples, extra) if more]
+    assert 0 < len(matching) < len(examples) / 3 and set(extra) == {0, 3}
+    augmented = augmented_examples(config, examples)
+    assert len(augmented) == 3 * len(examples) + 3 * len(matching)
+    # a copy renames districts consistently, so every copy of a matching example still compares one district
+    assert sum(1 for e in augmented if re.search(EQUAL_DISTRICT_CHECK, e["completion"])) == 6 * len(matching)
+    # the first copies are those drawn without oversampling (same seed, same order): existing recipes are unchanged
+    assert augmented_examples(plain, examples) == augmented[:3 * len(examples)]
+
+
+def test_oversampling_settings_are_validated():
+    with pytest.raises(ValueError, match="not a regular expression"):
+        SFTStageConfig(oversample_pattern="asked for (", oversample_copies=2)
+    with pytest.raises(ValueError, match="go together"):
+        SFTStageConfig(oversample_pattern="met")
+    with pytest.raises(ValueError, match="go together"):
+        SFTStageConfig(oversample_copies=2)
 
 
 def test_sft_trains_on_the_augmented_copies(data, tmp_path):

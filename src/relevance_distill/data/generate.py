@@ -222,6 +222,12 @@ def shift_numbers(text: str, offset: int) -> str:
     return "".join(out) + shift(text[last:])
 
 
+# A location check of `judge` whose two districts are the same, in either language: 15 % of the built-in training
+# pairs' location checks, so a teacher can score well by calling every district "not met" (the six-layer strong teacher
+# did, on all 7 equal districts of 160 test pairs); `SFTStageConfig.oversample_pattern` shows these more often.
+EQUAL_DISTRICT_CHECK = r"asked for (\w+), service is in \1:|要求(\w+),商户在\2,"
+
+
 def judge(intent: Intent, service: Service) -> tuple[str, str]:
     """The labelling rules of the module docstring; returns (label, gold reasoning in the query's language)."""
     kind = next(k for k in KINDS if k.key == service.attributes["kind"])

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from relevance_distill.data.generate import compared_numbers, shift_numbers
 from relevance_distill.prompts import build_prompt, format_answer
@@ -44,6 +44,28 @@ class SFTStageConfig(TeacherTrainConfig):
         "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
         "within it; a chain's digit-by-digit comparison (`data/generate.py: digit_comparison`) is written again for the "
         "shifted pair. 0: numbers unchanged.")
+    oversample_pattern: str = Field(
+        default="", description="Regular expression (Python `re`) searched in each answer: an example whose answer "
+        "matches gets `oversample_copies` augmented copies more than the others, so a rare reasoning step is seen about "
+        "as often as its common counterpart (e.g. `data/generate.py: EQUAL_DISTRICT_CHECK`). Empty: no oversampling.")
+    oversample_copies: int = Field(
+        default=0, ge=0, description="Extra augmented copies of every example matching `oversample_pattern`.")
+
+    @field_validator("oversample_pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            raise ValueError(f"oversample_pattern {pattern!r} is not a regular expression: {error}") from None
+        return pattern
+
+    @model_validator(mode="after")
+    def _oversampling_is_complete(self) -> SFTStageConfig:
+        if bool(self.oversample_pattern) != bool(self.oversample_copies):
+            raise ValueError(f"oversample_pattern ({self.oversample_pattern!r}) and oversample_copies "
+                             f"({self.oversample_copies}) go together: set both or neither")
+        return self
 
 
 def sft_examples(pairs: list[QueryServicePair], scheme: LabelScheme, tokenizer: Any | None,
@@ -98,21 +120,35 @@ class ExampleAugmenter:
             out.append(text)
         return out
 
-    def augment(self, examples: list[dict[str, str]], copies: int) -> list[dict[str, str]]:
-        """EXAMPLES followed by COPIES augmented copies of each (prompt and completion renamed together)."""
+    def augment(self, examples: list[dict[str, str]], copies: int, extra: list[int] | None = None) -> list[dict[str, str]]:
+        """EXAMPLES followed by COPIES augmented copies of each, plus EXTRA[i] more of example i (prompt and completion
+        renamed together)."""
         augmented = list(examples)
-        for _ in range(copies):
-            for example in examples:
+        extra = extra or [0] * len(examples)
+        for round_ in range(copies + max(extra, default=0)):
+            for example, more in zip(examples, extra):
+                if round_ >= copies + more:
+                    continue
                 renaming, offset = self.mapping()
                 prompt, completion = self.apply([example["prompt"], example["completion"]], renaming, offset)
                 augmented.append({"prompt": prompt, "completion": completion})
         return augmented
 
 
+def oversampled(config: SFTStageConfig, examples: list[dict[str, str]]) -> list[int]:
+    """Extra augmented copies per example: ``oversample_copies`` where the answer matches ``oversample_pattern``."""
+    if not config.oversample_pattern:
+        return [0] * len(examples)
+    pattern = re.compile(config.oversample_pattern)
+    return [config.oversample_copies if pattern.search(e["completion"]) else 0 for e in examples]
+
+
 def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -> list[dict[str, str]]:
-    if not config.augment_copies:
+    extra = oversampled(config, examples)
+    if not config.augment_copies and not any(extra):
         return examples
-    return ExampleAugmenter(config.entity_swaps, config.number_shift, config.seed).augment(examples, config.augment_copies)
+    return ExampleAugmenter(config.entity_swaps, config.number_shift, config.seed).augment(
+        examples, config.augment_copies, extra)
 
 
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
@@ -130,10 +166,13 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
         model, tokenizer = build_tiny_causal_lm([e["prompt"] + e["completion"] for e in plain], config)
     else:
         model, tokenizer = load_causal_lm(source)
-    examples = augmented_examples(config, sft_examples(pairs, scheme, tokenizer, label_only))
+    originals = sft_examples(pairs, scheme, tokenizer, label_only)
+    examples = augmented_examples(config, originals)
     args = SFTConfig(**config.training_arguments(output / "checkpoints"), max_length=config.max_length,
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())
-    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples), "answer_format": "label_only" if label_only else "reasoning",
+    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples),
+                                                     "oversampled_examples": sum(map(bool, oversampled(config, originals))),
+                                                     "answer_format": "label_only" if label_only else "reasoning",
                                                      "config": config.model_dump()}, checkpoint_uri)
