@@ -8,7 +8,8 @@ district or the check's outcome), plus the label, per query language. The distri
 their parts: the asked-for value (copied from the query), the service's value (copied from the service), the digit
 steps of a price comparison, and the outcome, which is counted again where both values were copied right
 (`outcome_given_values`: can the teacher compare what it copied?) and where the digit steps are right
-(`outcome_given_steps`: does the verdict follow the steps?). Prints the counts and a few chains side by side.
+(`outcome_given_steps`: does the verdict follow the steps?), and split by whether the two values are the same
+(`outcome_when_equal` / `_unequal`: a teacher that never learnt to test two districts for equality says "not met"). Prints the counts and a few chains side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
+
+from teacher_budget import ANSWER_TOKENS
 
 from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
 from relevance_distill.schemas import get_label_scheme
@@ -62,6 +65,8 @@ def part_stats(gold_chain: str, written_chain: str) -> Counter[str]:
         outcome = "ok" if gold["outcome"] == got.get("outcome") else "bad"
         if all(gold[part] == got.get(part) for part in ("asked", "service")):
             stats[f"{name}_outcome_given_values_{outcome}"] += 1
+        same = "equal" if gold["asked"] == gold["service"] else "unequal"  # e.g. both districts Shunyi
+        stats[f"{name}_outcome_when_{same}_{outcome}"] += 1
         if "steps" in gold and gold["steps"] == got.get("steps"):
             stats[f"{name}_outcome_given_steps_{outcome}"] += 1
     return stats
@@ -88,7 +93,7 @@ def main() -> None:
     model, tokenizer = load_causal_lm(model_dir)
     pairs = read_pairs(test_uri)[:count]
     prompts = [build_prompt(p.query, p.service.to_text(), scheme, tokenizer) for p in pairs]
-    answers = [samples[0] for samples in generate_answers(model, tokenizer, prompts, max_new_tokens=160, batch_size=16)]
+    answers = [samples[0] for samples in generate_answers(model, tokenizer, prompts, max_new_tokens=ANSWER_TOKENS, batch_size=16)]
     stats: Counter[str] = Counter()
     for pair, answer in zip(pairs, answers):
         try:

@@ -31,13 +31,17 @@ def test_parts_are_scored_and_the_outcome_is_scored_again_where_both_values_were
     written = gold.replace(": met.", ": not met.").replace("costs 95", "costs 90")
     stats = errors.part_stats(gold, written)
     assert stats == {"district_asked_ok": 1, "district_service_ok": 1, "district_outcome_bad": 1,
-                     "district_outcome_given_values_bad": 1, "price_asked_ok": 1, "price_service_bad": 1,
-                     "price_steps_ok": 1, "price_outcome_ok": 1, "price_outcome_given_steps_ok": 1}
+                     "district_outcome_given_values_bad": 1, "district_outcome_when_equal_bad": 1,
+                     "price_asked_ok": 1, "price_service_bad": 1, "price_steps_ok": 1, "price_outcome_ok": 1,
+                     "price_outcome_when_unequal_ok": 1, "price_outcome_given_steps_ok": 1}
+    elsewhere = gold.replace("service is in Shunyi: met", "service is in Haidian: not met")
+    assert errors.part_stats(elsewhere, elsewhere)["district_outcome_when_unequal_ok"] == 1
     wrong_steps = gold.replace("9>8: too expensive", "0<8: met")
     assert errors.part_stats(gold, wrong_steps)["price_steps_bad"] == 1
     assert errors.part_stats(gold, "no checks written") == {
         "district_asked_bad": 1, "district_service_bad": 1, "district_outcome_bad": 1,
-        "price_asked_bad": 1, "price_service_bad": 1, "price_steps_bad": 1, "price_outcome_bad": 1}
+        "district_outcome_when_equal_bad": 1, "price_asked_bad": 1, "price_service_bad": 1, "price_steps_bad": 1,
+        "price_outcome_bad": 1, "price_outcome_when_unequal_bad": 1}
 
 
 def test_chains_written_before_the_digit_steps_are_still_read(errors):
@@ -46,4 +50,4 @@ def test_chains_written_before_the_digit_steps_are_still_read(errors):
     assert errors.part_stats("价格:要求80元以内,人均95元,逐位比较95 vs 80: 9>8,超出。",
                              "价格:要求80元以内,人均95元,逐位比较95 vs 80: 9>8,满足。") == {
         "price_asked_ok": 1, "price_service_ok": 1, "price_steps_ok": 1, "price_outcome_bad": 1,
-        "price_outcome_given_values_bad": 1, "price_outcome_given_steps_bad": 1}
+        "price_outcome_given_values_bad": 1, "price_outcome_when_unequal_bad": 1, "price_outcome_given_steps_bad": 1}
