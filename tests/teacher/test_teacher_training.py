@@ -277,6 +277,11 @@ def test_sft_trains_on_the_augmented_copies(data, tmp_path):
 
     _, pairs = data
     config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
-                            entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50)
-    metrics = run_sft(config, pairs[:16], SCHEME, tmp_path / "sft")
-    assert metrics["examples"] == 3 * sum(1 for pair in pairs[:16] if pair.label and pair.reasoning)
+                            entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50,
+                            oversample_pattern="Location:|位置:", oversample_copies=1)
+    chosen = pairs[:12] + [pair for pair in pairs[12:] if "Location:" in (pair.reasoning or "")][:4]
+    metrics = run_sft(config, chosen, SCHEME, tmp_path / "sft")
+    with_chain = [pair for pair in chosen if pair.label and pair.reasoning]
+    located = sum(1 for pair in with_chain if "Location:" in pair.reasoning or "位置:" in pair.reasoning)
+    assert metrics["oversampled_examples"] == located > 0
+    assert metrics["examples"] == 3 * len(with_chain) + located
