@@ -34,3 +34,9 @@ def errors(monkeypatch) -> ModuleType:
 def budget(monkeypatch) -> ModuleType:
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
     return load_benchmark("teacher_budget")
+
+
+@pytest.fixture
+def district_probe(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its siblings teacher_budget and teacher_errors
+    return load_benchmark("district_probe")
