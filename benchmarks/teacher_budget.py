@@ -123,6 +123,13 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # more: it called all 7 equal districts of 160 test pairs "not met", the prior of a 15 % minority.
     "strong_deep6_equal": {"profile": "strong", "cpt": {"tiny_layers": 6},
                            "sft": {"tiny_layers": 6, "oversample_pattern": EQUAL_DISTRICT_CHECK, "oversample_copies": 20}},
+    # strong_deep6 with every district-checking training pair also seen with its service moved into the asked-for
+    # district or out of it (SFTStageConfig.counterfactuals): district_probe.py showed the teachers recall each pair's
+    # district outcome; SFT only, on strong_deep6's seed-13 CPT model.
+    "strong_deep6_moved": {"profile": "strong", "cpt_from": "strong_deep6",
+                           "sft": {"tiny_layers": 6, "counterfactuals": True}},
+    "strong_deep6_moved_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
+                                 "sft": {"tiny_layers": 6, "seed": 1, "counterfactuals": True}},
     "strong_deep6_equal_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
                                  "sft": {"tiny_layers": 6, "seed": 1, "oversample_pattern": EQUAL_DISTRICT_CHECK,
                                          "oversample_copies": 20}},

@@ -89,3 +89,32 @@ def test_the_equal_district_pattern_finds_exactly_the_location_checks_of_one_dis
     assert sum(equal for _, equal in found) == 2 * len(DISTRICTS)
     other_kind = judge(Intent(hotpot, 0, None, None, "en", "hotpot"), _service("sushi", DISTRICTS[0][0]))[1]
     assert re.search(EQUAL_DISTRICT_CHECK, other_kind) is None  # no location check, nothing to find
+
+
+def test_counterfactual_pairs_move_the_service_across_the_asked_for_district_and_flip_only_that_check(tmp_path):
+    from relevance_distill.data.generate import counterfactual_pairs, intent_of
+
+    generate_dataset(SMALL, tmp_path)
+    pairs = read_models(str(tmp_path / "labeled.jsonl"), QueryServicePair)
+    located = [p for p in pairs if "Location:" in p.reasoning or "位置:" in p.reasoning]
+    assert located and all(intent_of(p) is not None for p in located)  # every chain read back to its intent
+    moved = counterfactual_pairs(pairs, seed=1)
+    assert len(moved) == len(located) and counterfactual_pairs(pairs, seed=1) == moved
+    flipped, checked_others = {True: 0, False: 0}, 0
+    for before, after in zip(located, moved):
+        met_before = re.search(EQUAL_DISTRICT_CHECK, before.reasoning) is not None
+        assert (re.search(EQUAL_DISTRICT_CHECK, after.reasoning) is not None) != met_before
+        assert after.query == before.query and after.service.price == before.service.price
+        assert after.service.attributes["district"] != before.service.attributes["district"]
+        assert after.pair_id != before.pair_id and after.source.endswith("+counterfactual")
+        intent = intent_of(after)  # the new chain and label are the rules' own for the moved service
+        assert intent is not None and judge(intent, after.service) == (after.label, after.reasoning)
+        other_checks = re.findall(r"Price:.*?: (?:met|too expensive)\.|价格:[^。]*。|\w[^.:。]*: (?:not )?offered\.|"
+                                  r"[^。 ]+:商户未?提供。", before.reasoning)
+        assert other_checks == [c for c in other_checks if c in after.reasoning]  # feature and price checks unchanged
+        checked_others += len(other_checks)
+        flipped[met_before] += 1
+    assert flipped[True] > 0 and flipped[False] > 0 and checked_others > 0
+    foreign = QueryServicePair(pair_id="x", query="q", service=_service("hotpot"), label="exact",
+                               reasoning="Looks right to me.")
+    assert intent_of(foreign) is None and counterfactual_pairs([foreign], seed=1) == []

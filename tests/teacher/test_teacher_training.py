@@ -278,10 +278,12 @@ def test_sft_trains_on_the_augmented_copies(data, tmp_path):
     _, pairs = data
     config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
                             entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50,
-                            oversample_pattern="Location:|位置:", oversample_copies=1)
+                            oversample_pattern="Location:|位置:", oversample_copies=1, counterfactuals=True)
     chosen = pairs[:12] + [pair for pair in pairs[12:] if "Location:" in (pair.reasoning or "")][:4]
     metrics = run_sft(config, chosen, SCHEME, tmp_path / "sft")
     with_chain = [pair for pair in chosen if pair.label and pair.reasoning]
     located = sum(1 for pair in with_chain if "Location:" in pair.reasoning or "位置:" in pair.reasoning)
-    assert metrics["oversampled_examples"] == located > 0
-    assert metrics["examples"] == 3 * len(with_chain) + located
+    # every pair that checks a district comes again with its service moved (and is oversampled like its original)
+    assert metrics["counterfactual_pairs"] == located > 0
+    assert metrics["oversampled_examples"] == 2 * located
+    assert metrics["examples"] == 3 * (len(with_chain) + located) + 2 * located

@@ -275,6 +275,78 @@ def judge(intent: Intent, service: Service) -> tuple[str, str]:
     return label, f"The query asks for {wanted} and the service is {offered}. " + (details + " " if details else "") + verdict
 
 
+_KIND_SENTENCE = re.compile(r"^The query asks for (?P<en>[^.]+?) (?:and the service|\. The service)|^查询想找(?P<zh>[^,。]+)")
+_ASKED_DISTRICT = re.compile(r"Location: asked for (\w+),|位置:要求(\w+),")
+_ASKED_FEATURE = re.compile(r"(?:^|\. |。 ?| )(?P<name>[^.。:]+?):(?: (?:offered|not offered)\.|(?:商户提供|商户未提供)。)")
+_ASKED_PRICE = re.compile(r"asked for under (\d+),|价格:要求(\d+)元以内")
+
+
+def intent_of(pair: QueryServicePair) -> Intent | None:
+    """The intent behind a built-in gold pair, read back from its chain; None when the chain is not one `judge`
+    writes for this pair (other data, or a pair whose checks the chain does not list: another kind of service)."""
+    if not pair.reasoning or pair.language not in ("en", "zh"):
+        return None
+    zh = pair.language == "zh"
+    sentence = _KIND_SENTENCE.search(pair.reasoning)
+    wanted = sentence and (sentence.group("zh") if zh else sentence.group("en"))
+    kind = next((k for k in KINDS if wanted == (k.names_zh[0] if zh else k.names_en[0])), None)
+    if kind is None:
+        return None
+    district = _ASKED_DISTRICT.search(pair.reasoning)
+    district_index = None
+    if district:
+        name = district.group(2) if zh else district.group(1)
+        district_index = next((i for i, forms in enumerate(DISTRICTS) if name in forms), None)
+    feature = _ASKED_FEATURE.search(pair.reasoning)
+    names = [forms[1 if zh else 0] for forms in FEATURES[kind.group]]
+    feature_index = None
+    if feature:
+        written = feature.group("name").strip()
+        feature_index = next((i for i, name in enumerate(names) if written in (name, name.capitalize())), None)
+    price = _ASKED_PRICE.search(pair.reasoning)
+    intent = Intent(kind, district_index, feature_index, int(price.group(2) if zh else price.group(1)) if price else None,
+                    pair.language, pair.query)
+    try:
+        rejudged = judge(intent, pair.service)
+    except (KeyError, StopIteration, TypeError):
+        return None
+    return intent if rejudged == (pair.label, pair.reasoning) else None
+
+
+def with_district(service: Service, district: int) -> Service:
+    """SERVICE moved to DISTRICT: every form of its district's name rewritten (title, location, description,
+    attributes)."""
+    current = _service_district(service)
+    text = service.model_dump_json()
+    for old, new in zip(DISTRICTS[current], DISTRICTS[district]):
+        text = text.replace(old, new)
+    return Service.model_validate_json(text)
+
+
+def counterfactual_pairs(pairs: list[QueryServicePair], seed: int) -> list[QueryServicePair]:
+    """For every built-in gold pair that checks a district: the same pair with the service moved into the asked-for
+    district where it was elsewhere, or out of it (to another district, drawn with SEED) where it was there, labelled
+    and reasoned again by `judge`. Across a pair and its counterfactual the district outcome differs while everything
+    else stays, so a model can only learn it by comparing the two districts, not by recalling the pair."""
+    rng = random.Random(seed)
+    out = []
+    for pair in pairs:
+        intent = intent_of(pair)
+        if intent is None or intent.district is None or intent.kind.key != pair.service.attributes.get("kind"):
+            continue
+        current = _service_district(pair.service)
+        if current == intent.district:
+            target = rng.choice([i for i in range(len(DISTRICTS)) if i != current])
+        else:
+            target = intent.district
+        service = with_district(pair.service, target)
+        label, reasoning = judge(intent, service)
+        out.append(pair.model_copy(update={
+            "pair_id": make_pair_id(pair.query, f"{service.service_id}@{DISTRICTS[target][0]}"), "service": service,
+            "label": label, "reasoning": reasoning, "source": f"{pair.source}+counterfactual"}))
+    return out
+
+
 def _candidates(rng: random.Random, intent: Intent, by_kind: dict[str, list[Service]], by_group: dict[str, list[Service]],
                 services: list[Service], count: int) -> list[Service]:
     """A retrieval-like mix: mostly the asked-for kind (matches and near misses), some neighbours, a few strays."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from relevance_distill.data.generate import compared_numbers, shift_numbers
+from relevance_distill.data.generate import compared_numbers, counterfactual_pairs, shift_numbers
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
@@ -44,6 +44,12 @@ class SFTStageConfig(TeacherTrainConfig):
         "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
         "within it; a chain's digit-by-digit comparison (`data/generate.py: digit_comparison`) is written again for the "
         "shifted pair. 0: numbers unchanged.")
+    counterfactuals: bool = Field(
+        default=False, description="Add, for every gold pair of the built-in data that checks a district, the same pair "
+        "with the service moved into the asked-for district or out of it, labelled and reasoned again by the data's "
+        "rules (`data/generate.py: counterfactual_pairs`; other data gets none): augmented copies keep each pair's "
+        "outcomes, so without these a teacher can recall a training pair's district outcome instead of comparing the "
+        "districts it writes (`benchmarks/district_probe.py`).")
     oversample_pattern: str = Field(
         default="", description="Regular expression (Python `re`) searched in each answer: an example whose answer "
         "matches gets `oversample_copies` augmented copies more than the others, so a rare reasoning step is seen about "
@@ -160,6 +166,8 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
 
     setup_training_process()
     output = Path(output_dir)
+    moved = counterfactual_pairs(pairs, config.seed) if config.counterfactuals else []
+    pairs = [*pairs, *moved]
     source = init_uri or config.init
     if source == "tiny":
         plain = augmented_examples(config, sft_examples(pairs, scheme, None, label_only))
@@ -173,6 +181,7 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())
     return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples),
+                                                     "counterfactual_pairs": len(moved),
                                                      "oversampled_examples": sum(map(bool, oversampled(config, originals))),
                                                      "answer_format": "label_only" if label_only else "reasoning",
                                                      "config": config.model_dump()}, checkpoint_uri)
