@@ -18,7 +18,7 @@ from collections import Counter
 from teacher_budget import ANSWER_TOKENS
 from teacher_errors import check_parts
 
-from relevance_distill.data.generate import DISTRICTS
+from relevance_distill.data.generate import DISTRICTS, with_district
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import load_causal_lm
@@ -33,12 +33,10 @@ def district_index(name: str) -> int:
 
 
 def moved(pair: QueryServicePair, asked: int, current: int) -> tuple[QueryServicePair, int]:
-    """PAIR with its service in the asked-for district (or, if it is there already, in the next one)."""
+    """PAIR with its service in the asked-for district (or, if it is there already, in the next one); chain and label
+    left as trained, since only the service is scored against the truth."""
     target = (asked + 1) % len(DISTRICTS) if asked == current else asked
-    text = pair.service.model_dump_json()
-    for old, new in zip(DISTRICTS[current], DISTRICTS[target]):
-        text = text.replace(old, new)
-    return pair.model_copy(update={"service": type(pair.service).model_validate_json(text)}), target
+    return pair.model_copy(update={"service": with_district(pair.service, target)}), target
 
 
 def main() -> None:

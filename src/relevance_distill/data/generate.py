@@ -223,8 +223,9 @@ def shift_numbers(text: str, offset: int) -> str:
 
 
 # A location check of `judge` whose two districts are the same, in either language: 15 % of the built-in training
-# pairs' location checks, so a teacher can score well by calling every district "not met" (the six-layer strong teacher
-# did, on all 7 equal districts of 160 test pairs); `SFTStageConfig.oversample_pattern` shows these more often.
+# pairs' location checks, so a teacher can score well by calling every district "not met" (the six-layer strong teacher,
+# seed 1, got 15 of the 16 equal districts of the test split wrong); `SFTStageConfig.oversample_pattern` can show these
+# more often (it did not help: README "Evidence").
 EQUAL_DISTRICT_CHECK = r"asked for (\w+), service is in \1:|要求(\w+),商户在\2,"
 
 
