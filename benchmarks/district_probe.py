@@ -18,7 +18,7 @@ from collections import Counter
 from teacher_budget import ANSWER_TOKENS
 from teacher_errors import check_parts
 
-from relevance_distill.data.generate import DISTRICTS, with_district
+from relevance_distill.data.generate import DISTRICTS, district_index, with_district
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import load_causal_lm
@@ -26,10 +26,6 @@ from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.stages import read_pairs
 
 MET = {"met": True, "not met": False, "满足": True, "不满足": False}
-
-
-def district_index(name: str) -> int:
-    return next(i for i, forms in enumerate(DISTRICTS) if name in forms)
 
 
 def moved(pair: QueryServicePair, asked: int, current: int) -> tuple[QueryServicePair, int]:

@@ -348,9 +348,8 @@ def require_published_model(uri: str) -> Manifest:
     return manifest
 
 
-# s3:// prefixes fetched without a local_dir, by URI: (their manifest, the local copy). One copy per prefix and process
-# (a pipeline step loads the same model several times), under one folder removed when the process exits.
-_FETCHED: dict[str, tuple[str, Path]] = {}
+# s3:// prefixes fetched without a local_dir: one copy per prefix and process (a pipeline step loads the same model
+# several times), under one folder removed when the process exits.
 _fetch_cache: Path | None = None
 
 
@@ -375,16 +374,12 @@ def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold
         verify_dir(local_path(uri), manifest, uri)
         return local_path(uri)
     if local_dir is None:
-        fingerprint = manifest.to_json()
-        cached = _FETCHED.get(uri)
-        if cached is not None and cached[0] == fingerprint and (cached[1] / MANIFEST_NAME).is_file():
-            return cached[1]
         target = _fetch_cache_dir() / hashlib.sha256(uri.encode("utf-8")).hexdigest()[:24]
+        kept = target / MANIFEST_NAME  # written last by a complete fetch
+        if kept.is_file() and kept.read_text(encoding="utf-8") == manifest.to_json():
+            return target
         shutil.rmtree(target, ignore_errors=True)
-        _FETCHED.pop(uri, None)
-        fetched = _download_verified(uri, manifest, target, multipart_threshold_mb)
-        _FETCHED[uri] = (fingerprint, fetched)
-        return fetched
+        return _download_verified(uri, manifest, target, multipart_threshold_mb)
     return _download_verified(uri, manifest, Path(local_dir), multipart_threshold_mb)
 
 

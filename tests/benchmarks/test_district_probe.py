@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import DISTRICTS, generate_dataset
+from relevance_distill.data.generate import DISTRICTS, district_index, generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.schemas import QueryServicePair
 
@@ -17,7 +17,7 @@ def test_a_moved_service_names_only_its_new_district_in_every_form(district_prob
         gold = errors.check_parts(pair.reasoning or "").get("district")
         if gold is None:
             continue
-        asked, current = district_probe.district_index(gold["asked"]), district_probe.district_index(gold["service"])
+        asked, current = district_index(gold["asked"]), district_index(gold["service"])
         other, target = district_probe.moved(pair, asked, current)
         assert (target == asked) != (current == asked)  # moved in where it was elsewhere, out where it was there
         text = other.service.model_dump_json()

@@ -138,6 +138,11 @@ def _make_service(rng: random.Random, index: int, kind: Kind, chinese_share: flo
     )
 
 
+def district_index(name: str) -> int | None:
+    """The index in DISTRICTS of a district written in either language; None for another name."""
+    return next((i for i, forms in enumerate(DISTRICTS) if name in forms), None)
+
+
 def _service_district(service: Service) -> int:
     return next(i for i, (en, _) in enumerate(DISTRICTS) if en == service.attributes["district"])
 
@@ -294,10 +299,7 @@ def intent_of(pair: QueryServicePair) -> Intent | None:
     if kind is None:
         return None
     district = _ASKED_DISTRICT.search(pair.reasoning)
-    district_index = None
-    if district:
-        name = district.group(2) if zh else district.group(1)
-        district_index = next((i for i, forms in enumerate(DISTRICTS) if name in forms), None)
+    asked_district = district_index(district.group(2) if zh else district.group(1)) if district else None
     feature = _ASKED_FEATURE.search(pair.reasoning)
     names = [forms[1 if zh else 0] for forms in FEATURES[kind.group]]
     feature_index = None
@@ -305,7 +307,7 @@ def intent_of(pair: QueryServicePair) -> Intent | None:
         written = feature.group("name").strip()
         feature_index = next((i for i, name in enumerate(names) if written in (name, name.capitalize())), None)
     price = _ASKED_PRICE.search(pair.reasoning)
-    intent = Intent(kind, district_index, feature_index, int(price.group(2) if zh else price.group(1)) if price else None,
+    intent = Intent(kind, asked_district, feature_index, int(price.group(2) if zh else price.group(1)) if price else None,
                     pair.language, pair.query)
     try:
         rejudged = judge(intent, pair.service)
