@@ -127,9 +127,17 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # district or out of it (SFTStageConfig.counterfactuals): district_probe.py showed the teachers recall each pair's
     # district outcome; SFT only, on strong_deep6's seed-13 CPT model.
     "strong_deep6_moved": {"profile": "strong", "cpt_from": "strong_deep6",
-                           "sft": {"tiny_layers": 6, "counterfactuals": True}},
+                           "sft": {"tiny_layers": 6, "counterfactuals": ["district"]}},
     "strong_deep6_moved_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
-                                 "sft": {"tiny_layers": 6, "seed": 1, "counterfactuals": True}},
+                                 "sft": {"tiny_layers": 6, "seed": 1, "counterfactuals": ["district"]}},
+    # strong_deep6_moved with counterfactual pairs for the feature and price checks too (the asked-for feature added to
+    # or removed from the service, the price moved across the ceiling): with district pairs alone the feature check
+    # stayed wrong 20-21 of 56 times on test pairs, and its outcome, too, never changed within a training pair.
+    "strong_deep6_counterfactual": {"profile": "strong", "cpt_from": "strong_deep6",
+                                    "sft": {"tiny_layers": 6, "counterfactuals": ["district", "feature", "price"]}},
+    "strong_deep6_counterfactual_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
+                                          "sft": {"tiny_layers": 6, "seed": 1,
+                                                  "counterfactuals": ["district", "feature", "price"]}},
     "strong_deep6_equal_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
                                  "sft": {"tiny_layers": 6, "seed": 1, "oversample_pattern": EQUAL_DISTRICT_CHECK,
                                          "oversample_copies": 20}},
@@ -183,10 +191,31 @@ def stage_configs(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any]:
     return candidate_step(profile, overrides, "reward"), candidate_step(profile, overrides, "preference")
 
 
-def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
+def candidate_cpt_model(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str],
+                        workdir: Path) -> str | None:
+    """The URI of the CPT model candidate NAME starts SFT from (its own, or its "cpt_from" candidate's), trained first
+    when missing; None for a candidate without CPT."""
     from relevance_distill import storage
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.teacher.stages import cpt_step, model_uri_of, read_pairs, sft_step, teacher_evaluation
+    from relevance_distill.teacher.stages import cpt_step, model_uri_of, read_pairs
+
+    owner = overrides.get("cpt_from", name)
+    if owner not in CANDIDATES or (owner != name and CANDIDATES[owner].get("cpt", {}) is None):
+        raise ValueError(f"cpt_from {owner!r} is not a candidate with CPT; known: {list(CANDIDATES)}")
+    _, cpt_config = candidate_config(profile, CANDIDATES[owner])
+    if cpt_config is None:
+        return None
+    shared = model_uri_of(str(workdir / owner / "cpt"))
+    if storage.exists(storage.join(shared, storage.MANIFEST_NAME)):  # published last: the model is complete
+        return shared
+    cpt = cpt_step(cpt_config, splits["corpus"], str(workdir / owner / "cpt"), get_label_scheme("local_services"),
+                   read_pairs(splits["train"]), workdir / owner / "work")
+    return cpt["model_uri"]
+
+
+def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
+    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.teacher.stages import read_pairs, sft_step, teacher_evaluation
 
     out = workdir / name
     cached = out / "result.json"
@@ -196,21 +225,10 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
         return preference_candidate(name, profile, overrides, splits, workdir)
     scheme = get_label_scheme("local_services")
     train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
-    sft_config, cpt_config = candidate_config(profile, overrides)
+    sft_config, _ = candidate_config(profile, overrides)
     started = time.monotonic()
-    cpt_uri, cpt_seconds = None, 0.0
-    cpt_owner = overrides.get("cpt_from", name)
-    if cpt_owner != name:
-        if cpt_owner not in CANDIDATES or CANDIDATES[cpt_owner].get("cpt", {}) is None:
-            raise ValueError(f"cpt_from {cpt_owner!r} is not a candidate with CPT; known: {list(CANDIDATES)}")
-        _, cpt_config = candidate_config(profile, CANDIDATES[cpt_owner])
-        shared = model_uri_of(str(workdir / cpt_owner / "cpt"))
-        if storage.exists(storage.join(shared, storage.MANIFEST_NAME)):  # published last: the model is complete
-            cpt_uri, cpt_config = shared, None
-    if cpt_config is not None:
-        cpt = cpt_step(cpt_config, splits["corpus"], str(workdir / cpt_owner / "cpt"), scheme, train,
-                       workdir / cpt_owner / "work")
-        cpt_uri, cpt_seconds = cpt["model_uri"], time.monotonic() - started
+    cpt_uri = candidate_cpt_model(name, profile, overrides, splits, workdir)
+    cpt_seconds = time.monotonic() - started
     sft = sft_step(sft_config, train, scheme, str(out / "sft"), cpt_uri, out / "work")
     train_seconds = time.monotonic() - started
     evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
@@ -299,6 +317,8 @@ def main() -> None:
                         help="Also score each candidate by the majority label of this many sampled answers per pair, at "
                              "the annotation engine's default temperature, top-p and seed (the labels students learn "
                              "from); 0: greedy only.")
+    parser.add_argument("--cpt-only", action="store_true",
+                        help="Only train (or find) each candidate's CPT model, e.g. while its SFT recipe is written.")
     args = parser.parse_args()
     if args.votes < 0 or args.votes == 1:
         parser.error(f"--votes must be 0 (greedy only) or at least 2, got {args.votes}")
@@ -310,6 +330,11 @@ def main() -> None:
 
     workdir = Path(args.workdir)
     splits = prepare_builtin(workdir / "data")
+    if args.cpt_only:
+        for name in names:
+            print(f"{name}: CPT model {candidate_cpt_model(name, args.profile, CANDIDATES[name], splits, workdir)}",
+                  flush=True)
+        return
     results = {}
     for name in names:
         results[name] = train_candidate(name, args.profile, CANDIDATES[name], splits, workdir)

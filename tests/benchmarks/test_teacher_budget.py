@@ -36,3 +36,18 @@ def test_recorded_runs_accumulate_and_a_rerecorded_run_is_kept_once(budget, tmp_
     budget.record_runs(path, [first, {**first, "macro_f1": 0.6, "train_seconds": 11.0}])
     runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
     assert [run["macro_f1"] for run in runs] == [0.5, 0.6] and runs[0]["machine"] == "here"
+
+
+def test_cpt_only_finds_a_published_cpt_model_and_skips_candidates_without_one(budget, tmp_path):
+    from relevance_distill import storage
+
+    model = tmp_path / "strong_deep6" / "cpt" / "model"
+    source = tmp_path / "built"
+    source.mkdir()
+    (source / "config.json").write_text("{}", encoding="utf-8")
+    storage.publish_dir(source, str(model))
+    for name in ("strong_deep6", "strong_deep6_moved", "strong_deep6_counterfactual"):  # its own, or its cpt_from's
+        assert budget.candidate_cpt_model(name, "demo", budget.CANDIDATES[name], {}, tmp_path) == str(model), name
+    assert budget.candidate_cpt_model("no_cpt", "demo", budget.CANDIDATES["no_cpt"], {}, tmp_path) is None
+    with pytest.raises(ValueError, match="no_cpt"):
+        budget.candidate_cpt_model("x", "demo", {"cpt_from": "no_cpt"}, {}, tmp_path)

@@ -106,7 +106,7 @@ def test_counterfactual_pairs_move_the_service_across_the_asked_for_district_and
         assert (re.search(EQUAL_DISTRICT_CHECK, after.reasoning) is not None) != met_before
         assert after.query == before.query and after.service.price == before.service.price
         assert after.service.attributes["district"] != before.service.attributes["district"]
-        assert after.pair_id != before.pair_id and after.source.endswith("+counterfactual")
+        assert after.pair_id != before.pair_id and after.source.endswith("+counterfactual-district")
         intent = intent_of(after)  # the new chain and label are the rules' own for the moved service
         assert intent is not None and judge(intent, after.service) == (after.label, after.reasoning)
         other_checks = re.findall(r"Price:.*?: (?:met|too expensive)\.|价格:[^。]*。|\w[^.:。]*: (?:not )?offered\.|"
@@ -118,3 +118,58 @@ def test_counterfactual_pairs_move_the_service_across_the_asked_for_district_and
     foreign = QueryServicePair(pair_id="x", query="q", service=_service("hotpot"), label="exact",
                                reasoning="Looks right to me.")
     assert intent_of(foreign) is None and counterfactual_pairs([foreign], seed=1) == []
+
+
+FEATURE_CHECK = re.compile(r"\w[^.:。]*: (?:not )?offered\.|[^。 ]+:商户未?提供。")
+PRICE_CHECK = re.compile(r"Price:.*?: (?:met|too expensive)\.|价格:[^。]*。")
+LOCATION_CHECK = re.compile(r"Location: [^:]*: (?:not )?met\.|位置:[^。]*。")
+
+
+def test_feature_and_price_counterfactuals_flip_only_their_own_check_and_keep_the_service_consistent(tmp_path):
+    from relevance_distill.data.generate import FEATURES, counterfactual_pairs, intent_of
+
+    generate_dataset(SMALL, tmp_path)
+    pairs = read_models(str(tmp_path / "labeled.jsonl"), QueryServicePair)
+    everything = counterfactual_pairs(pairs, seed=1, checks=("price", "district", "feature"))
+    assert everything == counterfactual_pairs(pairs, seed=1, checks=("district", "feature", "price"))
+    # the district pairs of a seed are the same whichever other checks are asked for
+    assert [p for p in everything if p.source.endswith("-district")] == counterfactual_pairs(pairs, seed=1)
+    originals = {pair.pair_id: pair for pair in pairs}
+    counted = {"feature": 0, "price": 0, "removed_mention": 0, "onto_ceiling_or_across": 0}
+    for check, pattern, others in (("feature", FEATURE_CHECK, (PRICE_CHECK, LOCATION_CHECK)),
+                                   ("price", PRICE_CHECK, (FEATURE_CHECK, LOCATION_CHECK))):
+        edited = [p for p in everything if p.source.endswith(f"+counterfactual-{check}")]
+        stating = [p for p in pairs if pattern.search(p.reasoning or "") and intent_of(p) is not None
+                   and intent_of(p).kind.key == p.service.attributes["kind"]]
+        assert len(edited) == len(stating) > 0
+        for before, after in zip(stating, edited):
+            assert after.query == before.query and after.pair_id not in originals
+            assert pattern.findall(after.reasoning) != pattern.findall(before.reasoning)  # the outcome flipped
+            for other in others:  # every other check word for word
+                assert other.findall(after.reasoning) == other.findall(before.reasoning)
+            intent = intent_of(after)
+            assert intent is not None and judge(intent, after.service) == (after.label, after.reasoning)
+            kind = next(k for k in KINDS if k.key == after.service.attributes["kind"])
+            listed = {f.strip() for f in after.service.attributes.get("features", "").split(",") if f.strip()}
+            names = {name for forms in FEATURES[kind.group] for name in forms}
+            assert listed <= names and ("features" in after.service.attributes) == bool(listed)  # no empty list kept
+            mentioned = [name for name in names if name in after.service.description]
+            assert set(mentioned) <= listed  # a description never mentions a feature the service lacks
+            if check == "feature":
+                assert after.service.price == before.service.price
+                counted["removed_mention"] += any(name in before.service.description for name in names - listed)
+            else:
+                assert after.service.attributes == before.service.attributes
+                assert f"{after.service.price:g}" in after.service.description
+                assert f"{before.service.price:g}" not in after.service.description
+                ceiling = intent.max_price
+                assert (after.service.price <= ceiling) != (before.service.price <= ceiling)
+                assert abs(after.service.price - ceiling) <= max(10, ceiling // 2)
+            counted[check] += 1
+    assert counted["removed_mention"] > 0  # removals also reach descriptions that mentioned the feature
+    try:
+        counterfactual_pairs(pairs, seed=1, checks=("district", "colour"))
+    except ValueError as error:
+        assert "colour" in str(error) and "price" in str(error)
+    else:
+        raise AssertionError("an unknown check was accepted")

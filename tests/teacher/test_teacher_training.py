@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
+from relevance_distill.data.generate import counterfactual_pairs, generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.prompts import format_answer, user_message
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
@@ -272,18 +272,31 @@ def test_oversampling_settings_are_validated():
         SFTStageConfig(oversample_copies=2)
 
 
+def test_counterfactual_checks_are_validated():
+    assert SFTStageConfig(counterfactuals=["price", "district"]).counterfactuals == ["price", "district"]
+    with pytest.raises(ValueError, match=r"colour.*'district', 'feature', 'price'|'district', 'feature', 'price'.*colour"):
+        SFTStageConfig(counterfactuals=["district", "colour"])
+    with pytest.raises(ValueError, match="at most once"):
+        SFTStageConfig(counterfactuals=["feature", "feature"])
+
+
 def test_sft_trains_on_the_augmented_copies(data, tmp_path):
     from relevance_distill.data.generate import DISTRICTS
 
     _, pairs = data
     config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
                             entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50,
-                            oversample_pattern="Location:|位置:", oversample_copies=1, counterfactuals=True)
+                            oversample_pattern="Location:|位置:", oversample_copies=1, counterfactuals=["district", "feature"])
     chosen = pairs[:12] + [pair for pair in pairs[12:] if "Location:" in (pair.reasoning or "")][:4]
     metrics = run_sft(config, chosen, SCHEME, tmp_path / "sft")
     with_chain = [pair for pair in chosen if pair.label and pair.reasoning]
-    located = sum(1 for pair in with_chain if "Location:" in pair.reasoning or "位置:" in pair.reasoning)
-    # every pair that checks a district comes again with its service moved (and is oversampled like its original)
-    assert metrics["counterfactual_pairs"] == located > 0
-    assert metrics["oversampled_examples"] == 2 * located
-    assert metrics["examples"] == 3 * (len(with_chain) + located) + 2 * located
+    def locating(pairs):
+        return sum(1 for pair in pairs if "Location:" in pair.reasoning or "位置:" in pair.reasoning)
+
+    located = locating(with_chain)
+    featured = counterfactual_pairs(chosen, config.seed, ["feature"])
+    # every pair that checks a district comes again with its service moved, every pair that checks a feature with
+    # that feature toggled; each is oversampled like its original
+    assert metrics["counterfactual_pairs"] == located + len(featured) and located > 0 and featured
+    assert metrics["oversampled_examples"] == 2 * located + locating(featured)
+    assert metrics["examples"] == 3 * (len(with_chain) + located + len(featured)) + metrics["oversampled_examples"]

@@ -326,27 +326,97 @@ def with_district(service: Service, district: int) -> Service:
     return Service.model_validate_json(text)
 
 
-def counterfactual_pairs(pairs: list[QueryServicePair], seed: int) -> list[QueryServicePair]:
-    """For every built-in gold pair that checks a district: the same pair with the service moved into the asked-for
-    district where it was elsewhere, or out of it (to another district, drawn with SEED) where it was there, labelled
-    and reasoned again by `judge`. Across a pair and its counterfactual the district outcome differs while everything
-    else stays, so a model can only learn it by comparing the two districts, not by recalling the pair."""
-    rng = random.Random(seed)
+# The checks `counterfactual_pairs` can flip, each by one edit of the service.
+COUNTERFACTUAL_CHECKS = ("district", "feature", "price")
+_MENTIONED_EN = re.compile(r" We offer ([^.]+)\.")
+_MENTIONED_ZH = re.compile(r"特色:([^。]+)。")
+
+
+def _kind_of(service: Service) -> Kind:
+    return next(k for k in KINDS if k.key == service.attributes["kind"])
+
+
+def with_features(service: Service, offered: set[int]) -> Service:
+    """SERVICE offering exactly the features OFFERED (indices into its group's FEATURES): the attribute list rewritten
+    in the service's language; its description keeps mentioning those of its mentions still offered (a feature added
+    is not mentioned, as descriptions mention only some)."""
+    kind = _kind_of(service)
+    zh = service.category.startswith(kind.group_zh)
+    names = [forms[1 if zh else 0] for forms in FEATURES[kind.group]]
+    pattern = _MENTIONED_ZH if zh else _MENTIONED_EN
+    found = pattern.search(service.description)
+    mentioned = [part.strip() for part in found.group(1).split("、" if zh else ",")] if found else []
+    kept = [name for name in mentioned if name in names and names.index(name) in offered]
+    description = pattern.sub("", service.description)
+    if kept:
+        sentence, before = (f"特色:{'、'.join(kept)}。", "人均约") if zh else (f" We offer {', '.join(kept)}.", " About ")
+        cut = description.rindex(before)
+        description = description[:cut] + sentence + description[cut:]
+    attributes = {key: value for key, value in service.attributes.items() if key != "features"}
+    if offered:
+        attributes["features"] = ", ".join(names[i] for i in sorted(offered))
+    return service.model_copy(update={"attributes": attributes, "description": description})
+
+
+def with_price(service: Service, price: int) -> Service:
+    """SERVICE at PRICE per person: its price field and the price its description states."""
+    old = f"{service.price:g}"
+    description = service.description.replace(f"About {old} per person", f"About {price} per person").replace(
+        f"人均约{old}元", f"人均约{price}元")
+    return service.model_copy(update={"price": float(price), "description": description})
+
+
+def _flipped(check: str, intent: Intent, service: Service, rng: random.Random) -> tuple[Service, str] | None:
+    """SERVICE edited so that INTENT's CHECK flips (met <-> unmet) and nothing else changes, with a tag naming the
+    edit; None when the intent states no such requirement."""
+    if check == "district" and intent.district is not None:
+        current = _service_district(service)
+        target = (rng.choice([i for i in range(len(DISTRICTS)) if i != current]) if current == intent.district
+                  else intent.district)
+        return with_district(service, target), DISTRICTS[target][0]
+    if check == "feature" and intent.feature is not None:
+        offered = _service_features(service, _kind_of(service)) ^ {intent.feature}
+        return with_features(service, offered), "features:" + ",".join(map(str, sorted(offered)))
+    if check == "price" and intent.max_price is not None and service.price is not None:
+        # Drawn near the ceiling (and onto it) so the digit steps are exercised where they decide.
+        margin = max(10, intent.max_price // 2)
+        if service.price <= intent.max_price:
+            price = rng.randint(intent.max_price + 1, intent.max_price + margin)
+        else:
+            price = rng.randint(max(1, intent.max_price - margin), intent.max_price)
+        return with_price(service, price), f"price:{price}"
+    return None
+
+
+def counterfactual_pairs(pairs: list[QueryServicePair], seed: int,
+                         checks: tuple[str, ...] | list[str] = ("district",)) -> list[QueryServicePair]:
+    """For every built-in gold pair and each of CHECKS its query states (see COUNTERFACTUAL_CHECKS): the same pair
+    with the service edited so that this one check flips, labelled and reasoned again by `judge`. District: the service
+    moved into the asked-for district, or out of it (to another, drawn with SEED). Feature: the asked-for feature added
+    to the service's list, or removed from its list and description. Price: a price drawn just across the ceiling (or
+    onto it). Across a pair and its counterfactual only that outcome differs, so a model can only learn it by reading
+    and comparing what the check compares, not by recalling the pair."""
+    unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
+    if unknown:
+        raise ValueError(f"unknown counterfactual check(s) {unknown}; allowed: {list(COUNTERFACTUAL_CHECKS)}")
+    if not checks:
+        return []
+    # One stream per check: the district pairs of a seed stay the same whichever other checks are asked for.
+    streams = {check: random.Random(seed if check == "district" else f"{seed}:{check}") for check in checks}
     out = []
     for pair in pairs:
         intent = intent_of(pair)
-        if intent is None or intent.district is None or intent.kind.key != pair.service.attributes.get("kind"):
+        if intent is None or intent.kind.key != pair.service.attributes.get("kind"):
             continue
-        current = _service_district(pair.service)
-        if current == intent.district:
-            target = rng.choice([i for i in range(len(DISTRICTS)) if i != current])
-        else:
-            target = intent.district
-        service = with_district(pair.service, target)
-        label, reasoning = judge(intent, service)
-        out.append(pair.model_copy(update={
-            "pair_id": make_pair_id(pair.query, f"{service.service_id}@{DISTRICTS[target][0]}"), "service": service,
-            "label": label, "reasoning": reasoning, "source": f"{pair.source}+counterfactual"}))
+        for check in COUNTERFACTUAL_CHECKS:
+            edit = _flipped(check, intent, pair.service, streams[check]) if check in streams else None
+            if edit is None:
+                continue
+            service, tag = edit
+            label, reasoning = judge(intent, service)
+            out.append(pair.model_copy(update={
+                "pair_id": make_pair_id(pair.query, f"{service.service_id}@{tag}"), "service": service,
+                "label": label, "reasoning": reasoning, "source": f"{pair.source}+counterfactual-{check}"}))
     return out
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from relevance_distill.data.generate import compared_numbers, counterfactual_pairs, shift_numbers
+from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS, compared_numbers, counterfactual_pairs, shift_numbers
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
@@ -44,18 +44,29 @@ class SFTStageConfig(TeacherTrainConfig):
         "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
         "within it; a chain's digit-by-digit comparison (`data/generate.py: digit_comparison`) is written again for the "
         "shifted pair. 0: numbers unchanged.")
-    counterfactuals: bool = Field(
-        default=False, description="Add, for every gold pair of the built-in data that checks a district, the same pair "
-        "with the service moved into the asked-for district or out of it, labelled and reasoned again by the data's "
-        "rules (`data/generate.py: counterfactual_pairs`; other data gets none): augmented copies keep each pair's "
-        "outcomes, so without these a teacher can recall a training pair's district outcome instead of comparing the "
-        "districts it writes (`benchmarks/district_probe.py`).")
+    counterfactuals: list[str] = Field(
+        default_factory=list, description="Checks of the built-in data to add counterfactual pairs for, of "
+        "`data/generate.py: COUNTERFACTUAL_CHECKS` (district, feature, price): for every gold pair whose query states "
+        "such a requirement, the same pair with the service edited so that only that check flips (moved into or out of "
+        "the asked-for district; the asked-for feature added or removed; the price moved across the ceiling), labelled "
+        "and reasoned again by the data's rules (`data/generate.py: counterfactual_pairs`; other data gets none). "
+        "Augmented copies keep each pair's outcomes, so without these a teacher can recall a training pair's outcomes "
+        "instead of comparing what it writes (`benchmarks/district_probe.py`). Empty: none.")
     oversample_pattern: str = Field(
         default="", description="Regular expression (Python `re`) searched in each answer: an example whose answer "
         "matches gets `oversample_copies` augmented copies more than the others, so a rare reasoning step is seen about "
         "as often as its common counterpart (e.g. `data/generate.py: EQUAL_DISTRICT_CHECK`). Empty: no oversampling.")
     oversample_copies: int = Field(
         default=0, ge=0, description="Extra augmented copies of every example matching `oversample_pattern`.")
+
+    @field_validator("counterfactuals")
+    @classmethod
+    def _known_checks(cls, checks: list[str]) -> list[str]:
+        unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
+        if unknown or len(set(checks)) != len(checks):
+            raise ValueError(f"counterfactuals {checks!r}: each must be one of {list(COUNTERFACTUAL_CHECKS)}, "
+                             f"at most once (unknown: {unknown})")
+        return checks
 
     @field_validator("oversample_pattern")
     @classmethod
@@ -166,7 +177,7 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
 
     setup_training_process()
     output = Path(output_dir)
-    moved = counterfactual_pairs(pairs, config.seed) if config.counterfactuals else []
+    moved = counterfactual_pairs(pairs, config.seed, config.counterfactuals)
     pairs = [*pairs, *moved]
     source = init_uri or config.init
     if source == "tiny":
