@@ -154,7 +154,7 @@ class TeacherRunConfig(StrictModel):
     """The teacher in the local run: which profile trains it, or an existing model that replaces training."""
 
     profile: str | None = Field(
-        default=None, description="Teacher profile (smoke, demo, deep, strong: teacher/profiles.py) or a TeacherConfig YAML; None = the run's profile.")
+        default=None, description="Teacher profile (a name from teacher/profiles.py; an unknown name is refused with the list) or a TeacherConfig YAML; None = the run's profile.")
     model_uri: str = Field(default="", description="A published teacher model (s3:// or directory); skips CPT, SFT, reward model and DPO.")
     eval_pairs: int = Field(default=0, ge=0, description="Gold test pairs the teacher answers (0: all, needed for retention).")
 

@@ -51,3 +51,15 @@ def test_cpt_only_finds_a_published_cpt_model_and_skips_candidates_without_one(b
     assert budget.candidate_cpt_model("no_cpt", "demo", budget.CANDIDATES["no_cpt"], {}, tmp_path) is None
     with pytest.raises(ValueError, match="no_cpt"):
         budget.candidate_cpt_model("x", "demo", {"cpt_from": "no_cpt"}, {}, tmp_path)
+
+
+def test_the_measured_counterfactual_candidates_are_the_counterfactual_profile_on_their_seeds(budget):
+    from relevance_distill.teacher.profiles import teacher_config
+
+    profile = teacher_config("counterfactual")
+    for name, seed in (("strong_deep6_counterfactual", 13), ("strong_deep6_counterfactual_seed1", 1),
+                       ("strong_deep6_counterfactual_seed2", 2)):
+        sft, _ = budget.candidate_config("demo", budget.CANDIDATES[name])
+        _, cpt = budget.candidate_config("demo", budget.CANDIDATES[budget.CANDIDATES[name].get("cpt_from", name)])
+        assert sft == profile.sft.model_copy(update={"seed": seed}), name
+        assert cpt == profile.cpt.model_copy(update={"seed": seed}), name

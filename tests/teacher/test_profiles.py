@@ -32,6 +32,18 @@ def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
         {k: v for k, v in deep.sft.model_dump().items() if k not in changed}
 
 
+def test_counterfactual_is_the_strong_teacher_six_layers_deep_with_counterfactual_pairs_for_every_check():
+    from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS
+
+    strong, counterfactual = teacher_config("strong"), teacher_config("counterfactual")
+    assert counterfactual.cpt.tiny_layers == counterfactual.sft.tiny_layers == 6 != strong.sft.tiny_layers
+    assert counterfactual.sft.counterfactuals == list(COUNTERFACTUAL_CHECKS) and not strong.sft.counterfactuals
+    changed = {"tiny_layers", "counterfactuals"}
+    for step in ("cpt", "sft"):
+        ours, theirs = getattr(counterfactual, step).model_dump(), getattr(strong, step).model_dump()
+        assert {k: v for k, v in ours.items() if k not in changed} == {k: v for k, v in theirs.items() if k not in changed}
+
+
 def test_production_config_loads():
     config = teacher_config(str(PRODUCTION))
     assert config.sft.lora and config.sft.precision == "bf16" and config.preference.beta == 0.1

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill.config import DEFAULT_PROFILE, ConfigError, load_config, parse_config
-from relevance_distill.data.generate import DISTRICTS
+from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS, DISTRICTS
 from relevance_distill.schemas import StrictModel
 from relevance_distill.teacher.cpt import CPTConfig
 from relevance_distill.teacher.preference import PreferenceConfig
@@ -94,6 +94,17 @@ _PROFILE_SETTINGS["strong"] = {
     "cpt": {**_PROFILE_SETTINGS["deep"]["cpt"], "max_steps": 1000},
     "sft": {**_PROFILE_SETTINGS["deep"]["sft"], "max_steps": 6000, "learning_rate": 1e-3, "augment_copies": 7,
             "entity_swaps": [[list(names) for names in DISTRICTS]], "number_shift": 100}}
+# The strong teacher six layers deep, its SFT data with counterfactual pairs for every check (each gold pair that
+# checks a district, feature or price also with the service edited so that only that check flips, relabelled by the
+# data's rules): augmented copies never change an outcome within a pair, and the strong teachers recalled each training
+# pair's outcomes instead of comparing what their chains copied (benchmarks/district_probe.py). Measured
+# (teacher_budget.py strong_deep6_counterfactual*, 320 test pairs, 2-vCPU Xeon): see README "Evidence".
+_DEEP6 = {"tiny_layers": 6}
+_PROFILE_SETTINGS["counterfactual"] = {
+    **_PROFILE_SETTINGS["strong"], "profile": "counterfactual",
+    "cpt": {**_PROFILE_SETTINGS["strong"]["cpt"], **_DEEP6},
+    "sft": {**_PROFILE_SETTINGS["strong"]["sft"], **_DEEP6, "counterfactuals": list(COUNTERFACTUAL_CHECKS)},
+    "preference": {**_PROFILE_SETTINGS["strong"]["preference"], **_DEEP6}}
 
 
 TEACHER_PROFILES: dict[str, TeacherProfile] = {
