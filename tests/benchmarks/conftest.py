@@ -40,3 +40,9 @@ def budget(monkeypatch) -> ModuleType:
 def district_probe(monkeypatch) -> ModuleType:
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its siblings teacher_budget and teacher_errors
     return load_benchmark("district_probe")
+
+
+@pytest.fixture
+def teacher_margin(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
+    return load_benchmark("teacher_margin")

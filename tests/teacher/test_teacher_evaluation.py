@@ -48,6 +48,9 @@ def test_voted_evaluation_scores_the_majority_label_of_sampled_answers(scripted_
     # Voted: pair 0 exact (right), 1 tie weak/irrelevant -> irrelevant (wrong), 2 unparsed, 3 relevant (right).
     assert voted["accuracy"] == pytest.approx(2 / 4) and voted["parse_rate"] == pytest.approx(3 / 4)
     assert voted["samples"] == 3 and greedy["samples"] == 1
+    index = SCHEME.index
+    assert greedy["predicted"] == [index("relevant"), index("weak"), -1, index("relevant")]
+    assert voted["predicted"] == [index("exact"), index("irrelevant"), -1, index("relevant")]
     assert sum(voted["parse_failures"].values()) == 4 and sum(greedy["parse_failures"].values()) == 1
 
 

@@ -62,6 +62,8 @@ def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], 
         "parse_rate": float((scored < scheme.num_labels).mean()),
         "parse_failures": dict(failures),
         "samples": samples,
+        # Per pair, in order: the label index, -1 where no answer parsed (paired comparisons with other models).
+        "predicted": [int(k) for k in predicted],
     }
     if reward is not None:
         scores = reward.score([{"query": p.query, "service_text": p.service.to_text(), "answer": a, "gold_label": p.label}
