@@ -58,7 +58,7 @@ def test_the_measured_counterfactual_candidates_are_the_counterfactual_profile_o
 
     profile = teacher_config("counterfactual")
     for name, seed in (("strong_deep6_counterfactual", 13), ("strong_deep6_counterfactual_seed1", 1),
-                       ("strong_deep6_counterfactual_seed2", 2)):
+                       ("strong_deep6_counterfactual_seed2", 2), ("strong_deep6_counterfactual_seed3", 3)):
         sft, _ = budget.candidate_config("demo", budget.CANDIDATES[name])
         _, cpt = budget.candidate_config("demo", budget.CANDIDATES[budget.CANDIDATES[name].get("cpt_from", name)])
         assert sft == profile.sft.model_copy(update={"seed": seed}), name
