@@ -59,8 +59,9 @@ def main() -> None:
         wrote = written.get("service")
         stats[f"{kind}_pairs"] += 1
         stats[f"{kind}_service_district_right"] += wrote is not None and wrote in DISTRICTS[district]
-        stats[f"{kind}_outcome_right"] += MET.get(written.get("outcome", ""), None) == met
-        stats[f"{kind}_{'equal' if met else 'unequal'}_outcome_right"] += MET.get(written.get("outcome", ""), None) == met
+        outcome_right = MET.get(written.get("outcome", "")) == met
+        stats[f"{kind}_outcome_right"] += outcome_right
+        stats[f"{kind}_{'equal' if met else 'unequal'}_outcome_right"] += outcome_right
         stats[f"{kind}_{'equal' if met else 'unequal'}"] += 1
     print(dict(sorted(stats.items())))
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from _machine import machine
 
-from relevance_distill.data.generate import DISTRICTS, EQUAL_DISTRICT_CHECK
+from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS, DISTRICTS, EQUAL_DISTRICT_CHECK
 
 # Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
 # tokens (digit steps included), so a right chain is never cut short.
@@ -134,16 +134,16 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # or removed from the service, the price moved across the ceiling): with district pairs alone the feature check
     # stayed wrong 20-21 of 56 times on test pairs, and its outcome, too, never changed within a training pair.
     "strong_deep6_counterfactual": {"profile": "strong", "cpt_from": "strong_deep6",
-                                    "sft": {"tiny_layers": 6, "counterfactuals": ["district", "feature", "price"]}},
+                                    "sft": {"tiny_layers": 6, "counterfactuals": list(COUNTERFACTUAL_CHECKS)}},
     "strong_deep6_counterfactual_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
                                           "sft": {"tiny_layers": 6, "seed": 1,
-                                                  "counterfactuals": ["district", "feature", "price"]}},
+                                                  "counterfactuals": list(COUNTERFACTUAL_CHECKS)}},
     "strong_deep6_counterfactual_seed2": {"profile": "strong", "cpt": {"tiny_layers": 6, "seed": 2},
                                           "sft": {"tiny_layers": 6, "seed": 2,
-                                                  "counterfactuals": ["district", "feature", "price"]}},
+                                                  "counterfactuals": list(COUNTERFACTUAL_CHECKS)}},
     "strong_deep6_counterfactual_seed3": {"profile": "strong", "cpt": {"tiny_layers": 6, "seed": 3},
                                           "sft": {"tiny_layers": 6, "seed": 3,
-                                                  "counterfactuals": ["district", "feature", "price"]}},
+                                                  "counterfactuals": list(COUNTERFACTUAL_CHECKS)}},
     "strong_deep6_equal_seed1": {"profile": "strong", "cpt_from": "strong_deep6_seed1",
                                  "sft": {"tiny_layers": 6, "seed": 1, "oversample_pattern": EQUAL_DISTRICT_CHECK,
                                          "oversample_copies": 20}},

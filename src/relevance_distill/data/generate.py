@@ -143,6 +143,10 @@ def district_index(name: str) -> int | None:
     return next((i for i, forms in enumerate(DISTRICTS) if name in forms), None)
 
 
+def _kind_of(service: Service) -> Kind:
+    return next(k for k in KINDS if k.key == service.attributes["kind"])
+
+
 def _service_district(service: Service) -> int:
     return next(i for i, (en, _) in enumerate(DISTRICTS) if en == service.attributes["district"])
 
@@ -236,7 +240,7 @@ EQUAL_DISTRICT_CHECK = r"asked for (\w+), service is in \1:|要求(\w+),商户�
 
 def judge(intent: Intent, service: Service) -> tuple[str, str]:
     """The labelling rules of the module docstring; returns (label, gold reasoning in the query's language)."""
-    kind = next(k for k in KINDS if k.key == service.attributes["kind"])
+    kind = _kind_of(service)
     zh = intent.language == "zh"
     wanted = intent.kind.names_zh[0] if zh else intent.kind.names_en[0]
     offered = kind.names_zh[0] if zh else kind.names_en[0]
@@ -328,12 +332,18 @@ def with_district(service: Service, district: int) -> Service:
 
 # The checks `counterfactual_pairs` can flip, each by one edit of the service.
 COUNTERFACTUAL_CHECKS = ("district", "feature", "price")
+
+
+def require_counterfactual_checks(checks: tuple[str, ...] | list[str]) -> None:
+    """Refuses CHECKS unless each is one of COUNTERFACTUAL_CHECKS, at most once."""
+    unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
+    if unknown or len(set(checks)) != len(checks):
+        raise ValueError(f"counterfactual checks {list(checks)!r}: each must be one of {list(COUNTERFACTUAL_CHECKS)}, "
+                         f"at most once (unknown: {unknown})")
+
+
 _MENTIONED_EN = re.compile(r" We offer ([^.]+)\.")
 _MENTIONED_ZH = re.compile(r"特色:([^。]+)。")
-
-
-def _kind_of(service: Service) -> Kind:
-    return next(k for k in KINDS if k.key == service.attributes["kind"])
 
 
 def with_features(service: Service, offered: set[int]) -> Service:
@@ -396,9 +406,7 @@ def counterfactual_pairs(pairs: list[QueryServicePair], seed: int,
     to the service's list, or removed from its list and description. Price: a price drawn just across the ceiling (or
     onto it). Across a pair and its counterfactual only that outcome differs, so a model can only learn it by reading
     and comparing what the check compares, not by recalling the pair."""
-    unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
-    if unknown:
-        raise ValueError(f"unknown counterfactual check(s) {unknown}; allowed: {list(COUNTERFACTUAL_CHECKS)}")
+    require_counterfactual_checks(checks)
     if not checks:
         return []
     # One stream per check: the district pairs of a seed stay the same whichever other checks are asked for.
@@ -444,7 +452,7 @@ def generate_dataset(config: DataGenerationConfig, out_dir: str | Path) -> dict[
     by_group: dict[str, list[Service]] = {}
     for service in services:
         by_kind.setdefault(service.attributes["kind"], []).append(service)
-        kind = next(k for k in KINDS if k.key == service.attributes["kind"])
+        kind = _kind_of(service)
         by_group.setdefault(kind.group, []).append(service)
 
     labeled: list[QueryServicePair] = []

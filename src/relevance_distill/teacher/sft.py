@@ -12,7 +12,12 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS, compared_numbers, counterfactual_pairs, shift_numbers
+from relevance_distill.data.generate import (
+    compared_numbers,
+    counterfactual_pairs,
+    require_counterfactual_checks,
+    shift_numbers,
+)
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
@@ -62,10 +67,7 @@ class SFTStageConfig(TeacherTrainConfig):
     @field_validator("counterfactuals")
     @classmethod
     def _known_checks(cls, checks: list[str]) -> list[str]:
-        unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
-        if unknown or len(set(checks)) != len(checks):
-            raise ValueError(f"counterfactuals {checks!r}: each must be one of {list(COUNTERFACTUAL_CHECKS)}, "
-                             f"at most once (unknown: {unknown})")
+        require_counterfactual_checks(checks)
         return checks
 
     @field_validator("oversample_pattern")
