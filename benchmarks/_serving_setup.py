@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig, student_config_for
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 

@@ -29,11 +29,11 @@ def main() -> None:
     parser.add_argument("--max-model-len", type=int, default=1024)
     args = parser.parse_args()
 
-    from relevance_distill.annotate.engines import EngineConfig, make_engine
     from relevance_distill.annotate.shards import annotate_shard
-    from relevance_distill.config import DataGenerationConfig
-    from relevance_distill.data.generate import generate_dataset
+    from relevance_distill.builtin_world.generate import generate_dataset
+    from relevance_distill.config import DataGenerationConfig, EngineConfig
     from relevance_distill.data.readers import read_models
+    from relevance_distill.llm.engines import make_engine
     from relevance_distill.schemas import QueryServicePair, get_label_scheme
     from relevance_distill.teacher.profiles import teacher_config
     from relevance_distill.teacher.sft import run_sft

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig, student_config_for
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.schemas import QueryServicePair, get_label_scheme

@@ -18,11 +18,15 @@ from collections import Counter
 from teacher_budget import ANSWER_TOKENS
 from teacher_errors import check_parts
 
-from relevance_distill.data.generate import DISTRICTS, district_index, with_district
+from relevance_distill.builtin_world.generate import (
+    DISTRICTS,
+    district_index,
+    with_district,
+)
+from relevance_distill.llm.generate import generate_answers
+from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
-from relevance_distill.teacher.common import load_causal_lm
-from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.stages import read_pairs
 
 MET = {"met": True, "not met": False, "满足": True, "不满足": False}

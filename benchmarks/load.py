@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-
 from _serving_setup import Server, export_benchmark_model, sample_pairs
 
 

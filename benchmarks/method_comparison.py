@@ -90,9 +90,13 @@ def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: P
 
 def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir: Path, cache: Path) -> dict[str, Any]:
     """The teacher's annotations of the log pairs, with the demo run profile's annotation settings (cached)."""
-    from relevance_distill.annotate.engines import EngineConfig, make_engine
-    from relevance_distill.annotate.shards import annotate_shard, merge_shards, read_input_pairs
-    from relevance_distill.config import RUN_PROFILES
+    from relevance_distill.annotate.shards import (
+        annotate_shard,
+        merge_shards,
+        read_input_pairs,
+    )
+    from relevance_distill.config import RUN_PROFILES, EngineConfig
+    from relevance_distill.llm.engines import make_engine
     from relevance_distill.schemas import get_label_scheme
 
     merged = workdir / "annotations" / "merged"
@@ -304,10 +308,18 @@ def write_readme(readme: Path, table: str, block: str = README_BLOCK) -> None:
 
 
 def main() -> None:
-    from relevance_distill.config import STUDENT_METHODS, parse_methods, student_config_for
-    from relevance_distill.data.prepare import prepare_builtin
+    from relevance_distill.builtin_world.prepare import prepare_builtin
+    from relevance_distill.config import (
+        STUDENT_METHODS,
+        parse_methods,
+        student_config_for,
+    )
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.student.compare import load_annotations, training_order, training_pairs
+    from relevance_distill.student.compare import (
+        load_annotations,
+        training_order,
+        training_pairs,
+    )
     from relevance_distill.teacher.stages import read_pairs
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

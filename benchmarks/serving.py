@@ -32,7 +32,7 @@ import numpy as np
 from _machine import machine
 from _serving_setup import Server, export_benchmark_model, sample_pairs
 
-from relevance_distill.export import EXPORT_INFO
+from relevance_distill.layout import EXPORT_INFO
 from relevance_distill.serving.backends import published_backends
 from relevance_distill.serving.limits import ServingLimits
 from relevance_distill.serving.predictor import RelevancePredictor

@@ -25,7 +25,11 @@ from typing import Any
 
 from _machine import machine
 
-from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS, DISTRICTS, EQUAL_DISTRICT_CHECK
+from relevance_distill.builtin_world.generate import (
+    COUNTERFACTUAL_CHECKS,
+    DISTRICTS,
+    EQUAL_DISTRICT_CHECK,
+)
 
 # Token budget of one answer when a teacher is scored here; the longest gold answer of the built-in test split is 100
 # tokens (digit steps included), so a right chain is never cut short.
@@ -221,7 +225,11 @@ def candidate_cpt_model(name: str, profile: str, overrides: dict[str, Any], spli
 
 def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.teacher.stages import read_pairs, sft_step, teacher_evaluation
+    from relevance_distill.teacher.stages import (
+        read_pairs,
+        sft_step,
+        teacher_evaluation,
+    )
 
     out = workdir / name
     cached = out / "result.json"
@@ -277,7 +285,11 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, tra
     """Reward model and DPO (the profile's configs with the candidate's overrides) from SFT_URI; the teacher's figures
     after DPO on the same test pairs, and AFTER_SFT's next to them."""
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.teacher.stages import preference_step, reward_step, teacher_evaluation
+    from relevance_distill.teacher.stages import (
+        preference_step,
+        reward_step,
+        teacher_evaluation,
+    )
 
     reward_config, preference_config = stage_configs(profile, overrides)
     scheme = get_label_scheme("local_services")
@@ -296,7 +308,7 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, tra
 def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: Path) -> dict[str, Any]:
     """Candidate NAME's test macro-F1 by self-consistency: the majority of SAMPLES sampled answers per pair at the
     annotation engine's default sampling settings; cached next to its result."""
-    from relevance_distill.annotate.engines import EngineConfig
+    from relevance_distill.config import EngineConfig
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import read_pairs, teacher_evaluation
 
@@ -332,7 +344,7 @@ def main() -> None:
     unknown = [name for name in names if name not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {unknown}; known: {list(CANDIDATES)}")
-    from relevance_distill.data.prepare import prepare_builtin
+    from relevance_distill.builtin_world.prepare import prepare_builtin
 
     workdir = Path(args.workdir)
     splits = prepare_builtin(workdir / "data")

@@ -20,10 +20,10 @@ from collections import Counter
 
 from teacher_budget import ANSWER_TOKENS
 
+from relevance_distill.llm.generate import generate_answers
+from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
 from relevance_distill.schemas import get_label_scheme
-from relevance_distill.teacher.common import load_causal_lm
-from relevance_distill.teacher.generate import generate_answers
 from relevance_distill.teacher.stages import read_pairs
 
 CHECKS = {"district": r"(Location:[^:]*:\s*(met|not met))|(位置:[^。]*(满足|不满足))",

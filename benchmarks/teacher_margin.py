@@ -109,9 +109,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.resamples < 100:
         parser.error(f"--resamples must be at least 100 for a 95 % interval, got {args.resamples}")
-    from relevance_distill.data.prepare import prepare_builtin
-    from relevance_distill.evaluation.evaluate import test_set_fingerprint
-    from relevance_distill.schemas import get_label_scheme
+    from relevance_distill.builtin_world.prepare import prepare_builtin
+    from relevance_distill.schemas import get_label_scheme, test_set_fingerprint
     from relevance_distill.teacher.stages import read_pairs
 
     workdir = Path(args.workdir)

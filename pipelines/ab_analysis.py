@@ -8,7 +8,8 @@ from kfp.dsl import Artifact
 from components.analyze_ab.component import analyze_ab
 from components.promote_or_rollback.component import promote_or_rollback
 from pipelines.kubernetes import task_configurer
-from relevance_distill.config import KubernetesConfig, pipeline_defaults
+from relevance_distill.config import KubernetesConfig
+from relevance_distill.pipeline_parameters import pipeline_defaults
 
 ABAnalysisOutputs = NamedTuple("ABAnalysisOutputs", [("decision", str), ("analysis", Artifact), ("action", str)])
 

@@ -26,8 +26,9 @@ from components.teacher_sft.component import teacher_sft
 from components.train_student.component import train_student
 from components.use_existing_model.component import use_existing_model
 from pipelines.kubernetes import task_configurer
-from relevance_distill.config import KubernetesConfig, pipeline_defaults
-from relevance_distill.data.prepare import UNLABELED_FILE
+from relevance_distill import layout
+from relevance_distill.config import KubernetesConfig
+from relevance_distill.pipeline_parameters import pipeline_defaults
 
 # What a run hands back (kfp.local returns these; on a cluster they are the run's outputs).
 DistillationOutputs = NamedTuple("DistillationOutputs", [("models", Model), ("evaluation", Artifact),
@@ -85,12 +86,14 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         min_macro_f1: float = defaults["min_macro_f1"],
         min_retention: float = defaults["min_retention"],
         max_regression: float = defaults["max_regression"],
+        max_loss_to_gold_only: float = defaults["max_loss_to_gold_only"],
+        when_worse_than_gold_only: str = defaults["when_worse_than_gold_only"],
         production_metrics_uri: str = "",
         latency_requests: int = defaults["latency_requests"],
         deploy_mode: str = defaults["deploy_mode"],
         canary_traffic_percent: int = defaults["canary_traffic_percent"],
     ) -> DistillationOutputs:
-        prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=f"{artifacts_uri}/prepared",
+        prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=layout.prepared_uri(artifacts_uri),
                                           input_format=input_format, label_scheme=label_scheme,
                                           products_uri=products_uri, test_uri=labeled_test_uri,
                                           unlabeled_uri=unlabeled_uri, split_strategy=split_strategy,
@@ -100,12 +103,12 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         # What the teacher annotates: the logs minus dev/test queries, or the training pairs without logs. The
         # shards name it by a pipeline-input path (see the ParallelFor below); the other steps take the output.
         annotation_input_uri = prepared.outputs["unlabeled_uri"]
-        shard_input_uri = f"{artifacts_uri}/prepared/{UNLABELED_FILE}"
+        shard_input_uri = layout.unlabeled_uri(artifacts_uri)
 
         with dsl.If(teacher_model_uri == "", name="train-teacher"):
             with dsl.If(sft_model_uri == "", name="train-sft"):
                 with dsl.If(cpt_model_uri == "", name="train-cpt"):
-                    cpt = configure(teacher_cpt(corpus_uri=corpus_uri, output_uri=f"{artifacts_uri}/teacher/cpt",
+                    cpt = configure(teacher_cpt(corpus_uri=corpus_uri, output_uri=layout.teacher_step_uri(artifacts_uri, "cpt"),
                                                 train_uri=train_uri, unlabeled_uri=annotation_input_uri,
                                                 profile=teacher_profile,
                                                 config_json=cpt_config_json, label_scheme=label_scheme), "teacher_cpt")
@@ -113,14 +116,14 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                     existing_cpt = configure(use_existing_model(model_uri=cpt_model_uri), "use_existing_model",
                                              "existing CPT model")
                 sft = configure(teacher_sft(train_uri=train_uri, init_model_uri=dsl.OneOf(cpt.outputs["Output"], existing_cpt.output),
-                                            output_uri=f"{artifacts_uri}/teacher/sft", profile=teacher_profile,
+                                            output_uri=layout.teacher_step_uri(artifacts_uri, "sft"), profile=teacher_profile,
                                             config_json=sft_config_json, label_scheme=label_scheme), "teacher_sft")
             with dsl.Else(name="existing-sft"):
                 existing_sft = configure(use_existing_model(model_uri=sft_model_uri), "use_existing_model",
                                          "existing SFT model")
             sft_model = dsl.OneOf(sft.outputs["Output"], existing_sft.output)
             with dsl.If(reward_model_uri == "", name="train-reward-model"):
-                reward = configure(reward_model(train_uri=train_uri, output_uri=f"{artifacts_uri}/teacher/reward",
+                reward = configure(reward_model(train_uri=train_uri, output_uri=layout.teacher_step_uri(artifacts_uri, "reward"),
                                                 profile=teacher_profile, config_json=reward_config_json,
                                                 label_scheme=label_scheme, sft_model_uri=sft_model), "reward_model")
             with dsl.Else(name="existing-reward-model"):
@@ -129,7 +132,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
             preference = configure(teacher_preference(
                 sft_model_uri=sft_model,
                 reward_model_uri=dsl.OneOf(reward.outputs["Output"], existing_reward.output), train_uri=train_uri,
-                output_uri=f"{artifacts_uri}/teacher/dpo", test_uri=test_uri, eval_pairs=teacher_eval_pairs,
+                output_uri=layout.teacher_step_uri(artifacts_uri, "preference"), test_uri=test_uri,
+                dev_uri=prepared.outputs["dev_uri"], eval_pairs=teacher_eval_pairs,
                 profile=teacher_profile, config_json=preference_config_json, label_scheme=label_scheme),
                 "teacher_preference")
         with dsl.Else(name="existing-teacher"):
@@ -144,14 +148,14 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
             # The shards name the teacher by pipeline inputs, not by TEACHER's output: kfp.local (2.17) replaces
             # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
             shard = configure(annotate_shard(
-                teacher_model_uri=teacher_model_uri, trained_teacher_model_uri=f"{artifacts_uri}/teacher/dpo/model",
-                input_uri=shard_input_uri, output_uri=f"{artifacts_uri}/annotations",
+                teacher_model_uri=teacher_model_uri, trained_teacher_model_uri=layout.teacher_model_uri(artifacts_uri, "preference"),
+                input_uri=shard_input_uri, output_uri=layout.annotations_uri(artifacts_uri),
                 shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
                 samples=annotation_samples, temperature=annotation_temperature,
                 max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
                 tensor_parallel_size=tensor_parallel_size, label_scheme=label_scheme).after(teacher, prepared),
                 "annotate_shard")
-        merged = configure(merge_annotations(output_uri=f"{artifacts_uri}/annotations", num_shards=annotation_shards,
+        merged = configure(merge_annotations(output_uri=layout.annotations_uri(artifacts_uri), num_shards=annotation_shards,
                                              shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=annotation_input_uri,
                                              max_pairs=annotation_max_pairs), "merge_annotations")
 
@@ -160,22 +164,26 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                           annotated_pairs_uri=annotation_input_uri, label_scheme=label_scheme,
                                           config_json=student_config_json), "train_student")
         evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
+                                               dev_uri=prepared.outputs["dev_uri"],
                                                label_scheme=label_scheme, teacher_model_uri=teacher_uri,
-                                               latency_requests=latency_requests, publish_uri=f"{artifacts_uri}/evaluation"),
+                                               latency_requests=latency_requests, publish_uri=layout.evaluation_uri(artifacts_uri)),
                               "evaluate_student")
         decision = configure(gate(evaluation=evaluated.outputs["evaluation"], min_macro_f1=min_macro_f1,
                                   min_retention=min_retention, max_regression=max_regression,
-                                  production_metrics_uri=production_metrics_uri, decoding=gate_decoding), "gate")
-        with dsl.If(decision.outputs["Output"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
+                                  production_metrics_uri=production_metrics_uri, decoding=gate_decoding,
+                                  max_loss_to_gold_only=max_loss_to_gold_only,
+                                  when_worse_than_gold_only=when_worse_than_gold_only), "gate")
+        with dsl.If(decision.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,
+                                                method=decision.outputs["published_method"],
                                                 label_scheme=label_scheme, test_uri=test_uri,
                                                 calibration_uri=prepared.outputs["dev_uri"]),
                                  "export_student")
             configure(deploy_canary(model_uri=exported.output, model_version=model_version, mode=deploy_mode,
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,
-                                    publish_uri=f"{artifacts_uri}/rollout"), "deploy_canary")
+                                    publish_uri=layout.rollout_uri(artifacts_uri)), "deploy_canary")
         return DistillationOutputs(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
-                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"])
+                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["passed"])
 
     return distillation_pipeline

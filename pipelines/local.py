@@ -21,14 +21,17 @@ import kfp.local
 from components.images import COMPONENT_IMAGES, IMAGE_EXTRAS, image
 from pipelines.ab_analysis import build_ab_analysis_pipeline
 from pipelines.distillation import build_distillation_pipeline
-from relevance_distill import storage
+from relevance_distill import layout, storage
+from relevance_distill.builtin_world.generate import generate_dataset
+from relevance_distill.builtin_world.plugin import PLUGIN as BUILTIN_WORLD
 from relevance_distill.config import KubernetesConfig, RunConfig
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.prepare import InputDataError
 from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.evaluate import read_prediction_scores
 from relevance_distill.evaluation.retention import published_evaluation
-from relevance_distill.export import ExportConfig, export_evaluated, model_uri
+from relevance_distill.export import ExportConfig, export_evaluated
+from relevance_distill.layout import model_uri
+from relevance_distill.pipeline_parameters import gold_only_loss_parameter
 from relevance_distill.progress import INTERVAL_ENVIRONMENT, clock
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 from relevance_distill.rollout.simulate import replay_scores
@@ -106,10 +109,10 @@ def _stage_inputs(config: RunConfig, workdir: Path, root: str, stages: _Stages) 
     generated built-in data, or the user's files (local files are uploaded once, s3:// URIs used in place)."""
     if config.inputs.builtin:
         generated = generate_dataset(config.data, workdir / "data" / "builtin")
-        storage.publish_dir(workdir / "data" / "builtin", storage.join(root, "raw"), metadata={"stage": "generate"})
+        storage.publish_dir(workdir / "data" / "builtin", layout.under(root, layout.RAW), metadata={"stage": "generate"})
         stages.end("generate_data", f"{generated['counts']['labeled_pairs']} labelled pairs")
-        return {"labeled_uri": storage.join(root, "raw", "labeled.jsonl"), "corpus_uri": storage.join(root, "raw", "corpus.jsonl"),
-                "unlabeled_uri": storage.join(root, "raw", "search_logs.jsonl"), "test_uri": "", "products_uri": ""}
+        return {"labeled_uri": layout.under(root, layout.RAW, "labeled.jsonl"), "corpus_uri": layout.under(root, layout.RAW, "corpus.jsonl"),
+                "unlabeled_uri": layout.under(root, layout.RAW, "search_logs.jsonl"), "test_uri": "", "products_uri": ""}
     staged: dict[str, str] = {}
     for key, uri in config.inputs.model_dump().items():
         if not uri or storage.is_s3(uri):
@@ -118,7 +121,7 @@ def _stage_inputs(config: RunConfig, workdir: Path, root: str, stages: _Stages) 
         path = Path(uri).expanduser()
         if not path.is_file():
             raise InputDataError(f"{key.removesuffix('_uri')} file {uri!r} does not exist")
-        staged[key] = storage.join(root, "inputs", key.removesuffix("_uri"), path.name)
+        staged[key] = layout.under(root, layout.INPUTS, key.removesuffix("_uri"), path.name)
         storage.upload_file(path, staged[key])
     stages.end("stage_inputs", f"{sum(bool(uri) for uri in staged.values())} input files "
                                f"({config.prepare.input_format}, label scheme {config.prepare.resolved_label_scheme().name})")
@@ -157,11 +160,15 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     # pairs took 100 s in two concurrent shards, the same generation in one process 19 s).
     distillation = build_distillation_pipeline(KubernetesConfig(annotation_parallelism=1), local=True,
                                                annotation_shards=annotation.shards)
+    # The built-in data names its dataset plugin (its chain grammar, for augmentation and the reward's faithfulness);
+    # a user's data gets the plain-text default.
+    plugin_json = json.dumps({"dataset_plugin": BUILTIN_WORLD.name}) if config.inputs.builtin else "{}"
     with _shared_pipeline_root(config.runner, pipeline_root):
         outputs = distillation(
             labeled_uri=inputs["labeled_uri"], artifacts_uri=root, model_version=version,
             corpus_uri=inputs["corpus_uri"], unlabeled_uri=inputs["unlabeled_uri"],
             labeled_test_uri=inputs["test_uri"], products_uri=inputs["products_uri"], gate_decoding=config.gate.decoding,
+            sft_config_json=plugin_json, reward_config_json=plugin_json,
             teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher_profile(),
             teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation.engine,
             annotation_samples=annotation.samples, annotation_temperature=annotation.temperature,
@@ -171,17 +178,19 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
             split_seed=config.prepare.seed, student_profile=config.profile, student_config_json=json.dumps(config.student),
             student_methods=",".join(config.student_methods), min_macro_f1=config.gate.min_macro_f1,
             min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
+            max_loss_to_gold_only=gold_only_loss_parameter(config.gate.max_loss_to_gold_only),
+            when_worse_than_gold_only=config.gate.when_worse_than_gold_only,
             latency_requests=config.evaluation.latency_requests, deploy_mode=LOCAL_DEPLOY_MODE,
             canary_traffic_percent=config.canary_traffic_percent).outputs
     stages.end("distillation_pipeline", f"gate {'passed' if outputs['gate_passed'] else 'FAILED'}")
 
     evaluation = Path(outputs["evaluation"].path)
-    evaluated = json.loads((evaluation / "summary.json").read_text(encoding="utf-8"))
+    evaluated = json.loads((evaluation / layout.EVALUATION_SUMMARY).read_text(encoding="utf-8"))
     gate = json.loads(Path(outputs["gate_decision"].path).read_text(encoding="utf-8"))
-    teacher_uri = config.teacher.model_uri or storage.join(root, "teacher", "dpo", "model")
+    teacher_uri = config.teacher.model_uri or layout.teacher_model_uri(root, "preference")
     teacher_eval = published_evaluation(teacher_uri) or {}
-    annotations = json.loads(storage.read_text(storage.join(root, "annotations", "merged", "stats.json")))
-    validation = json.loads(storage.read_text(storage.join(root, "prepared", "validation.json")))
+    annotations = json.loads(storage.read_text(storage.join(layout.merged_annotations_uri(root), layout.STATS_FILE)))
+    validation = json.loads(storage.read_text(storage.join(layout.prepared_uri(root), layout.VALIDATION_FILE)))
     result: dict[str, Any] = {
         "run_id": run_id, "profile": config.profile, "runner": config.runner, "artifacts_uri": root,
         "teacher": {"model_uri": teacher_uri, "macro_f1": teacher_eval.get("macro_f1"),
@@ -204,10 +213,10 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     result["teacher"]["qwk"] = teacher_eval.get("after_dpo", {}).get("qwk")
     if not config.teacher.model_uri:
         result["teacher"]["rationales"] = json.loads(storage.read_text(
-            storage.join(root, "teacher", "sft", "model", "metrics.json"))).get("rationales")
+            storage.join(layout.teacher_model_uri(root, "sft"), layout.METRICS_FILE))).get("rationales")
         result["teacher"]["steps"] = {
-            step: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
-            for step in ("cpt", "sft", "reward", "dpo") for uri in [storage.join(root, "teacher", step, "model")]}
+            directory: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
+            for step, directory in layout.TEACHER_STEP_DIRS.items() for uri in [layout.teacher_model_uri(root, step)]}
         # A local copy (with its manifest) that a later run can reuse: --teacher-model-uri WORKDIR/teacher.
         result["teacher"]["local_copy"] = str(storage.fetch_dir(teacher_uri, workdir / "teacher"))
     if not outputs["gate_passed"]:
@@ -215,22 +224,22 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
         return result
     result["model_uri"] = model_uri(root, MODEL_NAME, version)
     storage.fetch_dir(result["model_uri"], workdir / "model")
-    result["gitops_manifests"] = str(storage.fetch_dir(storage.join(root, "rollout"), workdir / "rollout"))
+    result["gitops_manifests"] = str(storage.fetch_dir(layout.rollout_uri(root), workdir / "rollout"))
 
     export_evaluated(outputs["models"].path, evaluation, root, scheme, MODEL_NAME, stable_version,
                      ExportConfig(onnx=False, bfloat16=False, openvino_int8=False), method=config.ab_stable_method)
-    events_uri = storage.join(root, "ab", "events.jsonl")
-    prepared = storage.fetch_dir(storage.join(root, "prepared"), workdir / "prepared")
-    rows = replay_scores(read_models(str(prepared / "test.jsonl"), QueryServicePair), scheme.names,
+    events_uri = layout.ab_events_uri(root)
+    prepared = storage.fetch_dir(layout.prepared_uri(root), workdir / "prepared")
+    rows = replay_scores(read_models(str(prepared / layout.TEST_FILE), QueryServicePair), scheme.names,
                          read_prediction_scores(evaluation, config.ab_stable_method),
-                         read_prediction_scores(evaluation, evaluated["primary"]), config.ab_users,
+                         read_prediction_scores(evaluation, gate["published_method"]), config.ab_users,
                          config.canary_traffic_percent / 100, config.data.seed,
-                         (config.ab_stable_method, evaluated["primary"]))
+                         (config.ab_stable_method, gate["published_method"]))
     write_jsonl(events_uri, rows)
     with _shared_pipeline_root(config.runner, pipeline_root):
         ab = build_ab_analysis_pipeline(local=True)(
             events_uri=events_uri, expected_split=config.canary_traffic_percent / 100, deploy_mode=LOCAL_DEPLOY_MODE,
-            rollout_uri=storage.join(root, "rollout")).outputs
+            rollout_uri=layout.rollout_uri(root)).outputs
     decision = json.loads((Path(ab["analysis"].path) / "decision.json").read_text(encoding="utf-8"))
     stages.end("ab_analysis_pipeline", f"{config.ab_users} simulated users: {decision['decision']}")
     result.update({"stable_model_uri": stable_uri,

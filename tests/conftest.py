@@ -47,8 +47,8 @@ def shared_data():
 @pytest.fixture(scope="session")
 def builtin_splits(tmp_path_factory):
     """Small built-in data, split by query (train/dev/test)."""
+    from relevance_distill.builtin_world.generate import generate_dataset
     from relevance_distill.config import DataGenerationConfig
-    from relevance_distill.data.generate import generate_dataset
     from relevance_distill.data.readers import read_models
     from relevance_distill.data.split import split_pairs
     from relevance_distill.schemas import QueryServicePair

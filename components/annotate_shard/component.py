@@ -32,9 +32,12 @@ def annotate_shard(
     An empty TEACHER_MODEL_URI means TRAINED_TEACHER_MODEL_URI (where this run's DPO step published the teacher).
     Unset engine settings take EngineConfig's defaults.
     """
-    from relevance_distill.annotate.engines import EngineConfig
     from relevance_distill.annotate.shards import annotate_shard_from_uris
-    from relevance_distill.config import config_from_arguments, label_scheme_named
+    from relevance_distill.config import (
+        EngineConfig,
+        config_from_arguments,
+        label_scheme_named,
+    )
 
     config = config_from_arguments(EngineConfig, engine=engine, samples=samples, temperature=temperature,
                                    max_new_tokens=max_new_tokens, tensor_parallel_size=tensor_parallel_size)

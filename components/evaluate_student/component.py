@@ -19,22 +19,31 @@ def evaluate_student(
     teacher_model_uri: str = "",
     latency_requests: Optional[int] = None,
     publish_uri: str = "",
+    dev_uri: str = "",
 ):
     """Evaluate every trained method on the gold test set (metrics only: the gate step decides); KFP metrics
     describe the primary (CRSD) model.
 
     With PUBLISH_URI the evaluation directory (metrics, predictions, summary, report) is also published there.
     The teacher's macro-F1 (for retention) is TEACHER_MACRO_F1, or else the evaluation TEACHER_MODEL_URI was
-    published with, used only when it covers the same gold test pairs.
+    published with, used only when it covers the same gold test pairs. With DEV_URI every method is also measured on
+    the dev split, where the gate compares the distilled student with the gold-only one (and the teacher with it).
     """
     import shutil
 
-    from relevance_distill.config import EvaluationConfig, config_from_arguments, label_scheme_named
-    from relevance_distill.evaluation.evaluate import evaluation_step, kfp_scalar_metrics
+    from relevance_distill.config import (
+        EvaluationConfig,
+        config_from_arguments,
+        label_scheme_named,
+    )
+    from relevance_distill.evaluation.evaluate import (
+        evaluation_step,
+        kfp_scalar_metrics,
+    )
 
     summary = evaluation_step(models.path, test_uri, evaluation.path, label_scheme_named(label_scheme),
                               config_from_arguments(EvaluationConfig, latency_requests=latency_requests),
-                              teacher_macro_f1 or None, teacher_model_uri, publish_uri)
+                              teacher_macro_f1 or None, teacher_model_uri, publish_uri, dev_uri)
     primary = summary["methods"][summary["primary"]]
     for name, value in kfp_scalar_metrics(primary).items():
         metrics.log_metric(name, value)

@@ -30,7 +30,11 @@ def export_student(
     reduced-precision backends (INT8, bf16 torch and OpenVINO): each is published only when its macro-F1 there is at most
     MAX_MACRO_F1_DROP below fp32's. CALIBRATION_URI (unlabelled pairs, not the test split: the dev split) sets the
     activation ranges of the static INT8 OpenVINO IR."""
-    from relevance_distill.config import config_from_arguments, field_default, label_scheme_named
+    from relevance_distill.config import (
+        config_from_arguments,
+        field_default,
+        label_scheme_named,
+    )
     from relevance_distill.export import ExportConfig, export_evaluated
     from relevance_distill.rollout.isvc import InferenceServiceConfig
 

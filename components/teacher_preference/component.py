@@ -16,6 +16,7 @@ def teacher_preference(
     teacher_metrics: Output[Metrics],
     preference_pairs: Output[Dataset],
     test_uri: str = "",
+    dev_uri: str = "",
     eval_pairs: Optional[int] = None,
     profile: Optional[str] = None,
     config_json: str = "{}",
@@ -25,16 +26,23 @@ def teacher_preference(
 
     Returns OUTPUT_URI/model. PREFERENCE_PAIRS holds the scored (chosen, rejected) pairs. With TEST_URI the SFT
     and DPO teachers answer the first EVAL_PAIRS gold test pairs (unset or 0: all of them, as retention needs): TEACHER_METRICS holds macro-F1, the majority-class
-    baseline and every reward dimension before and after DPO (also in the model's evaluation.json).
+    baseline and every reward dimension before and after DPO (also in the model's evaluation.json). With DEV_URI the
+    DPO teacher also labels every gold dev pair (evaluation.json ``dev``): the run's gate compares it on dev with the
+    student trained without it.
     """
     from relevance_distill import storage
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import preference_step, read_pairs, teacher_evaluation_scalars
+    from relevance_distill.teacher.stages import (
+        preference_step,
+        read_pairs,
+        teacher_evaluation_scalars,
+    )
 
     result = preference_step(step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
                              read_pairs(train_uri), label_scheme_named(label_scheme), output_uri,
-                             read_pairs(test_uri) if test_uri else None, eval_pairs)
+                             read_pairs(test_uri) if test_uri else None, eval_pairs,
+                             dev_pairs=read_pairs(dev_uri) if dev_uri else None)
     storage.download_file(result["pairs_uri"], preference_pairs.path)
     preference_pairs.metadata.update({"uri": result["pairs_uri"], "pairs": result["metrics"]["pairs"]})
     training.log_metric("preference_pairs", result["metrics"]["pairs"])

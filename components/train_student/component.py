@@ -27,7 +27,11 @@ def train_student(
     """
     import json
 
-    from relevance_distill.config import label_scheme_named, parse_methods, student_config_for
+    from relevance_distill.config import (
+        label_scheme_named,
+        parse_methods,
+        student_config_for,
+    )
     from relevance_distill.student.compare import train_from_uris
 
     config = student_config_for(profile, **json.loads(config_json or "{}"))

@@ -1,4 +1,9 @@
-"""Stage configs (one pydantic model per stage) and YAML loading with errors a user can act on.
+"""The run's configs and YAML loading with errors a user can act on.
+
+Where a config lives (one rule): this module imports nothing of the package but ``schemas``. It holds the loading
+helpers, the run's config and every config the run's config embeds (built-in data, inputs, prepare, the annotation
+engine, the gate, students, evaluation, the cluster). A config that no run config embeds lives with its stage (teacher
+steps, rationales, reward model, export, rollout, A/B analysis) and imports the helpers from here.
 
 Every field is documented once, in ``Field(description=...)``; the README's config reference and the CLI
 help are generated from these descriptions, never written twice.
@@ -12,9 +17,12 @@ from typing import Any, Literal, TypeVar, get_args
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from relevance_distill.annotate.engines import EngineConfig
-from relevance_distill.evaluation.gate import GateConfig
-from relevance_distill.schemas import BUILTIN_LABEL_SCHEMES, LabelScheme, StrictModel, get_label_scheme
+from relevance_distill.schemas import (
+    BUILTIN_LABEL_SCHEMES,
+    LabelScheme,
+    StrictModel,
+    get_label_scheme,
+)
 
 ConfigT = TypeVar("ConfigT", bound=StrictModel)
 
@@ -49,6 +57,62 @@ def config_from_arguments(model: type[ConfigT], **arguments: Any) -> ConfigT:
     the config model (component parameters default to ``None``)."""
     return parse_config(model, {name: value for name, value in arguments.items() if value is not None},
                         source="component arguments")
+
+
+class EngineConfig(StrictModel):
+    """How the teacher generates."""
+
+    engine: Literal["transformers", "vllm"] = Field(default="transformers", description="Generation engine.")
+    samples: int = Field(default=5, ge=1, description="Self-consistency samples per pair (n).")
+    temperature: float = Field(default=0.7, ge=0, description="Sampling temperature (0 = greedy, then n must be 1).")
+    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling mass.")
+    max_new_tokens: int = Field(default=192, ge=8, description="Longest answer.")
+    batch_size: int = Field(default=16, ge=1, description="Prompts per generate call (transformers engine).")
+    tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per model replica (vLLM).")
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="Share of GPU memory vLLM may use.")
+    enable_prefix_caching: bool = Field(default=True, description="Reuse the KV cache of the shared instruction (vLLM).")
+    max_model_len: int = Field(default=2048, ge=256, description="Longest prompt + answer in tokens (vLLM KV-cache sizing).")
+    cpu_kvcache_space_gib: int = Field(
+        default=2, ge=1, description="KV-cache memory for vLLM's CPU backend (VLLM_CPU_KVCACHE_SPACE) when no GPU is visible.")
+    cpu_threads_bind: str = Field(
+        default="all", description="Cores vLLM's CPU backend binds its OpenMP threads to ('all' = every core, or e.g. '0-7').")
+    seed: int = Field(default=0, description="Sampling seed.")
+
+    @model_validator(mode="after")
+    def _greedy_means_one_sample(self) -> EngineConfig:
+        if self.temperature == 0 and self.samples > 1:
+            raise ValueError(f"greedy decoding (temperature 0) gives identical samples; set samples=1, got {self.samples}")
+        return self
+
+
+class GateConfig(StrictModel):
+    """Thresholds of the release gate."""
+
+    min_macro_f1: float = Field(default=0.5, ge=0, le=1, description="Lowest acceptable test macro-F1.")
+    min_retention: float = Field(
+        default=0.8, ge=0, description="Lowest student macro-F1 ÷ teacher macro-F1 on the same test set; 0 skips the check."
+    )
+    max_regression: float = Field(
+        default=0.01, ge=0, description="Largest allowed drop of each compared metric against production (absolute)."
+    )
+    compared_metrics: list[str] = Field(
+        default_factory=lambda: ["macro_f1", "qwk"],
+        description="Metrics compared with the production model (keys of metrics.json 'test').",
+    )
+    decoding: Literal["argmax", "ordinal"] = Field(
+        default="argmax", description="Which decoder's test metrics the gate checks: 'argmax' (most probable label) or "
+        "'ordinal' (expected grade with cut-points tuned on dev for QWK).")
+    max_p99_latency_ms: float | None = Field(
+        default=None, gt=0, description="Highest acceptable p99 latency for one query × 50 services; None skips."
+    )
+    max_loss_to_gold_only: float | None = Field(
+        default=0.0, ge=0, description="Largest dev macro-F1 (the gate's decoding) by which the distilled student may "
+        "trail the gold-only student trained in the same run: a teacher that does not help must not ship. None skips "
+        "the comparison.")
+    when_worse_than_gold_only: Literal["publish_gold_only", "fail"] = Field(
+        default="publish_gold_only", description="What a run does when the distilled student trails the gold-only "
+        "one by more than max_loss_to_gold_only: publish the gold-only student instead (after the same checks), or "
+        "fail the gate.")
 
 
 class StorageConfig(StrictModel):
@@ -511,41 +575,3 @@ RUN_PROFILES: dict[str, RunProfile] = {
         evaluation=EvaluationConfig(latency_requests=15),
         ab_users=20000),
 }
-
-
-def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]:
-    """Default of every pipeline parameter that a config model owns, read from that model (never restated).
-
-    Both pipelines take their signatures' defaults from here; a test compares the compiled pipelines with it.
-    """
-    from relevance_distill.rollout.abtest import ABTestConfig
-    from relevance_distill.rollout.isvc import InferenceServiceConfig
-
-    cluster = cluster or KubernetesConfig()
-    return {
-        "teacher_profile": DEFAULT_PROFILE,
-        "teacher_eval_pairs": field_default(TeacherRunConfig, "eval_pairs"),
-        "student_profile": DEFAULT_PROFILE,
-        "input_format": field_default(PrepareDataConfig, "input_format"),
-        "label_scheme": field_default(PrepareDataConfig, "label_scheme"),
-        "split_strategy": field_default(PrepareDataConfig, "split_strategy"),
-        "split_seed": field_default(PrepareDataConfig, "seed"),
-        "gate_decoding": field_default(GateConfig, "decoding"),
-        "annotation_engine": cluster.annotation_engine(),
-        "annotation_samples": field_default(EngineConfig, "samples"),
-        "annotation_temperature": field_default(EngineConfig, "temperature"),
-        "annotation_max_new_tokens": field_default(EngineConfig, "max_new_tokens"),
-        "annotation_max_pairs": field_default(AnnotationRunConfig, "max_pairs"),
-        "tensor_parallel_size": field_default(EngineConfig, "tensor_parallel_size"),
-        "student_methods": ",".join(DEFAULT_STUDENT_METHODS),
-        "min_macro_f1": field_default(GateConfig, "min_macro_f1"),
-        "min_retention": field_default(GateConfig, "min_retention"),
-        "max_regression": field_default(GateConfig, "max_regression"),
-        "latency_requests": field_default(EvaluationConfig, "latency_requests"),
-        "deploy_mode": field_default(InferenceServiceConfig, "deploy_mode"),
-        "canary_traffic_percent": field_default(InferenceServiceConfig, "canary_traffic_percent"),
-        # The A/B analysis of a canary expects the canary's share of users.
-        "expected_split": field_default(InferenceServiceConfig, "canary_traffic_percent") / 100,
-        "alpha": field_default(ABTestConfig, "alpha"),
-        "primary_metric": field_default(ABTestConfig, "primary_metric"),
-    }

@@ -35,6 +35,12 @@ from pydantic import Field
 
 from relevance_distill import storage
 from relevance_distill.config import PRIMARY_STUDENT_METHOD
+from relevance_distill.layout import (
+    EXPORT_INFO,
+    LABEL_SCHEME_FILE,
+    METRICS_FILE,
+    model_uri,
+)
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
 from relevance_distill.serving.backends import (
@@ -46,7 +52,6 @@ from relevance_distill.serving.backends import (
     load_backend,
 )
 
-EXPORT_INFO = "relevance_distill.json"
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 ONNX_OPSET = 18
 # The optimizer rewrites float arithmetic (fused LayerNorm and attention), so its parity budget is looser than the
@@ -80,10 +85,6 @@ class ExportConfig(StrictModel):
     max_macro_f1_drop: float = Field(default=0.005, ge=0.0, le=1.0, description="Largest macro-F1 loss of a "
                                      "reduced-precision backend (INT8, bf16) against torch fp32 on the gold test split "
                                      "that still publishes it (0.005 = 0.5 points).")
-
-
-def model_uri(root_uri: str, name: str, version: str) -> str:
-    return storage.join(root_uri, "models", name, version)
 
 
 def _parity_batches(tokenizer: Any, max_length: int) -> list[dict[str, np.ndarray]]:
@@ -369,8 +370,8 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
             metrics["reduced_precision"] = {backend: backends[backend]["gate"] for backend in gated
                                             if "gate" in backends[backend]}
         info["backends"] = backends
-        (staging / "label_scheme.json").write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+        (staging / LABEL_SCHEME_FILE).write_text(scheme.model_dump_json(indent=2), encoding="utf-8")
+        (staging / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
         (staging / EXPORT_INFO).write_text(json.dumps(info, indent=2), encoding="utf-8")
         (staging / "README.md").write_text(_model_card(name, version, scheme, metrics, info), encoding="utf-8")
         uri = model_uri(output_root_uri, name, version)

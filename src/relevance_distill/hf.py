@@ -57,7 +57,14 @@ def _ensure(path: Path) -> Path:
 
 def train_wordpiece_tokenizer(texts: list[str], vocab_size: int = 4000) -> Any:
     """A BERT WordPiece tokenizer trained here on ``texts`` (no hub download), Chinese split per character."""
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -70,7 +70,12 @@ class Progress:
     def __enter__(self) -> Progress:
         if self.terminal:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
             from rich.progress import Progress as Bar
 
             self._bar = Bar(TextColumn(f"{self.label}"), BarColumn(), MofNCompleteColumn(),

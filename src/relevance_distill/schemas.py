@@ -9,7 +9,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class StrictModel(BaseModel):
@@ -252,3 +259,15 @@ class Annotation(StrictModel):
         if self.label_probs and abs(sum(self.label_probs.values()) - 1.0) > 1e-4:
             raise ValueError(f"label_probs must sum to 1, got {sum(self.label_probs.values())}")
         return self
+
+
+# -- fingerprints of a gold set (prepare writes one; evaluation and the gate compare them) --------------
+
+def fingerprint_entries(entries: list[str]) -> str:
+    """sha256 over the sorted 'pair_id<TAB>label' lines of a gold set (prepare streams them in)."""
+    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+
+
+def test_set_fingerprint(pairs: list[QueryServicePair]) -> str:
+    """Identifies the gold set, so a gate never compares metrics measured on different data."""
+    return fingerprint_entries([f"{p.pair_id}\t{p.label}" for p in pairs])

@@ -26,7 +26,11 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from relevance_distill.processes import free_loopback_port, stop_process, wait_until_ready
+from relevance_distill.processes import (
+    free_loopback_port,
+    stop_process,
+    wait_until_ready,
+)
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1

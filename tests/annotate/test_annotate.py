@@ -8,12 +8,17 @@ import os
 import pytest
 
 from relevance_distill import storage
-from relevance_distill.annotate.consistency import aggregate
-from relevance_distill.annotate.engines import EngineConfig, make_engine
-from relevance_distill.annotate.shards import ShardError, annotate_shard, merge_shards, shard_uri
-from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
+from relevance_distill.annotate.shards import (
+    ShardError,
+    annotate_shard,
+    merge_shards,
+    shard_uri,
+)
+from relevance_distill.builtin_world.generate import generate_dataset
+from relevance_distill.config import DataGenerationConfig, EngineConfig
 from relevance_distill.data.readers import read_models
+from relevance_distill.llm.consistency import aggregate
+from relevance_distill.llm.engines import make_engine
 from relevance_distill.prompts import format_answer
 from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
 from relevance_distill.teacher.profiles import teacher_config
@@ -105,7 +110,7 @@ def _greedy_answers(teacher, logs, count=24):
 def test_label_distributions_are_the_teachers_label_token_probabilities(teacher_and_logs):
     import torch
 
-    from relevance_distill.annotate.label_probs import (
+    from relevance_distill.llm.label_probs import (
         answer_prefix,
         continuation_token_start,
         continuations,
@@ -212,7 +217,7 @@ def test_reward_model_picks_the_grounded_majority_reasoning():
 
 
 def test_vllm_scores_label_continuations_like_transformers(vllm_engine, teacher_and_logs):
-    from relevance_distill.annotate.label_probs import label_distributions
+    from relevance_distill.llm.label_probs import label_distributions
 
     teacher, logs = teacher_and_logs
     engine, prompts, answers = _greedy_answers(teacher, logs, count=12)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from relevance_distill.annotate.label_probs import answer_prefix, continuation_token_start, continuations
+from relevance_distill.llm.label_probs import (
+    answer_prefix,
+    continuation_token_start,
+    continuations,
+)
 from relevance_distill.prompts import format_answer
 from relevance_distill.schemas import get_label_scheme
 from relevance_distill.teacher.common import train_bpe_tokenizer

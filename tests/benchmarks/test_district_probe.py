@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from relevance_distill.builtin_world.generate import (
+    DISTRICTS,
+    district_index,
+    generate_dataset,
+)
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import DISTRICTS, district_index, generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.schemas import QueryServicePair
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
 
 
 def test_every_compared_check_of_the_generated_chains_is_read_in_both_languages(errors, tmp_path):

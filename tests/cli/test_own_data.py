@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig, PrepareDataConfig
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.prepare import InputDataError, prepare_dataset
 from relevance_distill.data.validate import normalised_query
-from relevance_distill.evaluation.evaluate import fingerprint_entries
+from relevance_distill.schemas import fingerprint_entries
 
 
 def _write(path: Path, rows: list) -> Path:

@@ -16,8 +16,8 @@ from components.prepare_data.component import prepare_data
 from components.promote_or_rollback.component import promote_or_rollback
 from components.train_student.component import train_student
 from relevance_distill import storage
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
 
 
 def artifact(kind, path):

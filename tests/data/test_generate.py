@@ -3,9 +3,7 @@ from __future__ import annotations
 import json
 import re
 
-from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.adapters import open_adapter
-from relevance_distill.data.generate import (
+from relevance_distill.builtin_world.generate import (
     DISTRICTS,
     EQUAL_DISTRICT_CHECK,
     KINDS,
@@ -15,6 +13,8 @@ from relevance_distill.data.generate import (
     generate_dataset,
     judge,
 )
+from relevance_distill.config import DataGenerationConfig
+from relevance_distill.data.adapters import open_adapter
 from relevance_distill.data.readers import read_models
 from relevance_distill.data.validate import validate_rows
 from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
@@ -92,7 +92,7 @@ def test_the_equal_district_pattern_finds_exactly_the_location_checks_of_one_dis
 
 
 def test_counterfactual_pairs_move_the_service_across_the_asked_for_district_and_flip_only_that_check(tmp_path):
-    from relevance_distill.data.generate import counterfactual_pairs, intent_of
+    from relevance_distill.builtin_world.generate import counterfactual_pairs, intent_of
 
     generate_dataset(SMALL, tmp_path)
     pairs = read_models(str(tmp_path / "labeled.jsonl"), QueryServicePair)
@@ -126,7 +126,11 @@ LOCATION_CHECK = re.compile(r"Location: [^:]*: (?:not )?met\.|位置:[^。]*。"
 
 
 def test_feature_and_price_counterfactuals_flip_only_their_own_check_and_keep_the_service_consistent(tmp_path):
-    from relevance_distill.data.generate import FEATURES, counterfactual_pairs, intent_of
+    from relevance_distill.builtin_world.generate import (
+        FEATURES,
+        counterfactual_pairs,
+        intent_of,
+    )
 
     generate_dataset(SMALL, tmp_path)
     pairs = read_models(str(tmp_path / "labeled.jsonl"), QueryServicePair)

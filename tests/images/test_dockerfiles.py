@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULE_EXTRAS = {
     "relevance_distill.student": "train", "relevance_distill.evaluation.evaluate": "train",
     "relevance_distill.evaluation.report": "pipeline", "relevance_distill.export": "train",
-    "relevance_distill.teacher": "train", "relevance_distill.annotate.engines": "annotate",
+    "relevance_distill.teacher": "train", "relevance_distill.llm.engines": "annotate",
     "relevance_distill.serving": "serve", "relevance_distill.rollout": "pipeline",
 }
 

@@ -8,12 +8,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.cli import app
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.rollout.abtest import (
-    ABTestConfig, analysis_step, analyze_events, normal_quantile, ratio_with_variance, srm_test,
+    ABTestConfig,
+    analysis_step,
+    analyze_events,
+    normal_quantile,
+    ratio_with_variance,
+    srm_test,
 )
 from relevance_distill.rollout.simulate import QueryPool, simulate
 from relevance_distill.schemas import QueryServicePair, get_label_scheme

@@ -14,11 +14,9 @@ from relevance_distill.rollout.isvc import (
     VERSION_ANNOTATION,
     InferenceServiceConfig,
     build_isvc,
-    canary,
-    promote,
-    rollback,
     validate_against_crd,
 )
+from relevance_distill.rollout.patches import canary, promote, rollback
 
 CRD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
 

@@ -20,7 +20,11 @@ from relevance_distill.rollout.isvc import (
     build_isvc,
     validate_against_crd,
 )
-from relevance_distill.rollout.patches import JSON_PATCH, canary_request, promote_request
+from relevance_distill.rollout.patches import (
+    JSON_PATCH,
+    canary_request,
+    promote_request,
+)
 
 CRD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
 STABLE, CANDIDATE = "s3://models/relevance/v1", "s3://models/relevance/v2"

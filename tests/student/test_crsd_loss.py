@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from relevance_distill.student.crsd import CRSDWeights, crsd_loss, distillation_kl, info_nce, soft_cross_entropy
+from relevance_distill.student.crsd import (
+    CRSDWeights,
+    crsd_loss,
+    distillation_kl,
+    info_nce,
+    soft_cross_entropy,
+)
 
 
 def _log_softmax(values):

@@ -10,10 +10,14 @@ import pytest
 import torch
 
 from relevance_distill import storage
-from relevance_distill.config import PRIMARY_STUDENT_METHOD, student_config_for
+from relevance_distill.config import (
+    PRIMARY_STUDENT_METHOD,
+    GateConfig,
+    student_config_for,
+)
 from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.evaluation.evaluate import evaluate_trained, primary_method
-from relevance_distill.evaluation.gate import GateConfig, evaluate_gate, gate_evaluation
+from relevance_distill.evaluation.gate import evaluate_gate, gate_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, export_student
 from relevance_distill.serving.backends import openvino_has_bf16
 from relevance_distill.student.compare import train_methods

@@ -8,10 +8,24 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from relevance_distill.config import COMPUTE_MATCHED_METHODS, STUDENT_METHODS, ConfigError, student_config_for
+from relevance_distill.config import (
+    COMPUTE_MATCHED_METHODS,
+    STUDENT_METHODS,
+    ConfigError,
+    student_config_for,
+)
 from relevance_distill.schemas import Annotation
-from relevance_distill.student.compare import compute_matched_steps, train_methods, training_order
-from relevance_distill.student.train import CHECKPOINT_DIR, build_examples, train_student, without_verdict
+from relevance_distill.student.compare import (
+    compute_matched_steps,
+    train_methods,
+    training_order,
+)
+from relevance_distill.student.train import (
+    CHECKPOINT_DIR,
+    build_examples,
+    train_student,
+    without_verdict,
+)
 
 
 def _weights(directory):

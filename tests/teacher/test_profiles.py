@@ -20,7 +20,7 @@ def test_builtin_profiles_validate():
 
 
 def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
-    from relevance_distill.data.generate import DISTRICTS
+    from relevance_distill.builtin_world.generate import DISTRICTS
 
     deep, strong = teacher_config("deep"), teacher_config("strong")
     assert strong.cpt.max_steps == 10 * deep.cpt.max_steps and strong.sft.learning_rate == deep.sft.learning_rate / 3
@@ -33,7 +33,7 @@ def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
 
 
 def test_counterfactual_is_the_strong_teacher_six_layers_deep_with_counterfactual_pairs_for_every_check():
-    from relevance_distill.data.generate import COUNTERFACTUAL_CHECKS
+    from relevance_distill.builtin_world.generate import COUNTERFACTUAL_CHECKS
 
     strong, counterfactual = teacher_config("strong"), teacher_config("counterfactual")
     assert counterfactual.cpt.tiny_layers == counterfactual.sft.tiny_layers == 6 != strong.sft.tiny_layers

@@ -6,7 +6,12 @@ import random
 
 import pytest
 
-from relevance_distill.prompts import AnswerParseError, build_prompt, format_answer, parse_answer
+from relevance_distill.prompts import (
+    AnswerParseError,
+    build_prompt,
+    format_answer,
+    parse_answer,
+)
 from relevance_distill.schemas import get_label_scheme
 
 SCHEME = get_label_scheme("local_services")

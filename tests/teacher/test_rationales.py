@@ -4,7 +4,11 @@ consistency head without chains."""
 from __future__ import annotations
 
 from relevance_distill.schemas import get_label_scheme
-from relevance_distill.teacher.rationales import RationaleConfig, _first_agreeing_chain, write_rationales
+from relevance_distill.teacher.rationales import (
+    RationaleConfig,
+    _first_agreeing_chain,
+    write_rationales,
+)
 from relevance_distill.teacher.reward import preference_pairs, trained_heads
 
 SCHEME = get_label_scheme("local_services")

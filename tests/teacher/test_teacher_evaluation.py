@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from relevance_distill.annotate.engines import EngineConfig
+from relevance_distill.config import EngineConfig
 from relevance_distill.prompts import format_answer
 from relevance_distill.schemas import QueryServicePair, Service, get_label_scheme
 from relevance_distill.teacher import evaluate

@@ -11,12 +11,12 @@ import json
 import numpy as np
 import torch
 
+from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.data.split import split_pairs
+from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
-from relevance_distill.teacher.common import load_causal_lm
 from relevance_distill.teacher.profiles import teacher_config
 from relevance_distill.teacher.run import run_teacher
 

@@ -10,14 +10,22 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from relevance_distill.builtin_world.generate import (
+    counterfactual_pairs,
+    generate_dataset,
+)
 from relevance_distill.config import DataGenerationConfig
-from relevance_distill.data.generate import counterfactual_pairs, generate_dataset
 from relevance_distill.data.readers import read_models
 from relevance_distill.prompts import format_answer, user_message
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import TeacherTrainConfig
 from relevance_distill.teacher.cpt import CPTConfig, run_cpt
-from relevance_distill.teacher.reward import RewardConfig, RewardModel, rule_scores, train_reward_model
+from relevance_distill.teacher.reward import (
+    RewardConfig,
+    RewardModel,
+    rule_scores,
+    train_reward_model,
+)
 from relevance_distill.teacher.sft import SFTStageConfig, run_sft
 
 SCHEME = get_label_scheme("local_services")
@@ -39,7 +47,8 @@ def test_tiny_config_enforces_vllm_head_dims():
 def test_a_saved_tiny_teacher_reads_text_as_it_was_trained_every_digit_a_token(tmp_path):
     """The tokenizer CPT trains with is the one SFT, evaluation and annotation load back (a Qwen2 tokenizer is rebuilt
     from vocabulary and merges at load): the same ids for English, Chinese and prices, and lossless decoding."""
-    from relevance_distill.teacher.common import build_tiny_causal_lm, load_causal_lm
+    from relevance_distill.llm.loading import load_causal_lm
+    from relevance_distill.teacher.common import build_tiny_causal_lm
 
     texts = ["Golden Hotpot (Chaoyang) | price: 1288 | under 300 yuan in Chaoyang, About 212 per person.",
              "朝阳 火锅 80元以内 位置:要求朝阳,商户在海淀,不满足。人均约95元。", "noodles 88, 99 or 128 near Haidian"] * 40
@@ -91,7 +100,7 @@ def test_rule_dimensions():
 
 
 def test_digit_steps_count_as_the_prices_they_compare_for_faithfulness(data):
-    from relevance_distill.data.generate import DIGIT_COMPARISON
+    from relevance_distill.builtin_world.generate import DIGIT_COMPARISON
 
     config = RewardConfig()
     _, pairs = data
@@ -204,7 +213,12 @@ def _entity_sequence(text: str, entities: list[list[str]]) -> list[tuple[int, in
 
 
 def test_augmented_copies_rename_districts_consistently_and_keep_every_price_comparison(data):
-    from relevance_distill.data.generate import DIGIT_COMPARISON, DISTRICTS, compared_numbers, digit_comparison
+    from relevance_distill.builtin_world.generate import (
+        DIGIT_COMPARISON,
+        DISTRICTS,
+        compared_numbers,
+        digit_comparison,
+    )
     from relevance_distill.teacher.sft import ExampleAugmenter, sft_examples
 
     _, pairs = data
@@ -244,8 +258,12 @@ def test_entity_swap_groups_are_validated():
 
 
 def test_examples_matching_the_oversample_pattern_get_that_many_more_augmented_copies(data):
-    from relevance_distill.data.generate import DISTRICTS, EQUAL_DISTRICT_CHECK
-    from relevance_distill.teacher.sft import augmented_examples, oversampled, sft_examples
+    from relevance_distill.builtin_world.generate import DISTRICTS, EQUAL_DISTRICT_CHECK
+    from relevance_distill.teacher.sft import (
+        augmented_examples,
+        oversampled,
+        sft_examples,
+    )
 
     _, pairs = data
     examples = sft_examples(pairs, SCHEME, None)
@@ -281,7 +299,7 @@ def test_counterfactual_checks_are_validated():
 
 
 def test_sft_trains_on_the_augmented_copies(data, tmp_path):
-    from relevance_distill.data.generate import DISTRICTS
+    from relevance_distill.builtin_world.generate import DISTRICTS
 
     _, pairs = data
     config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,

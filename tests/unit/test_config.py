@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from relevance_distill.config import ConfigError, PrepareDataConfig, RunConfig, load_config, parse_config
+from relevance_distill.config import (
+    ConfigError,
+    PrepareDataConfig,
+    RunConfig,
+    load_config,
+    parse_config,
+)
 
 
 def test_defaults_are_valid():

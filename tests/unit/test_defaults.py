@@ -11,12 +11,19 @@ import pytest
 import yaml
 
 from pipelines.compile import built_components, compile_all
-from relevance_distill.annotate.engines import EngineConfig
 from relevance_distill.config import (
-    AnnotationRunConfig, EvaluationConfig, GateConfig, KubernetesConfig, PrepareDataConfig, StudentTrainConfig,
-    TeacherRunConfig, field_default, pipeline_defaults,
+    AnnotationRunConfig,
+    EngineConfig,
+    EvaluationConfig,
+    GateConfig,
+    KubernetesConfig,
+    PrepareDataConfig,
+    StudentTrainConfig,
+    TeacherRunConfig,
+    field_default,
 )
 from relevance_distill.export import ExportConfig
+from relevance_distill.pipeline_parameters import pipeline_defaults
 from relevance_distill.rollout.abtest import ABTestConfig
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 

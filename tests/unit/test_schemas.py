@@ -4,7 +4,14 @@ import pytest
 from pydantic import ValidationError
 
 from relevance_distill.schemas import (
-    BUILTIN_LABEL_SCHEMES, Annotation, LabelGrade, LabelScheme, QueryServicePair, Service, get_label_scheme, make_pair_id,
+    BUILTIN_LABEL_SCHEMES,
+    Annotation,
+    LabelGrade,
+    LabelScheme,
+    QueryServicePair,
+    Service,
+    get_label_scheme,
+    make_pair_id,
 )
 
 

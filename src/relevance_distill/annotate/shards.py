@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
-from relevance_distill.annotate.consistency import aggregate
-from relevance_distill.annotate.label_probs import label_distributions
 from relevance_distill.data.readers import iter_models, read_models, write_jsonl
+from relevance_distill.llm.consistency import aggregate
+from relevance_distill.llm.label_probs import label_distributions
 from relevance_distill.progress import Progress, report_result
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
@@ -153,7 +153,7 @@ def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri:
                              reward_model_uri: str = "") -> dict[str, Any]:
     """One shard of the annotation step (what one pod of the fan-out does): the engine starts only when the shard
     is not already published, and is shut down afterwards. Returns the shard's stats and ``shard_uri``."""
-    from relevance_distill.annotate.engines import make_engine
+    from relevance_distill.llm.engines import make_engine
 
     if not teacher_model_uri:
         raise ValueError("no teacher: set teacher_model_uri (or trained_teacher_model_uri)")

@@ -9,13 +9,18 @@ import typer
 
 from relevance_distill import storage
 from relevance_distill.cli.common import abtest_app, fail, read_pairs
-from relevance_distill.config import ConfigError, DataGenerationConfig, load_config, parse_config
+from relevance_distill.config import (
+    ConfigError,
+    DataGenerationConfig,
+    load_config,
+    parse_config,
+)
 
 
 def _builtin_pool(seed: int, stable_scores: Optional[str] = None, canary_scores: Optional[str] = None):
     import tempfile
 
-    from relevance_distill.data.generate import generate_dataset
+    from relevance_distill.builtin_world.generate import generate_dataset
     from relevance_distill.data.readers import iter_jsonl
     from relevance_distill.rollout.simulate import QueryPool
     from relevance_distill.schemas import get_label_scheme

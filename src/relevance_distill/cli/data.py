@@ -9,8 +9,20 @@ from typing import Annotated, Optional
 import typer
 
 from relevance_distill import storage
-from relevance_distill.cli.common import FORMATS, data_app, fail, print_counts, row_progress
-from relevance_distill.config import ConfigError, DataGenerationConfig, PrepareDataConfig, config_from_arguments, parse_config
+from relevance_distill.cli.common import (
+    FORMATS,
+    data_app,
+    fail,
+    print_counts,
+    row_progress,
+)
+from relevance_distill.config import (
+    ConfigError,
+    DataGenerationConfig,
+    PrepareDataConfig,
+    config_from_arguments,
+    parse_config,
+)
 
 
 @data_app.command("generate")
@@ -25,7 +37,7 @@ def data_generate(
     chinese_share: Annotated[Optional[float], typer.Option(help="Share of Chinese queries and services (default 0.4).")] = None,
 ) -> None:
     """Generate the built-in local-services data (seeded, deterministic)."""
-    from relevance_distill.data.generate import generate_dataset
+    from relevance_distill.builtin_world.generate import generate_dataset
 
     try:
         config = config_from_arguments(DataGenerationConfig, seed=seed, num_services=services, num_queries=queries,

@@ -9,8 +9,19 @@ from typing import Annotated, Optional
 import typer
 
 from relevance_distill import storage
-from relevance_distill.cli.common import app, fail, print_counts, read_pairs, scheme_from
-from relevance_distill.config import DEFAULT_STUDENT_METHODS, STUDENT_METHODS, ConfigError, load_config
+from relevance_distill.cli.common import (
+    app,
+    fail,
+    print_counts,
+    read_pairs,
+    scheme_from,
+)
+from relevance_distill.config import (
+    DEFAULT_STUDENT_METHODS,
+    STUDENT_METHODS,
+    ConfigError,
+    load_config,
+)
 
 SCHEME_HELP = "Built-in label scheme name or a label_scheme.json (default: the prepared data's default scheme)."
 
@@ -59,15 +70,17 @@ def evaluate_command(
     label_scheme: Annotated[Optional[str], typer.Option(help=SCHEME_HELP)] = None,
     teacher_macro_f1: Annotated[Optional[float], typer.Option(help="Teacher macro-F1 on the same gold set (retention).")] = None,
     latency_requests: Annotated[Optional[int], typer.Option(help="Timed 1 × 50 requests per model (default 30; 0 skips).")] = None,
+    dev: Annotated[Optional[str], typer.Option(help="Gold dev pairs (JSONL): every method is also measured there, "
+                                               "where `gate` compares the distilled student with the gold-only one.")] = None,
 ) -> None:
-    """Evaluate every trained method on a gold test set and write the report (metrics only; `gate` decides)."""
+    """Evaluate every trained method on a gold test set (and dev) and write the report (metrics only; `gate` decides)."""
     from relevance_distill.config import EvaluationConfig, config_from_arguments
     from relevance_distill.evaluation.evaluate import evaluate_trained
 
     try:
         config = config_from_arguments(EvaluationConfig, latency_requests=latency_requests)
         summary = evaluate_trained(models, read_pairs(test), scheme_from(label_scheme), out, teacher_macro_f1,
-                                   config.latency_requests)
+                                   config.latency_requests, read_pairs(dev) if dev else None)
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
     print_counts("evaluation (test)", {m: f"macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f}, "
@@ -82,9 +95,10 @@ def gate_command(
     production_metrics: Annotated[Optional[str], typer.Option(help="metrics.json of the model in production (same test set).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Where to write gate.json (default EVALUATION/gate.json).")] = None,
 ) -> None:
-    """The release gate, as the pipeline's gate step decides it: thresholds and no regression against production.
-    Exits 1 when the candidate fails."""
-    from relevance_distill.evaluation.gate import GateConfig, gate_evaluation
+    """The release gate, as the pipeline's gate step decides it: the distilled student against the gold-only one on
+    dev (which is published), thresholds and no regression against production. Exits 1 when it fails."""
+    from relevance_distill.config import GateConfig
+    from relevance_distill.evaluation.gate import gate_evaluation
 
     try:
         config = load_config(GateConfig, config_file) if config_file else GateConfig()
@@ -94,7 +108,8 @@ def gate_command(
         fail(str(error))
     path = out or evaluation / "gate.json"
     path.write_text(json.dumps(decision, indent=2), encoding="utf-8")
-    print(f"gate {'PASSED' if decision['passed'] else 'FAILED'}: {'; '.join(decision['reasons'])}")
+    published = f" ({decision['published_method']} published)" if decision["passed"] else ""
+    print(f"gate {'PASSED' if decision['passed'] else 'FAILED'}{published}: {'; '.join(decision['reasons'])}")
     print(f"written: {path}")
     if not decision["passed"]:
         raise typer.Exit(code=1)

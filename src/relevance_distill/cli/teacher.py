@@ -7,7 +7,13 @@ from typing import Annotated, Optional
 import typer
 
 from relevance_distill import storage
-from relevance_distill.cli.common import app, fail, print_counts, read_pairs, scheme_from
+from relevance_distill.cli.common import (
+    app,
+    fail,
+    print_counts,
+    read_pairs,
+    scheme_from,
+)
 from relevance_distill.config import ConfigError
 
 
@@ -59,9 +65,18 @@ def annotate_command(
     tensor_parallel_size: Annotated[Optional[int], typer.Option(help="GPUs per vLLM replica (default 1).")] = None,
 ) -> None:
     """Annotate pairs with the teacher: sharded, self-consistent, resumable; merge with accounting."""
-    from relevance_distill.annotate.engines import EngineConfig, make_engine
-    from relevance_distill.annotate.shards import annotate_shard, merge_shards, read_input_pairs
-    from relevance_distill.config import KubernetesConfig, config_from_arguments, field_default
+    from relevance_distill.annotate.shards import (
+        annotate_shard,
+        merge_shards,
+        read_input_pairs,
+    )
+    from relevance_distill.config import (
+        EngineConfig,
+        KubernetesConfig,
+        config_from_arguments,
+        field_default,
+    )
+    from relevance_distill.llm.engines import make_engine
     from relevance_distill.teacher.stages import load_reward_model
 
     shards = shards or field_default(KubernetesConfig, "annotation_shards")

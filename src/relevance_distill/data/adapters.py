@@ -21,7 +21,12 @@ from pydantic import ValidationError
 
 from relevance_distill.config import DEFAULT_SCHEME_FOR_FORMAT
 from relevance_distill.data.readers import iter_rows
-from relevance_distill.schemas import LabelScheme, QueryServicePair, Service, make_pair_id
+from relevance_distill.schemas import (
+    LabelScheme,
+    QueryServicePair,
+    Service,
+    make_pair_id,
+)
 
 
 class RowError(ValueError):

@@ -30,13 +30,16 @@ from relevance_distill.config import PrepareDataConfig
 from relevance_distill.data.adapters import open_adapter
 from relevance_distill.data.readers import JsonlWriter, iter_models
 from relevance_distill.data.split import StatsAccumulator, assign_groups, split_key
-from relevance_distill.data.validate import ValidationReport, normalised_query, validate_stream
-from relevance_distill.evaluation.evaluate import fingerprint_entries
+from relevance_distill.data.validate import (
+    ValidationReport,
+    normalised_query,
+    validate_stream,
+)
+from relevance_distill.layout import UNLABELED_FILE
 from relevance_distill.progress import report_result
-from relevance_distill.schemas import LabelScheme, QueryServicePair
+from relevance_distill.schemas import LabelScheme, QueryServicePair, fingerprint_entries
 
 TEST_SPLIT = "test"
-UNLABELED_FILE = "unlabeled.jsonl"
 
 
 class InputDataError(ValueError):
@@ -206,18 +209,3 @@ def split_uris(output_uri: str, names: tuple[str, ...] = ("train", "dev", "test"
     """Where ``prepare_dataset`` published each split (and, as 'unlabeled', the pairs the teacher annotates)."""
     uris = {name: storage.join(output_uri, f"{name}.jsonl") for name in names}
     return {**uris, "unlabeled": storage.join(output_uri, UNLABELED_FILE)}
-
-
-def prepare_builtin(directory: str | Path, generation: Any = None, config: PrepareDataConfig | None = None) -> dict[str, str]:
-    """The main job's built-in data (generated with GENERATION, default the demo sizes) prepared into DIRECTORY
-    as the prepare stage does it: the split URIs, 'unlabeled' (logs minus dev/test queries) and 'corpus'.
-    Benchmarks measure on exactly the main job's splits this way; an existing preparation is reused."""
-    from relevance_distill.config import DataGenerationConfig
-    from relevance_distill.data.generate import generate_dataset
-
-    raw, prepared = Path(directory) / "builtin", Path(directory) / "prepared"
-    if not (prepared / storage.MANIFEST_NAME).is_file():
-        generate_dataset(generation or DataGenerationConfig(), raw)
-        prepare_dataset(str(raw / "labeled.jsonl"), str(prepared), config or PrepareDataConfig(),
-                        unlabeled_uri=str(raw / "search_logs.jsonl"))
-    return {**split_uris(str(prepared)), "corpus": str(raw / "corpus.jsonl")}

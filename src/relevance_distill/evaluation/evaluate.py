@@ -7,15 +7,23 @@ release: the gate step reads ``metrics.json`` (``evaluation/gate.py``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from relevance_distill.config import GOLD_ONLY_METHOD, PRIMARY_STUDENT_METHOD
-from relevance_distill.evaluation.metrics import classification_report, expected_scores
+from relevance_distill.evaluation.metrics import (
+    classification_report,
+    expected_scores,
+    ordinal_predictions,
+    paired_bootstrap,
+)
 from relevance_distill.progress import report_result
-from relevance_distill.schemas import LabelScheme, QueryServicePair
+from relevance_distill.schemas import (
+    LabelScheme,
+    QueryServicePair,
+    test_set_fingerprint,
+)
 
 # Written by the student trainer next to the methods it trained (student/compare.py).
 TRAINING_RECORD = "training.json"
@@ -33,16 +41,6 @@ def save_decoding(model_dir: str | Path, cutpoints: list[float], dev: dict[str, 
 def load_cutpoints(model_dir: str | Path) -> list[float] | None:
     path = Path(model_dir, DECODING_FILE)
     return json.loads(path.read_text(encoding="utf-8"))["cutpoints"] if path.is_file() else None
-
-
-def fingerprint_entries(entries: list[str]) -> str:
-    """sha256 over the sorted 'pair_id<TAB>label' lines of a gold set (prepare streams them in)."""
-    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
-
-
-def test_set_fingerprint(pairs: list[QueryServicePair]) -> str:
-    """Identifies the gold set, so a gate never compares metrics measured on different data."""
-    return fingerprint_entries([f"{p.pair_id}\t{p.label}" for p in pairs])
 
 
 def model_size(model_dir: str | Path, classifier: Any) -> dict[str, Any]:
@@ -83,8 +81,10 @@ def predict_probabilities(classifier: Any, encoder: Any, pairs: list[QueryServic
 
 def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
                      teacher_macro_f1: float | None = None, latency_requests: int = 30,
-                     num_threads: int | None = None) -> dict[str, Any]:
-    """Standard-view metrics of the model in ``model_dir`` on ``test_pairs`` (gold labels), size and latency.
+                     num_threads: int | None = None, dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
+    """Standard-view metrics of the model in ``model_dir`` on ``test_pairs`` (gold labels), size and latency. With
+    DEV_PAIRS also its dev metrics and per-pair dev labels under both decodings (``dev``, ``dev_predictions``): what
+    the gate compares methods by, so that the test set is read only to report.
 
     Inputs are built with the token budget the model was trained with (its ``views.json``).
     """
@@ -118,6 +118,19 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     if teacher_macro_f1:
         metrics["teacher_macro_f1"] = teacher_macro_f1
         metrics["retention"] = report["macro_f1"] / teacher_macro_f1
+    dev_gold = [pair for pair in dev_pairs or [] if pair.label is not None]
+    if dev_gold:
+        cutpoints = load_cutpoints(model_dir)
+        dev_probabilities = predict_probabilities(classifier, encoder, dev_gold)
+        dev_report = classification_report([p.label for p in dev_gold], dev_probabilities, scheme, None, cutpoints)
+        metrics["dev"] = {key: dev_report[key] for key in ("count", "macro_f1", "qwk")}
+        if "ordinal" in dev_report:
+            metrics["dev"]["ordinal"] = {key: dev_report["ordinal"][key] for key in ("macro_f1", "qwk")}
+        ordinal = ordinal_predictions(dev_probabilities, cutpoints) if cutpoints is not None else None
+        metrics["dev_predictions"] = [
+            {"pair_id": p.pair_id, "query": p.group_key, "gold": scheme.index(p.label), "argmax": int(row.argmax()),
+             **({"ordinal": int(ordinal[i])} if ordinal is not None else {})}
+            for i, (p, row) in enumerate(zip(dev_gold, dev_probabilities))]
     return metrics
 
 
@@ -127,35 +140,94 @@ def primary_method(methods: list[str]) -> str:
     return PRIMARY_STUDENT_METHOD if PRIMARY_STUDENT_METHOD in methods else methods[0]
 
 
-def teacher_versus_gold_only(teacher_macro_f1: float | None, gold_only_macro_f1: float | None) -> dict[str, Any] | None:
-    """Whether the teacher labels better than a student trained without it (None unless both were measured): a
-    teacher that does not cannot be what makes a distilled student good."""
-    if teacher_macro_f1 is None or gold_only_macro_f1 is None:
+def verdict(interval: list[float]) -> str:
+    """'better', 'worse' or 'not distinguishable': where a 95 % interval of a difference lies against zero."""
+    return "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "not distinguishable"
+
+
+def dev_comparison(first: list[dict[str, Any]], second: list[dict[str, Any]], key_first: str, key_second: str,
+                   num_labels: int) -> dict[str, Any]:
+    """Macro-F1 of FIRST minus SECOND on the same dev pairs (each a list of per-pair rows with pair_id, query, gold
+    and the predicted label under KEY_*), with its 95 % bootstrap interval over dev queries and the verdict."""
+    import numpy as np
+
+    if [row["pair_id"] for row in first] != [row["pair_id"] for row in second]:
+        raise ValueError("a dev comparison needs both sides' labels for the same dev pairs in the same order")
+    gold = np.array([row["gold"] for row in first])
+    result = paired_bootstrap(gold, np.array([row[key_first] for row in first]),
+                              np.array([row[key_second] for row in second]), [row["query"] for row in first], num_labels)
+    return {**result, "verdict": verdict(result["ci"])}
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.1f}"
+
+
+def teacher_versus_gold_only(teacher_evaluation: dict[str, Any] | None, gold_only: list[dict[str, Any]] | None,
+                             num_labels: int, test: tuple[float | None, float | None] = (None, None)) -> dict[str, Any] | None:
+    """Whether the teacher labels the dev pairs better than the student trained without it, as an interval (a
+    teacher that does not cannot be what makes a distilled student good). TEACHER_EVALUATION is the one the teacher
+    was published with (its ``dev`` labels); GOLD_ONLY the gold-only student's dev rows. TEST (teacher, gold-only
+    test macro-F1) is reported beside it. None when either side was not measured on these dev pairs."""
+    dev = (teacher_evaluation or {}).get("dev")
+    if not dev or not gold_only or dev["pair_ids"] != [row["pair_id"] for row in gold_only]:
         return None
-    margin = teacher_macro_f1 - gold_only_macro_f1
-    return {"teacher_macro_f1": teacher_macro_f1, "gold_only_macro_f1": gold_only_macro_f1,
-            "margin_points": round(100 * margin, 2), "teacher_beats_gold_only": margin > 0}
+    teacher_rows = [{**row, "teacher": label} for row, label in zip(gold_only, dev["predicted"])]
+    comparison = dev_comparison(teacher_rows, gold_only, "teacher", "argmax", num_labels)
+    low, high = comparison["ci"]
+    statement = {"better": "yes", "worse": "no: it is worse", "not distinguishable": "not shown"}[comparison["verdict"]]
+    return {"split": "dev", "teacher_macro_f1": dev["macro_f1"],
+            "gold_only_macro_f1": dev["macro_f1"] - comparison["difference"],
+            "difference": comparison["difference"], "ci": comparison["ci"], "queries": comparison["queries"],
+            "verdict": comparison["verdict"],
+            "teacher_beats_gold_only": f"{statement}: teacher − gold-only student {_points(comparison['difference'])} "
+                                       f"points of dev macro-F1, 95 % interval [{_points(low)}, {_points(high)}] over "
+                                       f"{comparison['queries']} dev queries",
+            "test": {"teacher_macro_f1": test[0], "gold_only_macro_f1": test[1]}}
+
+
+def versus_gold_only(dev_rows: dict[str, list[dict[str, Any]]], num_labels: int) -> dict[str, Any]:
+    """Every distilled method against the gold-only student on dev, under each decoding both sides have."""
+    if GOLD_ONLY_METHOD not in dev_rows:
+        return {}
+    gold_only = dev_rows[GOLD_ONLY_METHOD]
+    out: dict[str, Any] = {}
+    for method, rows in dev_rows.items():
+        if method == GOLD_ONLY_METHOD:
+            continue
+        out[method] = {decoding: dev_comparison(rows, gold_only, decoding, decoding, num_labels)
+                       for decoding in DECODINGS if rows and decoding in rows[0] and decoding in gold_only[0]}
+    return out
 
 
 def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QueryServicePair], scheme: LabelScheme,
                      out_dir: str | Path, teacher_macro_f1: float | None = None,
-                     histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30) -> dict[str, Any]:
-    """Evaluate every model on one test set and write the evaluation directory:
+                     histories: dict[str, dict[str, Any]] | None = None, latency_requests: int = 30,
+                     dev_pairs: list[QueryServicePair] | None = None,
+                     teacher_evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate every model on one test set (and DEV_PAIRS) and write the evaluation directory:
 
-    ``metrics/<method>.json``, ``predictions/<method>.jsonl``, ``metrics.json`` (the primary method's, which the
-    gate reads), ``summary.json`` (primary method, macro-F1 and QWK per method) and ``report.html``.
+    ``metrics/<method>.json``, ``predictions/<method>.jsonl`` (test), ``predictions/dev/<method>.jsonl``,
+    ``metrics.json`` (the primary method's), ``summary.json`` (primary method, macro-F1 and QWK per method, dev
+    macro-F1 per method, each distilled method against the gold-only student on dev, the teacher against it) and
+    ``report.html``. TEACHER_EVALUATION is the evaluation the teacher was published with.
     """
     from relevance_distill.evaluation.report import write_report
 
     out = Path(out_dir)
     (out / "metrics").mkdir(parents=True, exist_ok=True)
-    (out / "predictions").mkdir(exist_ok=True)
-    results = {}
+    (out / "predictions" / "dev").mkdir(parents=True, exist_ok=True)
+    results, dev_rows = {}, {}
     for method, directory in model_dirs.items():
-        metrics = evaluate_student(directory, test_pairs, scheme, teacher_macro_f1, latency_requests)
-        predictions = metrics.pop("predictions")
-        (out / "predictions" / f"{method}.jsonl").write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in predictions), encoding="utf-8")
+        metrics = evaluate_student(directory, test_pairs, scheme, teacher_macro_f1, latency_requests,
+                                   dev_pairs=dev_pairs)
+        for name, rows in (("", metrics.pop("predictions")), ("dev", metrics.pop("dev_predictions", None))):
+            if rows is not None:
+                (out / "predictions" / name / f"{method}.jsonl").write_text(
+                    "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        if "dev" in metrics:
+            dev_rows[method] = [json.loads(line) for line in
+                                (out / "predictions" / "dev" / f"{method}.jsonl").read_text(encoding="utf-8").splitlines()]
         results[method] = metrics
         (out / "metrics" / f"{method}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     primary = primary_method(list(results))
@@ -168,8 +240,11 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                "ordinal": {m: {key: r["test"]["ordinal"][key] for key in ("macro_f1", "qwk")}
                            for m, r in results.items() if "ordinal" in r["test"]},
                "retention": results[primary].get("retention"),
+               "dev_macro_f1": {m: r["dev"]["macro_f1"] for m, r in results.items() if "dev" in r},
+               "versus_gold_only": versus_gold_only(dev_rows, scheme.num_labels),
                "teacher_vs_gold_only": teacher_versus_gold_only(
-                   teacher_macro_f1, results[GOLD_ONLY_METHOD]["test"]["macro_f1"] if GOLD_ONLY_METHOD in results else None),
+                   teacher_evaluation, dev_rows.get(GOLD_ONLY_METHOD), scheme.num_labels,
+                   (teacher_macro_f1, results[GOLD_ONLY_METHOD]["test"]["macro_f1"] if GOLD_ONLY_METHOD in results else None)),
                "report": "report.html"}
     (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {**summary, "methods": results, "report": str(report)}
@@ -185,11 +260,13 @@ def trained_methods(models_dir: str | Path) -> list[str]:
 
 def evaluate_trained(models_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
                      out_dir: str | Path, teacher_macro_f1: float | None = None,
-                     latency_requests: int = 30) -> dict[str, Any]:
+                     latency_requests: int = 30, dev_pairs: list[QueryServicePair] | None = None,
+                     teacher_evaluation: dict[str, Any] | None = None) -> dict[str, Any]:
     """``evaluate_methods`` over every method of one student training run, with its training curves."""
     methods = trained_methods(models_dir)
     return evaluate_methods({m: Path(models_dir) / m / BEST_DIR for m in methods}, test_pairs, scheme, out_dir,
-                            teacher_macro_f1, read_histories(models_dir, methods), latency_requests)
+                            teacher_macro_f1, read_histories(models_dir, methods), latency_requests, dev_pairs,
+                            teacher_evaluation)
 
 
 def read_histories(training_dir: str | Path, methods: list[str]) -> dict[str, dict[str, Any]]:
@@ -217,20 +294,27 @@ def kfp_scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
 
 def evaluation_step(models_dir: str | Path, test_uri: str, out_dir: str | Path, scheme: LabelScheme,
                     config: Any = None, teacher_macro_f1: float | None = None, teacher_model_uri: str = "",
-                    publish_uri: str = "") -> dict[str, Any]:
-    """The evaluation step: every method of a training run on the gold test set at TEST_URI. The teacher's
-    macro-F1 for retention is TEACHER_MACRO_F1, else the one TEACHER_MODEL_URI was published with when it covers
-    the same test pairs. The directory is published to PUBLISH_URI when given."""
+                    publish_uri: str = "", dev_uri: str = "") -> dict[str, Any]:
+    """The evaluation step: every method of a training run on the gold test set at TEST_URI (and the dev set at
+    DEV_URI, what the gate compares by). The teacher's macro-F1 for retention is TEACHER_MACRO_F1, else the one
+    TEACHER_MODEL_URI was published with when it covers the same test pairs. The directory is published to
+    PUBLISH_URI when given."""
     from relevance_distill import storage
     from relevance_distill.config import EvaluationConfig
     from relevance_distill.data.readers import read_models
-    from relevance_distill.evaluation.retention import teacher_macro_f1_on
+    from relevance_distill.evaluation.retention import (
+        published_evaluation,
+        teacher_macro_f1_on,
+    )
 
     config = config or EvaluationConfig()
     test_pairs = read_models(test_uri, QueryServicePair)
+    dev_pairs = read_models(dev_uri, QueryServicePair) if dev_uri else None
     if not teacher_macro_f1 and teacher_model_uri:
         teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_model_uri)
-    summary = evaluate_trained(models_dir, test_pairs, scheme, out_dir, teacher_macro_f1, config.latency_requests)
+    teacher_evaluation = published_evaluation(teacher_model_uri) if teacher_model_uri else None
+    summary = evaluate_trained(models_dir, test_pairs, scheme, out_dir, teacher_macro_f1, config.latency_requests,
+                               dev_pairs, teacher_evaluation)
     retention = summary.get("retention")
     report_result("test macro-F1 " + ", ".join(f"{method} {value:.4f}" for method, value in summary["macro_f1"].items())
                   + ("" if retention is None else f"; retention {retention:.3f}"))

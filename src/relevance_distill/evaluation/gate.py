@@ -1,37 +1,18 @@
-"""The release gate: a candidate ships only if it clears absolute thresholds and does not regress against
-the model in production, measured on the same test set."""
+"""The release gate: which student a run publishes, if any.
+
+The distilled student is compared with the gold-only student trained in the same run, on dev (the test set is only
+read to report): when it trails by more than ``max_loss_to_gold_only`` the run publishes the gold-only student or
+fails (``when_worse_than_gold_only``). The published student must then clear absolute thresholds and not regress
+against the model in production, measured on the same test set."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field
-
-from relevance_distill.schemas import StrictModel
-
-
-class GateConfig(StrictModel):
-    """Thresholds of the release gate."""
-
-    min_macro_f1: float = Field(default=0.5, ge=0, le=1, description="Lowest acceptable test macro-F1.")
-    min_retention: float = Field(
-        default=0.8, ge=0, description="Lowest student macro-F1 ÷ teacher macro-F1 on the same test set; 0 skips the check."
-    )
-    max_regression: float = Field(
-        default=0.01, ge=0, description="Largest allowed drop of each compared metric against production (absolute)."
-    )
-    compared_metrics: list[str] = Field(
-        default_factory=lambda: ["macro_f1", "qwk"],
-        description="Metrics compared with the production model (keys of metrics.json 'test').",
-    )
-    decoding: Literal["argmax", "ordinal"] = Field(
-        default="argmax", description="Which decoder's test metrics the gate checks: 'argmax' (most probable label) or "
-        "'ordinal' (expected grade with cut-points tuned on dev for QWK).")
-    max_p99_latency_ms: float | None = Field(
-        default=None, gt=0, description="Highest acceptable p99 latency for one query × 50 services; None skips."
-    )
+from relevance_distill.config import GOLD_ONLY_METHOD, GateConfig
+from relevance_distill.layout import EVALUATION_SUMMARY
 
 
 def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:
@@ -47,7 +28,7 @@ def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:
 
 
 def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dict[str, Any] | None = None,
-                  teacher_macro_f1: float | None = None) -> dict[str, Any]:
+                  teacher_macro_f1: float | None = None, distilled: bool = True) -> dict[str, Any]:
     """Decide pass/fail. ``candidate``/``production`` are metrics.json documents (``test`` section used); the
     teacher's macro-F1 defaults to the one the evaluation measured retention with (``candidate["teacher_macro_f1"]``).
 
@@ -64,7 +45,10 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     value = test["macro_f1"]
     check("min_macro_f1", value, config.min_macro_f1, value >= config.min_macro_f1,
           f"macro-F1 ({config.decoding}) {value:.4f} {'>=' if value >= config.min_macro_f1 else '<'} minimum {config.min_macro_f1}")
-    if config.min_retention > 0:
+    if config.min_retention > 0 and not distilled:
+        check("min_retention", None, config.min_retention, True,
+              "retention not checked: the gold-only student learns nothing from the teacher")
+    elif config.min_retention > 0:
         if teacher_macro_f1 is None or teacher_macro_f1 <= 0:
             check("min_retention", None, config.min_retention, False,
                   "retention cannot be checked: no teacher macro-F1 on the same gold set was given")
@@ -93,11 +77,56 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     return {"passed": not failed, "reasons": failed or [c["reason"] for c in checks], "checks": checks}
 
 
+def versus_gold_only(summary: dict[str, Any], config: GateConfig) -> tuple[str | None, dict[str, Any] | None]:
+    """The method to publish after comparing the evaluation's primary (distilled) method with the gold-only student
+    on dev, and the check that says why (None when there is nothing to compare or the comparison is off)."""
+    candidate = summary.get("primary")
+    if (config.max_loss_to_gold_only is None or candidate in (None, GOLD_ONLY_METHOD)
+            or GOLD_ONLY_METHOD not in summary.get("macro_f1", {})):
+        return candidate, None
+    comparison = summary.get("versus_gold_only", {}).get(candidate, {}).get(config.decoding)
+    if comparison is None:
+        return candidate, {"name": "not_worse_than_gold_only", "value": None, "threshold": config.max_loss_to_gold_only,
+                           "passed": False, "outcome": "failed",
+                           "reason": f"{candidate} cannot be compared with {GOLD_ONLY_METHOD} on dev: the evaluation has "
+                                     "no dev metrics (evaluate with the dev split, or set gate.max_loss_to_gold_only to "
+                                     "null to skip the comparison)"}
+    difference, (low, high) = comparison["difference"], comparison["ci"]
+    within = -difference <= config.max_loss_to_gold_only
+    measured = (f"{candidate} − {GOLD_ONLY_METHOD} on dev ({config.decoding}): {difference:+.4f} macro-F1, 95 % interval "
+                f"[{low:+.4f}, {high:+.4f}] over {comparison['queries']} queries; largest allowed loss "
+                f"{config.max_loss_to_gold_only}")
+    if within:
+        outcome, reason = "distilled", f"{measured}: the distilled student is published"
+    elif config.when_worse_than_gold_only == "publish_gold_only":
+        outcome, reason = "gold_only", (f"{measured}: the distilled student trails the student trained without the "
+                                        f"teacher, so {GOLD_ONLY_METHOD} is published instead")
+    else:
+        outcome, reason = "failed", f"{measured}: the distilled student trails the student trained without the teacher"
+    check = {"name": "not_worse_than_gold_only", "value": difference, "threshold": -config.max_loss_to_gold_only,
+             "passed": outcome != "failed", "outcome": outcome, "reason": reason, "comparison": comparison}
+    return (GOLD_ONLY_METHOD if outcome == "gold_only" else candidate), check
+
+
 def gate_evaluation(evaluation_dir: str | Path, config: GateConfig, production: dict[str, Any] | None = None,
                     teacher_macro_f1: float | None = None) -> dict[str, Any]:
-    """The release decision for an evaluation directory (its ``metrics.json``: the primary method's metrics)."""
-    path = Path(evaluation_dir) / "metrics.json"
+    """The release decision for an evaluation directory: which method is published (``published_method``; the
+    primary one, ``candidate_method``, unless the gold-only student replaces it) and whether it clears the checks.
+    The published method's metrics come from ``metrics/<method>.json`` (``metrics.json`` when the directory has only
+    the primary method's)."""
+    directory = Path(evaluation_dir)
+    summary_path = directory / EVALUATION_SUMMARY
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    published, comparison = versus_gold_only(summary, config)
+    per_method = directory / "metrics" / f"{published}.json"
+    path = per_method if published and per_method.is_file() else directory / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{evaluation_dir} has no metrics.json: pass the output of the evaluation step")
     candidate = json.loads(path.read_text(encoding="utf-8"))
-    return evaluate_gate(candidate, config, production, teacher_macro_f1)
+    result = evaluate_gate(candidate, config, production, teacher_macro_f1, distilled=published != GOLD_ONLY_METHOD)
+    if comparison is not None:
+        result["checks"].insert(0, comparison)
+        failed = [c["reason"] for c in result["checks"] if not c["passed"]]
+        result.update(passed=not failed, reasons=failed or [c["reason"] for c in result["checks"]])
+    return {**result, "candidate_method": summary.get("primary"), "published_method": published,
+            "teacher_vs_gold_only": summary.get("teacher_vs_gold_only")}

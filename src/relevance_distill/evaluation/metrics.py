@@ -28,10 +28,14 @@ def per_class_prf(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def macro_f1(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> float:
-    """Mean F1 over the classes present in gold or predictions (sklearn's convention for absent classes)."""
-    matrix = confusion_matrix(gold, predicted, num_labels)
-    present = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
-    return float(per_class_prf(matrix)[2][present].mean()) if present.any() else 0.0
+    """Mean F1 over the classes present in gold or predictions (sklearn's convention for absent classes). A
+    prediction of -1 (no answer: a teacher output that did not parse) is wrong and claims no class: it lowers the
+    recall of the gold class without inventing a label."""
+    predicted = np.where(np.asarray(predicted) < 0, num_labels, predicted)
+    matrix = confusion_matrix(np.asarray(gold), predicted, num_labels + 1)
+    present = ((matrix.sum(axis=0) + matrix.sum(axis=1)) > 0)[:num_labels]
+    f1 = per_class_prf(matrix)[2][:num_labels]
+    return float(f1[present].mean()) if present.any() else 0.0
 
 
 def quadratic_weighted_kappa(gold: np.ndarray, predicted: np.ndarray, num_labels: int) -> float:
@@ -162,3 +166,24 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
             by_query[key].append((float(score), float(gold_index)))
         report["ndcg_at_10"] = ndcg_at_k(by_query, 10)
     return report
+
+
+def paired_bootstrap(gold: np.ndarray, first: np.ndarray, second: np.ndarray, groups: list[str] | np.ndarray,
+                     num_labels: int, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Macro-F1 of FIRST minus that of SECOND on the same gold pairs, with a 95 % percentile interval from resampling
+    whole queries (GROUPS: each pair's query key), the unit the data was split by. Both predictions see the same
+    resample, so the interval is of the paired difference."""
+    gold, first, second = np.asarray(gold), np.asarray(first), np.asarray(second)
+    groups = np.asarray(groups)
+    if not (len(gold) == len(first) == len(second) == len(groups)) or not len(gold):
+        raise ValueError(f"paired_bootstrap needs equal, non-empty arrays; got {len(gold)} gold, {len(first)} and "
+                         f"{len(second)} predictions, {len(groups)} query keys")
+    members = [np.flatnonzero(groups == query) for query in np.unique(groups)]
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(resamples):
+        index = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        samples.append(macro_f1(gold[index], first[index], num_labels) - macro_f1(gold[index], second[index], num_labels))
+    return {"difference": macro_f1(gold, first, num_labels) - macro_f1(gold, second, num_labels),
+            "ci": [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))],
+            "pairs": int(len(gold)), "queries": len(members), "resamples": resamples}

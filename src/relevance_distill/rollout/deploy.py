@@ -9,8 +9,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from relevance_distill.progress import report_result
-from relevance_distill.rollout.isvc import InferenceServiceConfig, build_isvc, canary, to_yaml, write_gitops
-from relevance_distill.rollout.patches import apply_request, canary_request, promote_request, rollback_request
+from relevance_distill.rollout.isvc import (
+    InferenceServiceConfig,
+    build_isvc,
+    to_yaml,
+    write_gitops,
+)
+from relevance_distill.rollout.patches import (
+    apply_request,
+    canary,
+    canary_request,
+    promote_request,
+    rollback_request,
+)
 
 Mode = Literal["apply", "gitops"]
 # The kustomize tree (base, rbac, overlays) ships inside the package; the repository's manifests/ links here.

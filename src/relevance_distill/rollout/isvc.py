@@ -96,27 +96,6 @@ def current_storage_uri(isvc: dict[str, Any]) -> str:
     return isvc["spec"]["predictor"]["model"]["storageUri"]
 
 
-def canary(isvc: dict[str, Any], storage_uri: str, model_version: str, percent: int) -> dict[str, Any]:
-    """ISVC with ``storage_uri`` rolled out to ``percent`` % of traffic (``patches.canary_request`` applied)."""
-    from relevance_distill.rollout.patches import apply_request, canary_request
-
-    return apply_request(isvc, canary_request(isvc, storage_uri, model_version, percent))
-
-
-def promote(isvc: dict[str, Any]) -> dict[str, Any]:
-    """ISVC with its canary serving all traffic and no canary fields left (``patches.promote_request`` applied)."""
-    from relevance_distill.rollout.patches import apply_request, promote_request
-
-    return apply_request(isvc, promote_request(isvc))
-
-
-def rollback(isvc: dict[str, Any]) -> dict[str, Any]:
-    """ISVC with the model its canary replaced back at 100 % (``patches.rollback_request`` applied)."""
-    from relevance_distill.rollout.patches import apply_request, rollback_request
-
-    return apply_request(isvc, rollback_request(isvc))
-
-
 def to_yaml(resource: dict[str, Any]) -> str:
     return yaml.safe_dump(resource, sort_keys=False)
 

@@ -161,3 +161,20 @@ def apply_request(live: dict[str, Any], request: PatchRequest) -> dict[str, Any]
     if request.content_type != JSON_PATCH:
         raise ValueError(f"unsupported content type {request.content_type!r}; allowed: [{JSON_PATCH!r}]")
     return jsonpatch.apply_patch(copy.deepcopy(live), request.body)
+
+
+# -- the resource after a verb (what GitOps mode writes) ----------------------------------------
+
+def canary(isvc: dict[str, Any], storage_uri: str, model_version: str, percent: int) -> dict[str, Any]:
+    """ISVC with ``storage_uri`` rolled out to ``percent`` % of traffic (``canary_request`` applied)."""
+    return apply_request(isvc, canary_request(isvc, storage_uri, model_version, percent))
+
+
+def promote(isvc: dict[str, Any]) -> dict[str, Any]:
+    """ISVC with its canary serving all traffic and no canary fields left (``promote_request`` applied)."""
+    return apply_request(isvc, promote_request(isvc))
+
+
+def rollback(isvc: dict[str, Any]) -> dict[str, Any]:
+    """ISVC with the model its canary replaced back at 100 % (``rollback_request`` applied)."""
+    return apply_request(isvc, rollback_request(isvc))

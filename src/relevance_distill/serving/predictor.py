@@ -22,9 +22,16 @@ from kserve.errors import InvalidInput
 from pydantic import ValidationError
 
 from relevance_distill import storage
+from relevance_distill.layout import EXPORT_INFO, LABEL_SCHEME_FILE
 from relevance_distill.schemas import LabelScheme, Service
-from relevance_distill.serving.backends import (AUTO, BACKENDS, batched_logits, fastest_backend, load_backend,
-                                                published_backends)
+from relevance_distill.serving.backends import (
+    AUTO,
+    BACKENDS,
+    batched_logits,
+    fastest_backend,
+    load_backend,
+    published_backends,
+)
 from relevance_distill.serving.limits import ServingLimits, check_raw_service
 
 logger = logging.getLogger(__name__)
@@ -75,14 +82,13 @@ class RelevancePredictor(Model):
         from transformers import AutoTokenizer
 
         from relevance_distill.encoding import ViewEncoder
-        from relevance_distill.export import EXPORT_INFO
         from relevance_distill.hf import quiet_transformers
 
         quiet_transformers()
         directory = locate_model(self.model_uri)
         info = json.loads((directory / EXPORT_INFO).read_text(encoding="utf-8"))
         self.version = str(info["version"])
-        self.scheme = LabelScheme.model_validate_json((directory / "label_scheme.json").read_text(encoding="utf-8"))
+        self.scheme = LabelScheme.model_validate_json((directory / LABEL_SCHEME_FILE).read_text(encoding="utf-8"))
         # One tokenizer and one session per process, reused by every request.
         tokenizer = AutoTokenizer.from_pretrained(directory)
         self.encoder = ViewEncoder(tokenizer, info["max_length"], info["max_length"], info["max_query_tokens"])

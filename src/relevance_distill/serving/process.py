@@ -8,7 +8,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from relevance_distill.processes import free_loopback_port, stop_process, wait_until_ready
+from relevance_distill.processes import (
+    free_loopback_port,
+    stop_process,
+    wait_until_ready,
+)
 
 
 class ModelServerProcess:

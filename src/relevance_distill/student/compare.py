@@ -11,7 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from relevance_distill.config import COMPUTE_MATCHED_METHODS, ConfigError, StudentTrainConfig
+from relevance_distill.config import (
+    COMPUTE_MATCHED_METHODS,
+    ConfigError,
+    StudentTrainConfig,
+)
 from relevance_distill.data.readers import read_models
 from relevance_distill.evaluation.evaluate import TRAINING_RECORD
 from relevance_distill.progress import report_result

@@ -24,7 +24,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from relevance_distill import storage
-from relevance_distill.hf import minilm_dir, quiet_transformers, train_wordpiece_tokenizer
+from relevance_distill.hf import (
+    minilm_dir,
+    quiet_transformers,
+    train_wordpiece_tokenizer,
+)
 from relevance_distill.schemas import LabelScheme
 
 PROJECTION_FILE = "projection_head.safetensors"

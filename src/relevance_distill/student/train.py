@@ -27,8 +27,17 @@ import torch
 
 from relevance_distill.config import StudentTrainConfig
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
-from relevance_distill.evaluation.evaluate import BEST_DIR, predict_probabilities, save_decoding
-from relevance_distill.evaluation.metrics import macro_f1, ordinal_predictions, quadratic_weighted_kappa, tune_cutpoints
+from relevance_distill.evaluation.evaluate import (
+    BEST_DIR,
+    predict_probabilities,
+    save_decoding,
+)
+from relevance_distill.evaluation.metrics import (
+    macro_f1,
+    ordinal_predictions,
+    quadratic_weighted_kappa,
+    tune_cutpoints,
+)
 from relevance_distill.progress import Progress, report_result
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy

@@ -81,7 +81,15 @@ def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> Any:
     with exactly those (NFC, Qwen2's split pattern: every digit a token of its own): otherwise CPT would train on
     one tokenization and SFT, evaluation and annotation would read another (whole-number tokens learnt in CPT would
     never be seen again)."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from tokenizers import (
+        Regex,
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
@@ -110,36 +118,6 @@ def build_tiny_causal_lm(texts: list[str], config: TeacherTrainConfig) -> tuple[
         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.eos_token_id)
     torch.manual_seed(config.seed)
     return Qwen2ForCausalLM(model_config), tokenizer
-
-
-def resolve_model_dir(uri: str) -> Path:
-    """A local, verified directory for a model URI (s3:// prefixes must have been published with a manifest)."""
-    if storage.is_s3(uri):
-        return storage.fetch_dir(uri)
-    path = storage.local_path(uri)
-    if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"teacher model {uri!r} is not a directory with config.json")
-    return path
-
-
-def load_causal_lm(uri: str) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM
-
-    from relevance_distill.hf import quiet_transformers
-
-    quiet_transformers()
-    directory = resolve_model_dir(uri)
-    return AutoModelForCausalLM.from_pretrained(directory), load_tokenizer(directory)
-
-
-def load_tokenizer(directory: str | Path) -> Any:
-    """A saved model's tokenizer, padding with end-of-text where it names no pad token (decoders often do not)."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(directory)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def last_checkpoint(output_dir: str | Path) -> str | None:

@@ -9,10 +9,10 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill.data.readers import iter_jsonl
+from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.teacher.common import (
     TeacherTrainConfig,
     build_tiny_causal_lm,
-    load_causal_lm,
     setup_training_process,
     train_and_save,
 )

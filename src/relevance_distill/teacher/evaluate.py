@@ -7,12 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from relevance_distill.annotate.consistency import majority_label
-from relevance_distill.annotate.engines import EngineConfig
-from relevance_distill.evaluation.metrics import confusion_matrix, macro_f1, per_class_prf, quadratic_weighted_kappa
+from relevance_distill.config import EngineConfig
+from relevance_distill.evaluation.metrics import (
+    macro_f1,
+    quadratic_weighted_kappa,
+)
+from relevance_distill.llm.consistency import majority_label
+from relevance_distill.llm.generate import generate_answers
 from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
-from relevance_distill.teacher.generate import generate_answers
 
 
 def majority_baseline(train: list[QueryServicePair], test: list[QueryServicePair], scheme: LabelScheme) -> float:
@@ -49,13 +52,11 @@ def evaluate_teacher(model: Any, tokenizer: Any, pairs: list[QueryServicePair], 
                 failures[error.reason.split(":")[0]] += 1
         predicted.append(scheme.index(majority_label(votes, scheme)) if votes else -1)
     gold = np.array([scheme.index(p.label) for p in gold_pairs])
-    # An unparsed answer is an extra class K: it lowers recall of the gold class without inventing a label.
+    # An unparsed answer (-1) is wrong and claims no label (``macro_f1``).
     scored = np.array([k if k >= 0 else scheme.num_labels for k in predicted])
-    f1 = per_class_prf(confusion_matrix(gold, scored, scheme.num_labels + 1))[2][: scheme.num_labels]
-    present = np.array([(gold == k).any() or (scored == k).any() for k in range(scheme.num_labels)])
     result: dict[str, Any] = {
         "pairs": len(gold_pairs),
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "macro_f1": macro_f1(gold, np.array(predicted), scheme.num_labels),
         "accuracy": float((scored == gold).mean()),
         # QWK needs a grade for every pair: an unparsed answer counts as the lowest grade (no relevance claimed).
         "qwk": quadratic_weighted_kappa(gold, np.where(scored < scheme.num_labels, scored, 0), scheme.num_labels),

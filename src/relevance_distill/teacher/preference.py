@@ -10,10 +10,15 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill.data.readers import write_jsonl
+from relevance_distill.llm.generate import generate_answers
+from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.prompts import build_prompt
 from relevance_distill.schemas import LabelScheme, QueryServicePair
-from relevance_distill.teacher.common import TeacherTrainConfig, load_causal_lm, setup_training_process, train_and_save
-from relevance_distill.teacher.generate import generate_answers
+from relevance_distill.teacher.common import (
+    TeacherTrainConfig,
+    setup_training_process,
+    train_and_save,
+)
 from relevance_distill.teacher.reward import RewardModel
 
 

@@ -11,7 +11,12 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from relevance_distill.prompts import AnswerParseError, build_prompt, parse_answer, rationale_hint
+from relevance_distill.prompts import (
+    AnswerParseError,
+    build_prompt,
+    parse_answer,
+    rationale_hint,
+)
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
 
 ANSWER_FORMATS = ("reasoning", "label_only")
@@ -54,7 +59,8 @@ def write_rationales(pairs: list[QueryServicePair], scheme: LabelScheme, config:
     per_label: dict[str, Counter[str]] = {name: Counter() for name in scheme.names}
     reasons: Counter[str] = Counter()
     if sent and model_uri and model_uri != "tiny":
-        from relevance_distill.annotate.engines import EngineConfig, make_engine
+        from relevance_distill.config import EngineConfig
+        from relevance_distill.llm.engines import make_engine
 
         engine = make_engine(model_uri, EngineConfig(engine=config.engine, samples=config.samples,
                                                      temperature=config.temperature, max_new_tokens=config.max_new_tokens))

@@ -26,14 +26,18 @@ from typing import Any
 
 from pydantic import Field
 
-from relevance_distill.data.generate import without_digit_steps
+from relevance_distill.llm.loading import load_tokenizer, resolve_model_dir
+from relevance_distill.plugins import load_plugin
 from relevance_distill.progress import report_result
-from relevance_distill.prompts import AnswerParseError, format_answer, parse_answer, user_message
+from relevance_distill.prompts import (
+    AnswerParseError,
+    format_answer,
+    parse_answer,
+    user_message,
+)
 from relevance_distill.schemas import LabelScheme, QueryServicePair, StrictModel
 from relevance_distill.teacher.common import (
-    load_tokenizer,
     loss_curve,
-    resolve_model_dir,
     setup_training_process,
     train_resumable,
 )
@@ -73,11 +77,14 @@ class RewardConfig(StrictModel):
         "token: it already reads chains and labels, so the heads learn in a few hundred steps), or a saved model's "
         "directory or s3:// prefix (a BERT-style encoder or a causal LM).")
     seed: int = Field(default=13, description="Seed of pair construction and training.")
+    dataset_plugin: str = Field(
+        default="none", description="The dataset plugin (`relevance_distill/plugins.py`) whose `stated_text` turns "
+        "chain steps that restate facts in another form (the built-in world's digit-by-digit price steps) back into "
+        "those facts before faithfulness compares them with the input: 'none', 'builtin' or 'package.module:attribute'.")
 
 
 def _content_tokens(text: str) -> list[str]:
-    # A chain's digit-by-digit price comparison restates two prices (padded, digit by digit): its facts are those two.
-    return [t.lower() for t in _TOKEN.findall(without_digit_steps(text)) if t.lower() not in _STOP]
+    return [t.lower() for t in _TOKEN.findall(text) if t.lower() not in _STOP]
 
 
 def rule_scores(query: str, service_text: str, answer: str, scheme: LabelScheme, config: RewardConfig,
@@ -98,7 +105,7 @@ def rule_scores(query: str, service_text: str, answer: str, scheme: LabelScheme,
     if gold_label is not None:
         distance = abs(scheme.index(parsed.label) - scheme.index(gold_label))
         scores["correctness"] = 1.0 - distance / (scheme.num_labels - 1)
-    reasoning_tokens = _content_tokens(parsed.reasoning)
+    reasoning_tokens = _content_tokens(load_plugin(config.dataset_plugin).stated_text(parsed.reasoning))
     source = set(_content_tokens(f"{query} {service_text}"))
     scores["faithfulness_rule"] = (sum(t in source for t in reasoning_tokens) / len(reasoning_tokens)) if reasoning_tokens else 0.0
     excess = max(0, length - config.concise_budget_chars)
@@ -222,7 +229,12 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
     SFT_MODEL_URI is the backbone when ``config.init`` is ``FROM_SFT``."""
     import torch
     from datasets import Dataset
-    from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainingArguments
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        Trainer,
+        TrainingArguments,
+    )
 
     from relevance_distill.hf import train_wordpiece_tokenizer
 

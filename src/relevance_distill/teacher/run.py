@@ -15,7 +15,12 @@ from typing import Any
 from relevance_distill import storage
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.profiles import TeacherConfig
-from relevance_distill.teacher.stages import cpt_step, preference_step, reward_step, sft_step
+from relevance_distill.teacher.stages import (
+    cpt_step,
+    preference_step,
+    reward_step,
+    sft_step,
+)
 
 
 def run_teacher(config: TeacherConfig, corpus_uri: str, train: list[QueryServicePair], test: list[QueryServicePair],

@@ -12,18 +12,13 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from relevance_distill.data.generate import (
-    compared_numbers,
-    counterfactual_pairs,
-    require_counterfactual_checks,
-    shift_numbers,
-)
+from relevance_distill.llm.loading import load_causal_lm
+from relevance_distill.plugins import DatasetPlugin, load_plugin, require_checks
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
     TeacherTrainConfig,
     build_tiny_causal_lm,
-    load_causal_lm,
     setup_training_process,
     train_and_save,
 )
@@ -33,6 +28,10 @@ from relevance_distill.teacher.rationales import RationaleConfig
 class SFTStageConfig(TeacherTrainConfig):
     """Reasoning SFT on (query, service, label, reasoning) records."""
 
+    dataset_plugin: str = Field(
+        default="none", description="The dataset plugin (`relevance_distill/plugins.py`) whose rules the SFT data may "
+        "use: 'none' (plain text), 'builtin' (the built-in world) or your own 'package.module:attribute'. It supplies "
+        "`counterfactuals`, entity groups for `augment_copies` and how chains' numbers are read and shifted.")
     rationales: RationaleConfig = Field(
         default_factory=RationaleConfig, description="Chains for gold pairs without reasoning (rejection sampling).")
     augment_copies: int = Field(
@@ -43,32 +42,31 @@ class SFTStageConfig(TeacherTrainConfig):
     entity_swaps: list[list[list[str]]] = Field(
         default_factory=list, description="Groups of interchangeable entities; each entity is the list of its surface "
         "forms in a fixed order (e.g. [['Chaoyang', '朝阳'], ['Haidian', '海淀']]). An augmented copy permutes each "
-        "group's entities and writes every form as the same form of the entity it maps to.")
+        "group's entities and writes every form as the same form of the entity it maps to. The dataset plugin's own "
+        "groups are added to these.")
     number_shift: int = Field(
         default=0, ge=0, description="An augmented copy adds one offset drawn from [-N, N] to every number in prompt "
         "and answer (kept at 1 or more), which keeps every comparison between them: a price within a ceiling stays "
-        "within it; a chain's digit-by-digit comparison (`data/generate.py: digit_comparison`) is written again for the "
-        "shifted pair. 0: numbers unchanged.")
+        "within it; steps that restate numbers in another form are written again as the dataset plugin says. 0: "
+        "numbers unchanged.")
     counterfactuals: list[str] = Field(
-        default_factory=list, description="Checks of the built-in data to add counterfactual pairs for, of "
-        "`data/generate.py: COUNTERFACTUAL_CHECKS` (district, feature, price): for every gold pair whose query states "
-        "such a requirement, the same pair with the service edited so that only that check flips (moved into or out of "
-        "the asked-for district; the asked-for feature added or removed; the price moved across the ceiling), labelled "
-        "and reasoned again by the data's rules (`data/generate.py: counterfactual_pairs`; other data gets none). "
-        "Augmented copies keep each pair's outcomes, so without these a teacher can recall a training pair's outcomes "
-        "instead of comparing what it writes (`benchmarks/district_probe.py`). Empty: none.")
+        default_factory=list, description="Checks to add counterfactual pairs for, of the dataset plugin's "
+        "`counterfactual_checks` (the built-in world's: district, feature, price): for every gold pair whose query "
+        "states such a requirement, the same pair with the item edited so that only that check flips, labelled and "
+        "reasoned again by the dataset's rules. Augmented copies keep each pair's outcomes, so without these a teacher "
+        "can recall a training pair's outcomes instead of comparing what it writes. These pairs are extra labelled "
+        "data: a fair comparison gives the gold-only student the same pairs (`gold_augmented`). Empty: none.")
     oversample_pattern: str = Field(
         default="", description="Regular expression (Python `re`) searched in each answer: an example whose answer "
         "matches gets `oversample_copies` augmented copies more than the others, so a rare reasoning step is seen about "
-        "as often as its common counterpart (e.g. `data/generate.py: EQUAL_DISTRICT_CHECK`). Empty: no oversampling.")
+        "as often as its common counterpart. Empty: no oversampling.")
     oversample_copies: int = Field(
         default=0, ge=0, description="Extra augmented copies of every example matching `oversample_pattern`.")
 
-    @field_validator("counterfactuals")
-    @classmethod
-    def _known_checks(cls, checks: list[str]) -> list[str]:
-        require_counterfactual_checks(checks)
-        return checks
+    @model_validator(mode="after")
+    def _plugin_offers_the_checks(self) -> SFTStageConfig:
+        require_checks(load_plugin(self.dataset_plugin), self.counterfactuals)
+        return self
 
     @field_validator("oversample_pattern")
     @classmethod
@@ -105,12 +103,13 @@ class ExampleAugmenter:
     """Consistent renaming of interchangeable entities and one shift of every number per augmented copy
     (``SFTStageConfig.augment_copies``)."""
 
-    def __init__(self, entity_swaps: list[list[list[str]]], number_shift: int, seed: int):
+    def __init__(self, entity_swaps: list[list[list[str]]], number_shift: int, seed: int, plugin: DatasetPlugin):
         for group in entity_swaps:
             widths = {len(entity) for entity in group}
             if len(group) < 2 or len(widths) != 1:
                 raise ValueError(f"entity_swaps group {group!r} needs at least two entities with the same number of forms")
         self.groups = entity_swaps
+        self.plugin = plugin
         self.number_shift = number_shift
         self.rng = random.Random(seed)
         forms = sorted({form for group in entity_swaps for entity in group for form in entity}, key=len, reverse=True)
@@ -128,14 +127,14 @@ class ExampleAugmenter:
 
     def apply(self, texts: list[str], renaming: dict[str, str], offset: int) -> list[str]:
         if offset:
-            smallest = min((n for text in texts for n in compared_numbers(text)), default=1)
+            smallest = min((n for text in texts for n in self.plugin.numbers(text)), default=1)
             offset = max(offset, 1 - smallest)
         out = []
         for text in texts:
             if self.entity_pattern is not None:
                 text = self.entity_pattern.sub(lambda m: renaming[m.group(0)], text)
             if offset:
-                text = shift_numbers(text, offset)
+                text = self.plugin.shift_numbers(text, offset)
             out.append(text)
         return out
 
@@ -166,8 +165,9 @@ def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -
     extra = oversampled(config, examples)
     if not config.augment_copies and not any(extra):
         return examples
-    return ExampleAugmenter(config.entity_swaps, config.number_shift, config.seed).augment(
-        examples, config.augment_copies, extra)
+    plugin = load_plugin(config.dataset_plugin)
+    return ExampleAugmenter([*config.entity_swaps, *plugin.entity_groups()], config.number_shift, config.seed,
+                            plugin).augment(examples, config.augment_copies, extra)
 
 
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
@@ -179,7 +179,7 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
 
     setup_training_process()
     output = Path(output_dir)
-    moved = counterfactual_pairs(pairs, config.seed, config.counterfactuals)
+    moved = load_plugin(config.dataset_plugin).counterfactual_pairs(pairs, config.seed, config.counterfactuals)
     pairs = [*pairs, *moved]
     source = init_uri or config.init
     if source == "tiny":

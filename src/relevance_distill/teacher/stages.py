@@ -16,18 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
-from relevance_distill.annotate.engines import EngineConfig
+from relevance_distill.config import EngineConfig
 from relevance_distill.data.readers import read_models, write_jsonl
-from relevance_distill.evaluation.retention import TEACHER_EVALUATION_FILE as EVALUATION_FILE
+from relevance_distill.evaluation.retention import (
+    TEACHER_EVALUATION_FILE as EVALUATION_FILE,
+)
+from relevance_distill.llm.loading import load_causal_lm, resolve_model_dir
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
-from relevance_distill.teacher.common import load_causal_lm, resolve_model_dir
 from relevance_distill.teacher.cpt import CPTConfig, run_cpt
 from relevance_distill.teacher.evaluate import evaluate_teacher, majority_baseline
 from relevance_distill.teacher.preference import PreferenceConfig, run_preference
 from relevance_distill.teacher.rationales import write_rationales
-from relevance_distill.teacher.reward import RewardConfig, RewardModel, train_reward_model
+from relevance_distill.teacher.reward import (
+    RewardConfig,
+    RewardModel,
+    train_reward_model,
+)
 from relevance_distill.teacher.sft import SFTStageConfig, run_sft
 
 
@@ -97,11 +103,14 @@ def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], schem
 
 def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, train_pairs: list[QueryServicePair],
                     scheme: LabelScheme, output_uri: str, test_pairs: list[QueryServicePair] | None = None,
-                    eval_pairs: int | None = None, workdir: str | Path | None = None) -> dict[str, Any]:
+                    eval_pairs: int | None = None, workdir: str | Path | None = None,
+                    dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """Sample, score, pair and train DPO; the scored pairs are published as OUTPUT_URI/pairs.jsonl.
 
     With gold test pairs, the SFT and the DPO teacher answer the same EVAL_PAIRS of them: macro-F1 and the mean
-    of every reward dimension before and after DPO go into the published model's evaluation.json.
+    of every reward dimension before and after DPO go into the published model's evaluation.json. With DEV_PAIRS the
+    DPO teacher also labels the gold dev pairs (``dev``: its per-pair labels and their pair ids), where a run compares
+    it with the student trained without it.
     """
     reward = load_reward_model(reward_uri, scheme)
     with _workdir(workdir, "dpo") as local:
@@ -114,6 +123,12 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
                                        config.max_new_tokens)
             extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
                                       "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after}
+            if dev_pairs:
+                dev_gold = [p for p in dev_pairs if p.label]
+                dev = teacher_evaluation(local / "model", train_pairs, dev_gold, scheme, None, 0, config.max_new_tokens)
+                extra[EVALUATION_FILE]["dev"] = {key: dev[key] for key in ("pairs", "macro_f1", "qwk", "parse_rate",
+                                                                           "majority_macro_f1", "predicted")}
+                extra[EVALUATION_FILE]["dev"]["pair_ids"] = [p.pair_id for p in dev_gold]
             report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after DPO ({before['macro_f1']:.4f} after SFT, "
                           f"majority class {after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),

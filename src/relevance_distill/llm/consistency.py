@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from relevance_distill.annotate.label_probs import mean_distribution
+from relevance_distill.llm.label_probs import mean_distribution
 from relevance_distill.prompts import AnswerParseError, parse_answer
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 

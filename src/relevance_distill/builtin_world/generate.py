@@ -334,14 +334,6 @@ def with_district(service: Service, district: int) -> Service:
 COUNTERFACTUAL_CHECKS = ("district", "feature", "price")
 
 
-def require_counterfactual_checks(checks: tuple[str, ...] | list[str]) -> None:
-    """Refuses CHECKS unless each is one of COUNTERFACTUAL_CHECKS, at most once."""
-    unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
-    if unknown or len(set(checks)) != len(checks):
-        raise ValueError(f"counterfactual checks {list(checks)!r}: each must be one of {list(COUNTERFACTUAL_CHECKS)}, "
-                         f"at most once (unknown: {unknown})")
-
-
 _MENTIONED_EN = re.compile(r" We offer ([^.]+)\.")
 _MENTIONED_ZH = re.compile(r"特色:([^。]+)。")
 
@@ -406,7 +398,10 @@ def counterfactual_pairs(pairs: list[QueryServicePair], seed: int,
     to the service's list, or removed from its list and description. Price: a price drawn just across the ceiling (or
     onto it). Across a pair and its counterfactual only that outcome differs, so a model can only learn it by reading
     and comparing what the check compares, not by recalling the pair."""
-    require_counterfactual_checks(checks)
+    unknown = [check for check in checks if check not in COUNTERFACTUAL_CHECKS]
+    if unknown or len(set(checks)) != len(checks):
+        raise ValueError(f"counterfactual checks {list(checks)!r}: each must be one of {list(COUNTERFACTUAL_CHECKS)}, "
+                         f"at most once (unknown: {unknown})")
     if not checks:
         return []
     # One stream per check: the district pairs of a seed stay the same whichever other checks are asked for.
