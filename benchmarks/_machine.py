@@ -14,3 +14,44 @@ def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
     bf16 = "with" if "avx512_bf16" in info or "amx_bf16" in info else "without"
     return f"{os.cpu_count()}-CPU {model} {bf16} bf16"
+
+
+# CPU flags that change what a figure means here: vector width and reduced-precision instructions.
+RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def provenance(test_set_sha256: str | None = None, threads: int | None = None) -> dict:
+    """Where a result comes from: commit (and whether the tree had uncommitted changes), the command, the UTC date,
+    the CPU model and its relevant flags, the threads torch used, and the test set's fingerprint when one was read."""
+    import datetime
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    if threads is None:
+        try:
+            import torch
+
+            threads = torch.get_num_threads()
+        except ImportError:
+            threads = None
+    record = {"commit": git("rev-parse", "HEAD") or "unknown", "uncommitted_changes": bool(git("status", "--porcelain")),
+              "command": " ".join(shlex.quote(part) for part in [Path(sys.executable).name, *sys.argv]),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "cpu": model, "cpus": os.cpu_count(), "cpu_flags": sorted(flags & set(RELEVANT_FLAGS)),
+              "threads": threads, "machine": machine()}
+    if test_set_sha256:
+        record["test_set_sha256"] = test_set_sha256
+    return record

@@ -2,14 +2,28 @@
 
     python benchmarks/method_comparison.py [--workdir runs/method-comparison] [--seeds 0,1,2] [--methods …] \
         [--teacher-profile demo | --teacher-model-uri DIR [--teacher-model-profile TEXT]] [--student-overrides JSON] \
-        [--json benchmarks/results/method_comparison.json] [--readme README.md [--readme-block NAME]] [--reference METHOD]
+        [--json benchmarks/results/method_comparison.json] [--readme docs/evidence.md [--readme-block NAME]] [--reference METHOD]
+        [--differences A-B,…]
+
+The comparison that separates distillation from extra labelled data (docs/evidence.md):
+
+    python benchmarks/method_comparison.py --teacher-profile counterfactual \
+        --methods gold_only,gold_augmented,vanilla,crsd_no_verdict --seeds 0,1,2 \
+        --student-overrides '{"max_steps": 1200, "eval_every_steps": 100}' \
+        --cache benchmarks/results/distillation_comparison --workdir runs/distillation-comparison \
+        --differences crsd_no_verdict-gold_augmented,teacher-gold_augmented,vanilla-gold_augmented,gold_augmented-gold_only,crsd_no_verdict-vanilla \
+        --json benchmarks/results/method_comparison.json
 
 Data: the main job's built-in data and splits (``data.prepare.prepare_builtin``). Teacher: trained here with a
 teacher profile (CPT → SFT → reward → DPO, ``teacher/run.py``) or an existing model; it annotates the search-log
 pairs with the demo run profile's annotation settings (self-consistency votes and label distributions). Every
 method of every seed trains from the same initial weights (the seed's) on the same batch order
 (``student/train.py``); ``gold_only`` has fewer examples, so its batches are drawn from the gold pairs alone,
-and ``vanilla_compute_matched`` runs as many vanilla steps as CRSD's measured training time buys.
+and ``vanilla_compute_matched`` runs as many vanilla steps as CRSD's measured training time buys. ``gold_augmented``
+trains on the gold pairs plus exactly the rule-labelled pairs the teacher's SFT saw beyond them (its profile's dataset
+plugin's counterfactual pairs, drawn with its SFT seed), with their gold labels, at the same budget as ``gold_only``.
+The teacher is measured on dev (what a choice may read) and on test (reported), with its per-pair labels, so that
+``--differences teacher-METHOD`` compares it with a student on the same resampled test queries.
 
 Resumable across sessions and machines: the teacher's figures, its annotations and each seed × method result
 (test figures, predictions, dev curve) are small files under ``--cache`` (committed with the results, default
@@ -17,7 +31,7 @@ Resumable across sessions and machines: the teacher's figures, its annotations a
 on the same annotations; models and checkpoints stay under WORKDIR (a killed student run continues from its
 last checkpoint). Another student budget on the same teacher and annotations keeps its per-seed results in its own
 ``--results`` folder (and its models in its own ``--workdir``). ``--seeds ""`` trains and caches only the teacher's
-figures and annotations. The JSON and the README table are written from whatever is cached. Statistics: test
+figures and annotations. The JSON and the docs table are written from whatever is cached. Statistics: test
 macro-F1 and QWK per seed; mean over seeds with a 95 % percentile bootstrap interval that resamples seeds and test
 queries (a query's pairs move together: they are not independent); paired differences reference − method (CRSD
 unless ``--reference`` names another) use the same resampled seeds and queries for both methods.
@@ -27,13 +41,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import provenance
 from teacher_budget import ANSWER_TOKENS
 
 README_BLOCK = "method-comparison"
@@ -57,8 +70,9 @@ def _print(message: str) -> None:
 
 
 def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: Path, cache: Path) -> dict[str, Any]:
-    """The teacher model URI and its macro-F1 on the test split (trained, or evaluated, once and cached)."""
-    from relevance_distill.schemas import get_label_scheme
+    """The teacher model URI and its macro-F1 on the test split (trained, or evaluated, once and cached), with its
+    dev figures and its per-pair labels on both splits."""
+    from relevance_distill.schemas import get_label_scheme, test_set_fingerprint
     from relevance_distill.teacher.stages import read_pairs, teacher_evaluation
 
     cached = cache / "teacher.json"
@@ -82,7 +96,12 @@ def prepare_teacher(args: argparse.Namespace, splits: dict[str, str], workdir: P
         teacher = {"profile": args.teacher_profile, "model_uri": report["teacher_model_uri"],
                    "macro_f1": report["after_dpo"]["macro_f1"], "qwk": report["after_dpo"]["qwk"],
                    "parse_rate": report["after_dpo"]["parse_rate"], "after_sft_macro_f1": report["after_sft"]["macro_f1"]}
-    teacher.update({"test_pairs": len(test), "seconds": round(time.monotonic() - started, 1)})
+    evaluations = {split: teacher_evaluation(teacher["model_uri"], train, read_pairs(splits[split]), scheme, None, 0,
+                                             ANSWER_TOKENS) for split in ("dev", "test")}
+    teacher.update({"test_pairs": len(test), "seconds": round(time.monotonic() - started, 1),
+                    "dev": {key: evaluations["dev"][key] for key in ("pairs", "macro_f1", "qwk", "parse_rate")},
+                    "dev_predicted": evaluations["dev"]["predicted"], "test_predicted": evaluations["test"]["predicted"],
+                    "provenance": provenance(test_set_fingerprint([p for p in test if p.label]))})
     cache.mkdir(parents=True, exist_ok=True)
     cached.write_text(json.dumps(teacher, indent=2), encoding="utf-8")
     return teacher
@@ -115,6 +134,16 @@ def prepare_annotations(teacher: dict[str, Any], splits: dict[str, str], workdir
     stats = json.loads((cache / "stats.json").read_text(encoding="utf-8"))
     return {"annotations": str(cache / "annotations.jsonl"), "pairs": splits["unlabeled"],
             "annotated": stats["annotated"], "rows_in": stats["rows_in"], "labels": stats["labels"]}
+
+
+def sft_extra_pairs(args: argparse.Namespace, train: list[Any]) -> list[Any]:
+    """The rule-labelled pairs the teacher's SFT trained on beyond the gold pairs: its profile's dataset plugin's
+    counterfactual pairs with its SFT seed (none for a profile without them)."""
+    from relevance_distill.plugins import load_plugin
+    from relevance_distill.teacher.profiles import teacher_config
+
+    sft = teacher_config(args.teacher_profile).sft
+    return load_plugin(sft.dataset_plugin).counterfactual_pairs(train, sft.seed, sft.counterfactuals)
 
 
 def budget_settings(config: Any) -> dict[str, Any]:
@@ -152,10 +181,11 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
         return result
     trained = {other: result["training"] for (other_seed, other), result in done.items() if other_seed == seed}
     method_config = with_matched_budget(config.model_copy(update={"method": method, "seed": seed}), trained)
-    training = train_student(method_config, data["scheme"], data["train"], data["dev"], out, data["annotations"])
+    training = train_student(method_config, data["scheme"], data["train"], data["dev"], out, data["annotations"],
+                             data.get("extra_gold"))
     metrics = evaluate_student(out / BEST_DIR, data["test"], data["scheme"], latency_requests=0)
     history = json.loads((out / "history.json").read_text(encoding="utf-8"))
-    result = {"seed": seed, "method": method, "settings": settings,
+    result = {"seed": seed, "method": method, "settings": settings, "provenance": provenance(metrics["test_set_sha256"]),
               "training": {key: value for key, value in training.items() if key != "config"},
               "test": {"macro_f1": metrics["test"]["macro_f1"], "qwk": metrics["test"]["qwk"]},
               "test_set_sha256": metrics["test_set_sha256"],
@@ -167,9 +197,11 @@ def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir
 
 
 def bootstrap(gold: np.ndarray, groups: np.ndarray, predictions: dict[str, dict[int, np.ndarray]], num_labels: int,
-              resamples: int, rng_seed: int = 0, reference: str = REFERENCE_METHOD) -> dict[str, Any]:
+              resamples: int, rng_seed: int = 0, reference: str = REFERENCE_METHOD,
+              differences: list[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Means over seeds with 95 % intervals (resampling seeds and test queries), and paired differences
-    reference − each method on the same resampled seeds and queries (seeds shared by both methods)."""
+    reference − each method on the same resampled seeds and queries (seeds shared by both methods). With DIFFERENCES
+    (pairs A, B) those are A − B instead, each side's seeds resampled apart where they share none (the teacher)."""
     from relevance_distill.evaluation.metrics import macro_f1, quadratic_weighted_kappa
 
     metrics = {"macro_f1": macro_f1, "qwk": quadratic_weighted_kappa}
@@ -203,7 +235,23 @@ def bootstrap(gold: np.ndarray, groups: np.ndarray, predictions: dict[str, dict[
             entry[f"{name}_mean"] = point
             entry[f"{name}_ci"] = [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))]
         summary["methods"][method] = entry
-    if reference in predictions:
+    for first, second in differences or []:
+        if first not in predictions or second not in predictions:
+            continue
+        # The teacher is one model, not a seed of any student: its side is never paired seed by seed.
+        shared = [] if "teacher" in (first, second) else sorted(set(predictions[first]) & set(predictions[second]))
+        sides = {first: shared or sorted(predictions[first]), second: shared or sorted(predictions[second])}
+        point = (float(np.mean([macro_f1(gold, predictions[first][s], num_labels) for s in sides[first]]))
+                 - float(np.mean([macro_f1(gold, predictions[second][s], num_labels) for s in sides[second]])))
+        samples = []
+        for index, uniforms in draws:
+            samples.append(mean_over(first, sides[first], seed_picks(uniforms, len(sides[first])), index, "macro_f1")
+                           - mean_over(second, sides[second], seed_picks(uniforms[::-1], len(sides[second])), index,
+                                       "macro_f1"))
+        summary["paired"][f"{first}_minus_{second}"] = {
+            "mean": point, "ci": [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))],
+            "seeds": shared or {first: sides[first], second: sides[second]}}
+    if reference in predictions and not differences:
         for method in predictions:
             if method == reference:
                 continue
@@ -225,13 +273,18 @@ def bootstrap(gold: np.ndarray, groups: np.ndarray, predictions: dict[str, dict[
 
 def assemble(results: list[dict[str, Any]], methods: list[str], gold: np.ndarray, groups: np.ndarray, num_labels: int,
              resamples: int, budget: dict[str, Any], teacher: dict[str, Any],
-             reference: str = REFERENCE_METHOD) -> dict[str, Any]:
-    """The JSON of the comparison from the cached per-seed results."""
+             reference: str = REFERENCE_METHOD, differences: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The JSON of the comparison from the cached per-seed results (the teacher's test labels, where cached, are the
+    'teacher' of DIFFERENCES: one model, one seed)."""
     predictions: dict[str, dict[int, np.ndarray]] = {}
     for result in results:
         predictions.setdefault(result["method"], {})[result["seed"]] = np.array(result["predicted"])
-    stats = bootstrap(gold, groups, predictions, num_labels, resamples, reference=reference)
-    output: dict[str, Any] = {"budget": budget, "teacher": teacher, "reference": reference, "methods": {},
+    if "test_predicted" in teacher:
+        predictions["teacher"] = {0: np.array(teacher["test_predicted"])}
+    stats = bootstrap(gold, groups, predictions, num_labels, resamples, reference=reference, differences=differences)
+    teacher = {key: value for key, value in teacher.items() if not key.endswith("_predicted")}
+    output: dict[str, Any] = {"budget": budget, "teacher": teacher,
+                              "reference": None if differences else reference, "methods": {},
                               "paired": stats["paired"], "curves": {}}
     for method in methods:
         runs = sorted((r for r in results if r["method"] == method), key=lambda r: r["seed"])
@@ -251,28 +304,35 @@ def _interval(values: list[float], scale: float = 100.0) -> str:
 
 
 def readme_table(result: dict[str, Any], block: str = README_BLOCK) -> str:
-    """The README's table, generated from the JSON (a test checks the README holds exactly this)."""
+    """The docs' table, generated from the JSON (a test checks the docs hold exactly this). With a reference method
+    each row has reference − method; a comparison of named differences lists them in a table of their own."""
     teacher = result["teacher"]
     budget = result["budget"]
     reference = result["reference"]
     start, end = readme_markers(block)
+    dev = teacher.get("dev")
+    teacher_figures = (f"dev macro-F1 {dev['macro_f1'] * 100:.1f}, " if dev else "") + f"test macro-F1 {teacher['macro_f1'] * 100:.1f}"
+    paired_column = f" {reference} − method, macro-F1 [95 % CI] |" if reference else ""
     lines = [start,
-             f"Teacher {teacher.get('profile') or teacher['model_uri']}: test macro-F1 {teacher['macro_f1'] * 100:.1f}. "
+             f"Teacher {teacher.get('profile') or teacher['model_uri']}: {teacher_figures}. "
              f"Students: {budget['student_init']}, {budget['max_steps']} steps of {budget['batch_size']} pairs, lr "
              f"{budget['learning_rate']}, max_length {budget['max_length']}/{budget['reasoning_max_length']}; "
              f"{budget['test_pairs']} test pairs ({budget['test_queries']} queries); 95 % bootstrap intervals over seeds "
              f"and test queries; figures in points (×100).", "",
-             f"| method | seeds | test macro-F1 [95 % CI] | test QWK [95 % CI] | {reference} − method, macro-F1 [95 % CI] "
-             "| steps | training s per seed |",
-             "|---|---|---|---|---|---|---|"]
+             f"| method | seeds | test macro-F1 [95 % CI] | test QWK [95 % CI] |{paired_column} steps | training s per seed |",
+             "|---|---|---|---|" + ("---|" if reference else "") + "---|---|"]
     for method, entry in result["methods"].items():
         paired = result["paired"].get(f"{reference}_minus_{method}")
-        difference = f"{paired['mean'] * 100:+.1f} {_interval(paired['ci'])}" if paired else "—"
+        difference = (f" {paired['mean'] * 100:+.1f} {_interval(paired['ci'])} |" if paired else " — |") if reference else ""
         steps = sorted({run["steps"] for run in entry["seeds"]})
         seconds = np.mean([run["train_seconds"] for run in entry["seeds"]])
         lines.append(f"| {method} | {len(entry['seeds'])} | {entry['macro_f1_mean'] * 100:.1f} {_interval(entry['macro_f1_ci'])} "
-                     f"| {entry['qwk_mean'] * 100:.1f} {_interval(entry['qwk_ci'])} | {difference} "
-                     f"| {'/'.join(map(str, steps))} | {seconds:.0f} |")
+                     f"| {entry['qwk_mean'] * 100:.1f} {_interval(entry['qwk_ci'])} |{difference} "
+                     f"{'/'.join(map(str, steps))} | {seconds:.0f} |")
+    if not reference:
+        lines.extend(["", "| paired difference (test macro-F1) | mean [95 % CI] |", "|---|---|"])
+        for name, paired in result["paired"].items():
+            lines.append(f"| {name.replace('_minus_', ' − ')} | {paired['mean'] * 100:+.1f} {_interval(paired['ci'])} |")
     lines.extend(["", *curve_table(result["curves"], result["budget"]["eval_every_steps"]), end])
     return "\n".join(lines)
 
@@ -342,12 +402,22 @@ def main() -> None:
     parser.add_argument("--only-report", action="store_true", help="Train nothing: write JSON/README from the cache.")
     parser.add_argument("--reference", default=REFERENCE_METHOD, choices=STUDENT_METHODS,
                         help="The method every paired difference is taken against (reference − method).")
+    parser.add_argument("--differences", default="",
+                        help="Comma-separated A-B pairs of methods (or 'teacher') whose paired difference A − B is "
+                             "reported instead of the --reference ones.")
     parser.add_argument("--json", default="")
     parser.add_argument("--readme", default="")
     parser.add_argument("--readme-block", default=README_BLOCK,
                         help="The README's marker pair the table goes between (one per budget).")
     args = parser.parse_args()
 
+    differences = []
+    for pair in filter(None, (part.strip() for part in args.differences.split(","))):
+        first, _, second = pair.partition("-")
+        unknown = [name for name in (first, second) if name not in (*STUDENT_METHODS, "teacher")]
+        if not second or unknown:
+            parser.error(f"--differences {pair!r}: expected A-B with A and B among {[*STUDENT_METHODS, 'teacher']}")
+        differences.append((first, second))
     workdir, cache = Path(args.workdir), Path(args.cache)
     results_dir = Path(args.results) if args.results else cache
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
@@ -368,6 +438,9 @@ def main() -> None:
         data["train"], counts = training_pairs(read_pairs(splits["train"]), read_pairs(splits["unlabeled"]), annotations)
         data["annotations"] = annotations
         _print(f"training pairs: {counts}")
+    if "gold_augmented" in methods and not args.only_report:
+        data["extra_gold"] = sft_extra_pairs(args, read_pairs(splits["train"]))
+        _print(f"gold_augmented: {len(data['extra_gold'])} rule-labelled pairs the teacher's SFT saw beyond the gold pairs")
 
     results: dict[tuple[int, str], dict[str, Any]] = {}
     for seed in seeds:
@@ -394,13 +467,15 @@ def main() -> None:
               "batch_size": config.batch_size, "learning_rate": config.learning_rate, "max_length": config.max_length,
               "reasoning_max_length": config.reasoning_max_length, "eval_every_steps": config.eval_every_steps,
               "overrides": json.loads(args.student_overrides), "seeds": seeds, "test_pairs": len(test),
-              "test_queries": len(set(groups)), "resamples": args.resamples,
-              "machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs, "
-                         f"python {sys.version.split()[0]}"}
+              "test_queries": len(set(groups)), "resamples": args.resamples}
     if annotated:
         budget["annotated_pairs"] = annotated["annotated"]
     output = assemble(list(results.values()), methods, gold, groups, scheme.num_labels, args.resamples, budget, teacher,
-                      reference=args.reference)
+                      reference=args.reference, differences=differences)
+    from relevance_distill.schemas import test_set_fingerprint
+
+    output["provenance"] = provenance(test_set_fingerprint([p for p in test if p.label]))
+    output["cells_provenance"] = sorted({(r.get("provenance") or {}).get("machine", "not recorded") for r in results.values()})
     for method, entry in output["methods"].items():
         _print(f"{method}: macro-F1 {entry['macro_f1_mean']:.4f} {entry['macro_f1_ci']} over {len(entry['seeds'])} seeds")
     for name, entry in output["paired"].items():

@@ -1,12 +1,17 @@
-"""The teacher's budget on the built-in data: test macro-F1 of the reasoning SFT teacher per candidate budget
+"""The teacher's budget on the built-in data: dev macro-F1 of the reasoning SFT teacher per candidate budget
 (model size, steps, learning rate, CPT on/off), each trained and evaluated here, cached per candidate.
 
     python benchmarks/teacher_budget.py --workdir runs/teacher-budget [--candidates demo,long,deep] \
-        [--json benchmarks/results/teacher_budget.json]
+        [--json benchmarks/results/teacher_budget.json] [--report-test CANDIDATE,…]
+
+Candidates are scored on the dev split and chosen there. ``--report-test`` reads the test split once for the
+candidates the docs report (cached beside each: a second call reads the cache), after the choice was made; the JSON
+counts every candidate ever tried. Runs recorded before candidates were scored on dev carry ``scored_on: test``:
+they were compared on the test split, and are kept as the history they are.
 
 Every candidate starts from a teacher profile (``--profile``, default demo) and overrides its CPT/SFT settings;
-the data are the main job's built-in data and splits (same generator seed, same prepare settings), so the
-figures compare with the students of ``benchmarks/method_comparison.py`` on the same 320 test pairs. The
+the data are the main job's built-in data and splits (same generator seed, same prepare settings), the splits
+``benchmarks/method_comparison.py`` trains and evaluates its students on. The
 teacher answers greedily (``--votes N`` adds the majority of N sampled answers, as annotation votes); an unparseable
 answer counts as wrong (``teacher/evaluate.py``). Reward model and DPO run only for candidates with "preference"
 overrides: they moved macro-F1 by about one point in the demo runs, none or worse on the wide SFT models, and SFT is
@@ -23,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import machine
+from _machine import machine, provenance
 
 from relevance_distill.builtin_world.generate import (
     COUNTERFACTUAL_CHECKS,
@@ -182,10 +187,13 @@ SCORES = ("macro_f1", "qwk", "accuracy", "parse_rate")
 
 
 def candidate_step(profile: str, overrides: dict[str, Any], step: str) -> Any:
-    """A candidate's config of one teacher step: its profile's, with the candidate's overrides validated on top."""
+    """A candidate's config of one teacher step: its profile's, with the candidate's overrides validated on top. The
+    data are the built-in world's, so SFT and the reward model read its chains with its plugin, as the local run does."""
+    from relevance_distill.builtin_world.plugin import PLUGIN
     from relevance_distill.teacher.profiles import step_config_with
 
-    return step_config_with(overrides.get("profile", profile), step, overrides.get(step) or {})
+    plugin = {"dataset_plugin": PLUGIN.name} if step in ("sft", "reward") else {}
+    return step_config_with(overrides.get("profile", profile), step, {**plugin, **(overrides.get(step) or {})})
 
 
 def candidate_config(profile: str, overrides: dict[str, Any]) -> tuple[Any, Any | None]:
@@ -238,20 +246,20 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     if "sft_from" in overrides:
         return preference_candidate(name, profile, overrides, splits, workdir)
     scheme = get_label_scheme("local_services")
-    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
+    train, dev = read_pairs(splits["train"]), read_pairs(splits["dev"])
     sft_config, _ = candidate_config(profile, overrides)
     started = time.monotonic()
     cpt_uri = candidate_cpt_model(name, profile, overrides, splits, workdir)
     cpt_seconds = time.monotonic() - started
     sft = sft_step(sft_config, train, scheme, str(out / "sft"), cpt_uri, out / "work")
     train_seconds = time.monotonic() - started
-    evaluation = teacher_evaluation(sft["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
+    evaluation = teacher_evaluation(sft["model_uri"], train, dev, scheme, None, 0, ANSWER_TOKENS)
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides, "model_uri": sft["model_uri"],
-              "test_pairs": evaluation["pairs"], **{key: evaluation[key] for key in SCORES},
+              "scored_on": "dev", "dev_pairs": evaluation["pairs"], **{key: evaluation[key] for key in SCORES},
               "majority_macro_f1": evaluation["majority_macro_f1"], "cpt_seconds": round(cpt_seconds, 1),
               "train_seconds": round(train_seconds, 1), "final_sft_loss": sft["metrics"]["loss_curve"][-1]["loss"]}
     if "preference" in overrides:
-        result = {**result, **preference_result(profile, overrides, sft["model_uri"], train, test, out, evaluation)}
+        result = {**result, **preference_result(profile, overrides, sft["model_uri"], train, dev, out, evaluation)}
         result["train_seconds"] = round(time.monotonic() - started, 1)
     cached.write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
@@ -268,22 +276,22 @@ def preference_candidate(name: str, profile: str, overrides: dict[str, Any], spl
     from relevance_distill.teacher.stages import read_pairs
 
     sft = train_candidate(source, profile, CANDIDATES[source], splits, workdir)
-    train, test = read_pairs(splits["train"]), read_pairs(splits["test"])
+    train, dev = read_pairs(splits["train"]), read_pairs(splits["dev"])
     started = time.monotonic()
     after_sft = {key: sft[key] for key in SCORES}
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides,
-              "test_pairs": sft["test_pairs"], "majority_macro_f1": sft["majority_macro_f1"],
-              **preference_result(profile, overrides, sft["model_uri"], train, test, workdir / name, after_sft)}
+              "scored_on": "dev", "dev_pairs": sft["dev_pairs"], "majority_macro_f1": sft["majority_macro_f1"],
+              **preference_result(profile, overrides, sft["model_uri"], train, dev, workdir / name, after_sft)}
     result["train_seconds"] = round(time.monotonic() - started, 1)
     result["sft_train_seconds"] = sft["train_seconds"]
     (workdir / name / "result.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     return result
 
 
-def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, train: list[Any], test: list[Any],
+def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, train: list[Any], dev: list[Any],
                       out: Path, after_sft: dict[str, Any]) -> dict[str, Any]:
     """Reward model and DPO (the profile's configs with the candidate's overrides) from SFT_URI; the teacher's figures
-    after DPO on the same test pairs, and AFTER_SFT's next to them."""
+    after DPO on the same dev pairs, and AFTER_SFT's next to them."""
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import (
         preference_step,
@@ -298,7 +306,7 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, tra
     dpo = preference_step(preference_config, sft_uri, reward["model_uri"], train, scheme, str(out / "dpo"),
                           workdir=out / "work")
     seconds = time.monotonic() - started
-    evaluation = teacher_evaluation(dpo["model_uri"], train, test, scheme, None, 0, ANSWER_TOKENS)
+    evaluation = teacher_evaluation(dpo["model_uri"], train, dev, scheme, None, 0, ANSWER_TOKENS)
     return {"model_uri": dpo["model_uri"], "sft_model_uri": sft_uri, "after_sft": after_sft,
             "preference_pairs": dpo["metrics"]["pairs"], "mean_reward_gap": dpo["metrics"]["mean_reward_gap"],
             "reward_dpo_seconds": round(seconds, 1), "final_dpo_loss": dpo["metrics"]["loss_curve"][-1]["loss"],
@@ -306,23 +314,42 @@ def preference_result(profile: str, overrides: dict[str, Any], sft_uri: str, tra
 
 
 def voted_evaluation(name: str, samples: int, splits: dict[str, str], workdir: Path) -> dict[str, Any]:
-    """Candidate NAME's test macro-F1 by self-consistency: the majority of SAMPLES sampled answers per pair at the
+    """Candidate NAME's dev macro-F1 by self-consistency: the majority of SAMPLES sampled answers per pair at the
     annotation engine's default sampling settings; cached next to its result."""
     from relevance_distill.config import EngineConfig
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import read_pairs, teacher_evaluation
 
-    cached = workdir / name / f"voted_{samples}.json"
+    cached = workdir / name / f"voted_dev_{samples}.json"
     if cached.is_file():
         return json.loads(cached.read_text(encoding="utf-8"))
     result = json.loads((workdir / name / "result.json").read_text(encoding="utf-8"))
     voting = EngineConfig(samples=samples)
-    evaluation = teacher_evaluation(result["model_uri"], read_pairs(splits["train"]), read_pairs(splits["test"]),
+    evaluation = teacher_evaluation(result["model_uri"], read_pairs(splits["train"]), read_pairs(splits["dev"]),
                                     get_label_scheme("local_services"), None, 0, ANSWER_TOKENS, voting)
     voted = {"samples": samples, "temperature": voting.temperature, "top_p": voting.top_p, "seed": voting.seed,
              **{key: evaluation[key] for key in SCORES}}
     cached.write_text(json.dumps(voted, indent=2), encoding="utf-8")
     return voted
+
+
+def test_report(name: str, splits: dict[str, str], workdir: Path) -> dict[str, Any]:
+    """Candidate NAME's figures on the test split: read once, after the choice on dev, for a profile the docs report
+    (cached beside its result, so reporting again reads the cache, not the test set)."""
+    from relevance_distill.schemas import get_label_scheme, test_set_fingerprint
+    from relevance_distill.teacher.stages import read_pairs, teacher_evaluation
+
+    cached = workdir / name / "test_report.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    result = json.loads((workdir / name / "result.json").read_text(encoding="utf-8"))
+    test = read_pairs(splits["test"])
+    evaluation = teacher_evaluation(result["model_uri"], read_pairs(splits["train"]), test,
+                                    get_label_scheme("local_services"), None, 0, ANSWER_TOKENS)
+    report = {"test_pairs": evaluation["pairs"], "test_set_sha256": test_set_fingerprint([p for p in test if p.label]),
+              **{key: evaluation[key] for key in SCORES}, "predicted": evaluation["predicted"]}
+    cached.write_text(json.dumps(report), encoding="utf-8")
+    return report
 
 
 def main() -> None:
@@ -335,13 +362,16 @@ def main() -> None:
                         help="Also score each candidate by the majority label of this many sampled answers per pair, at "
                              "the annotation engine's default temperature, top-p and seed (the labels students learn "
                              "from); 0: greedy only.")
+    parser.add_argument("--report-test", default="",
+                        help="Comma-separated candidates (already chosen on dev) whose test figures the docs report.")
     parser.add_argument("--cpt-only", action="store_true",
                         help="Only train (or find) each candidate's CPT model, e.g. while its SFT recipe is written.")
     args = parser.parse_args()
     if args.votes < 0 or args.votes == 1:
         parser.error(f"--votes must be 0 (greedy only) or at least 2, got {args.votes}")
     names = [name.strip() for name in args.candidates.split(",") if name.strip()]
-    unknown = [name for name in names if name not in CANDIDATES]
+    reported = [name.strip() for name in args.report_test.split(",") if name.strip()]
+    unknown = [name for name in names + reported if name not in CANDIDATES]
     if unknown:
         parser.error(f"unknown candidate(s) {unknown}; known: {list(CANDIDATES)}")
     from relevance_distill.builtin_world.prepare import prepare_builtin
@@ -357,27 +387,44 @@ def main() -> None:
     for name in names:
         results[name] = train_candidate(name, args.profile, CANDIDATES[name], splits, workdir)
         r = results[name]
-        print(f"{name}: macro-F1 {r['macro_f1']:.4f} (QWK {r['qwk']:.3f}, parse rate {r['parse_rate']:.3f}, "
+        print(f"{name}: dev macro-F1 {r['macro_f1']:.4f} (QWK {r['qwk']:.3f}, parse rate {r['parse_rate']:.3f}, "
               f"majority {r['majority_macro_f1']:.4f}) in {r['train_seconds'] / 60:.1f} min", flush=True)
         if args.votes:
             r["voted"] = voted_evaluation(name, args.votes, splits, workdir)
             print(f"{name}: voted over {args.votes} samples: macro-F1 {r['voted']['macro_f1']:.4f} "
                   f"(QWK {r['voted']['qwk']:.3f}, parse rate {r['voted']['parse_rate']:.3f})", flush=True)
+    for name in reported:
+        if name not in results:
+            results[name] = train_candidate(name, args.profile, CANDIDATES[name], splits, workdir)
+        report = test_report(name, splits, workdir)
+        results[name]["test"] = {key: value for key, value in report.items() if key != "predicted"}
+        print(f"{name}: test macro-F1 {report['macro_f1']:.4f} (QWK {report['qwk']:.3f}), reported after the choice "
+              "on dev", flush=True)
     if args.json:
         record_runs(Path(args.json), list(results.values()))
 
 
 def record_runs(path: Path, results: list[dict[str, Any]]) -> None:
-    """Add RESULTS to the runs recorded in PATH (every run is kept, with its machine: one run per candidate is an
-    anecdote, and the same candidate measured twice is how the noise shows)."""
+    """Add RESULTS to the runs recorded in PATH (every run is kept, with its provenance: one run per candidate is an
+    anecdote, and the same candidate measured twice is how the noise shows). Runs recorded without ``scored_on``
+    were scored on the test split."""
     recorded = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    runs = recorded.get("runs", [])
+    runs = [{"scored_on": "test", **run} for run in recorded.get("runs", [])]
     for result in results:
-        run = {**result, "machine": result.get("machine") or machine()}
-        if not any(run["candidate"] == old["candidate"] and run["train_seconds"] == old["train_seconds"] for old in runs):
+        run = {**result, "machine": result.get("machine") or machine(),
+               "provenance": result.get("provenance") or provenance()}
+        same = [i for i, old in enumerate(runs) if old["candidate"] == run["candidate"]
+                and old["train_seconds"] == run["train_seconds"]]
+        if same:
+            runs[same[0]] = {**runs[same[0]], **run}  # the same training, now with its test report
+        else:
             runs.append(run)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"test_pairs": results[0]["test_pairs"], "runs": runs}, indent=2), encoding="utf-8")
+    path.write_text(json.dumps({
+        "selection": "candidates are chosen by dev macro-F1; the test split is read only for reported profiles "
+                     "(runs with scored_on 'test' predate this and were compared on test)",
+        "candidates_tried": len({run["candidate"] for run in runs}), "runs_recorded": len(runs),
+        "runs": runs}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

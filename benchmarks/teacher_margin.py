@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import provenance
 
 # The method of `method_comparison.py` whose cached per-seed predictions are the baseline.
 STUDENT_METHOD = "gold_only"
@@ -124,8 +125,10 @@ def main() -> None:
     groups = np.array([pair.group_key for pair in test])
     result = margin(gold, groups, [np.array(t["predicted"]) for t in teachers.values()], list(students.values()),
                     scheme.num_labels, args.resamples)
-    result = {"teacher_candidates": names, "student": {"method": STUDENT_METHOD, "results": args.students,
-                                                       "seeds": list(students)}, **result}
+    # The margin's own "teacher" and "student" entries hold the figures; where they came from sits beside them.
+    result = {**result, "teacher_candidates": names,
+              "student_source": {"method": STUDENT_METHOD, "results": args.students, "seeds": list(students)},
+              "provenance": provenance(test_set_fingerprint(test))}
     for side, label in (("teacher", "teacher"), ("student", STUDENT_METHOD)):
         entry = result[side]
         print(f"{label}: macro-F1 {entry['mean']:.4f} [{entry['ci'][0]:.4f}, {entry['ci'][1]:.4f}] over "

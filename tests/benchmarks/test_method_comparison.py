@@ -95,7 +95,7 @@ def test_the_readme_tables_are_the_ones_generated_from_the_committed_results(com
     results = ROOT / "benchmarks" / "results" / f"{name}.json"
     if not results.is_file():
         pytest.skip(f"no {name} results committed yet")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs" / "evidence.md").read_text(encoding="utf-8")
     assert comparison.readme_table(json.loads(results.read_text(encoding="utf-8")), block) in readme
 
 
@@ -133,3 +133,33 @@ def test_a_report_refuses_results_another_budget_made(comparison, tmp_path, monk
     with pytest.raises(SystemExit, match="trained with other settings"):
         comparison.main()
     assert not (tmp_path / "wrong.json").exists()
+
+
+def test_named_differences_pair_a_one_seed_teacher_with_a_student_and_the_table_lists_them(comparison):
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 4, 320)
+    groups = np.repeat(np.arange(40), 8)
+    teacher = _predictions(rng, gold, 0.95)
+    teacher[:5] = -1  # unparsed answers count as wrong
+    predictions = {"teacher": {0: teacher},
+                   "gold_augmented": {s: _predictions(rng, gold, 0.6) for s in range(3)},
+                   "crsd_no_verdict": {s: _predictions(rng, gold, 0.6) for s in range(3)}}
+    stats = comparison.bootstrap(gold, groups, predictions, 4, resamples=200,
+                                 differences=[("teacher", "gold_augmented"), ("crsd_no_verdict", "gold_augmented")])
+    assert list(stats["paired"]) == ["teacher_minus_gold_augmented", "crsd_no_verdict_minus_gold_augmented"]
+    better = stats["paired"]["teacher_minus_gold_augmented"]
+    assert better["ci"][0] > 0.1 and better["seeds"] == {"teacher": [0], "gold_augmented": [0, 1, 2]}
+    level = stats["paired"]["crsd_no_verdict_minus_gold_augmented"]
+    assert level["ci"][0] < 0 < level["ci"][1] and level["seeds"] == [0, 1, 2]
+    result = {"budget": {"student_init": "minilm", "max_steps": 10, "batch_size": 32, "learning_rate": 2e-4,
+                         "max_length": 96, "reasoning_max_length": 192, "test_pairs": 320, "test_queries": 40,
+                         "eval_every_steps": 5},
+              "teacher": {"profile": "counterfactual", "macro_f1": 0.9, "dev": {"macro_f1": 0.88}}, "reference": None,
+              "methods": {m: {"seeds": [{"steps": 10, "train_seconds": 20}] * 3, "macro_f1_mean": 0.6,
+                              "macro_f1_ci": [0.55, 0.65], "qwk_mean": 0.7, "qwk_ci": [0.6, 0.8]}
+                          for m in ("gold_augmented", "crsd_no_verdict")},
+              "paired": {"teacher_minus_gold_augmented": {"mean": 0.3, "ci": [0.25, 0.35]}}, "curves": {}}
+    table = comparison.readme_table(result, "distillation")
+    assert "Teacher counterfactual: dev macro-F1 88.0, test macro-F1 90.0." in table
+    assert "| gold_augmented | 3 | 60.0 [55.0, 65.0] | 70.0 [60.0, 80.0] | 10 | 20 |" in table
+    assert "| teacher − gold_augmented | +30.0 [25.0, 35.0] |" in table and "None" not in table

@@ -34,8 +34,24 @@ def test_recorded_runs_accumulate_and_a_rerecorded_run_is_kept_once(budget, tmp_
     first = {"candidate": "deep", "test_pairs": 320, "macro_f1": 0.5, "train_seconds": 10.0, "machine": "here"}
     budget.record_runs(path, [first])
     budget.record_runs(path, [first, {**first, "macro_f1": 0.6, "train_seconds": 11.0}])
-    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    runs = recorded["runs"]
     assert [run["macro_f1"] for run in runs] == [0.5, 0.6] and runs[0]["machine"] == "here"
+    assert recorded["candidates_tried"] == 1 and recorded["runs_recorded"] == 2
+    for run in runs:  # every run says where it came from
+        assert {"commit", "command", "date", "cpu", "cpu_flags", "threads"} <= set(run["provenance"])
+    # The same training recorded again with its test report is one run that now carries it.
+    budget.record_runs(path, [{**first, "test": {"macro_f1": 0.55}}])
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    assert len(runs) == 2 and runs[0]["test"] == {"macro_f1": 0.55}
+
+
+def test_runs_recorded_before_dev_selection_say_they_were_scored_on_test(budget, tmp_path):
+    path = tmp_path / "budget.json"
+    path.write_text(json.dumps({"test_pairs": 320, "runs": [{"candidate": "deep", "macro_f1": 0.5, "train_seconds": 1.0}]}))
+    budget.record_runs(path, [{"candidate": "demo", "scored_on": "dev", "macro_f1": 0.4, "train_seconds": 2.0}])
+    runs = json.loads(path.read_text(encoding="utf-8"))["runs"]
+    assert [run["scored_on"] for run in runs] == ["test", "dev"]
 
 
 def test_cpt_only_finds_a_published_cpt_model_and_skips_candidates_without_one(budget, tmp_path):

@@ -58,7 +58,8 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
     metrics, confusion = artifact(dsl.Metrics, tmp_path / "metrics"), artifact(dsl.ClassificationMetrics, tmp_path / "cm")
     report, evaluation = artifact(dsl.HTML, tmp_path / "report.html"), artifact(dsl.Artifact, tmp_path / "evaluation")
     evaluate_student.python_func(models=models, test_uri=outputs.test_uri, metrics=metrics, confusion=confusion, report=report,
-                                 evaluation=evaluation, latency_requests=2, publish_uri="s3://components/evaluation")
+                                 evaluation=evaluation, latency_requests=2, publish_uri="s3://components/evaluation",
+                                 dev_uri=outputs.dev_uri)
     assert 0 <= metrics.metadata["macro_f1"] <= 1 and "vanilla_macro_f1" in metrics.metadata
     assert confusion.metadata["confusionMatrix"]["annotationSpecs"][0]["displayName"] == "irrelevant"
     assert (tmp_path / "report.html").read_text().startswith("<!doctype html>")
@@ -66,9 +67,10 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
 
     decision = artifact(dsl.Artifact, tmp_path / "gate.json")
     # No teacher figure here: the default min_retention (0.8) cannot be checked, so it fails the candidate.
-    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0) is False
-    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0, min_retention=0.0) is True
-    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.99) is False
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0).passed is False
+    passed = gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0, min_retention=0.0)
+    assert passed.passed is True and passed.published_method == "crsd"  # no gold-only student to compare with
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.99) == (False, "")
     assert json.loads((tmp_path / "gate.json").read_text())["passed"] is False
 
     assert not (tmp_path / "evaluation" / "gate.json").exists()  # the gate step alone decides

@@ -16,7 +16,11 @@ from relevance_distill.config import (
     student_config_for,
 )
 from relevance_distill.encoding import ViewEncoder, collate
-from relevance_distill.evaluation.evaluate import evaluate_trained, primary_method
+from relevance_distill.evaluation.evaluate import (
+    evaluate_trained,
+    primary_method,
+    versus_gold_only,
+)
 from relevance_distill.evaluation.gate import evaluate_gate, gate_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated, export_student
 from relevance_distill.serving.backends import openvino_has_bf16
@@ -99,6 +103,79 @@ def test_gate_rejects_regression_and_low_quality():
     assert not no_teacher["passed"] and "no teacher macro-F1" in no_teacher["reasons"][0]
     other_set = evaluate_gate(_metrics(0.70), config.model_copy(update={"min_retention": 0.0}), _metrics(0.6, sha="zzz"))
     assert not other_set["passed"] and "different test set" in other_set["reasons"][0]
+
+
+def _evaluation_where_the_distilled_student_trails(directory: Path) -> Path:
+    """An evaluation directory as evaluate_methods writes it, for a run whose distilled student (crsd_no_verdict)
+    labels 40 dev queries worse than the gold-only student (right on 2 pairs of 8 where gold-only is right on 6), while
+    its test macro-F1 is higher: only dev may decide."""
+    rows = {"gold_only": [], PRIMARY_STUDENT_METHOD: []}
+    for query in range(40):
+        for position in range(8):
+            gold = position % 4
+            pair = {"pair_id": f"q{query}-{position}", "query": f"q{query}", "gold": gold}
+            rows["gold_only"].append({**pair, "argmax": gold if position < 6 else (gold + 1) % 4})
+            rows[PRIMARY_STUDENT_METHOD].append({**pair, "argmax": gold if position < 2 else (gold + 1) % 4})
+    test = {"gold_only": 0.60, PRIMARY_STUDENT_METHOD: 0.70}
+    (directory / "metrics").mkdir(parents=True)
+    for method, f1 in test.items():
+        (directory / "metrics" / f"{method}.json").write_text(json.dumps(_metrics(f1)))
+    (directory / "metrics.json").write_text(json.dumps(_metrics(test[PRIMARY_STUDENT_METHOD])))
+    (directory / "summary.json").write_text(json.dumps({
+        "primary": PRIMARY_STUDENT_METHOD, "macro_f1": test, "versus_gold_only": versus_gold_only(rows, 4)}))
+    return directory
+
+
+def test_the_gate_publishes_the_gold_only_student_when_the_distilled_one_trails_it_on_dev(tmp_path):
+    evaluation = _evaluation_where_the_distilled_student_trails(tmp_path / "evaluation")
+    comparison = json.loads((evaluation / "summary.json").read_text())["versus_gold_only"][PRIMARY_STUDENT_METHOD]["argmax"]
+    assert comparison["difference"] < 0 and comparison["ci"][1] < 0 and comparison["verdict"] == "worse"
+    assert comparison["queries"] == 40 and comparison["pairs"] == 320
+
+    decision = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.5, min_retention=0.8))
+    assert decision["passed"] and decision["candidate_method"] == PRIMARY_STUDENT_METHOD
+    assert decision["published_method"] == "gold_only"
+    assert "gold_only is published instead" in decision["reasons"][0]
+    # The published student's own test figure is checked, and retention does not apply to it.
+    assert decision["checks"][1]["value"] == 0.60
+    assert decision["checks"][2]["passed"] and "learns nothing from the teacher" in decision["checks"][2]["reason"]
+
+    refused = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.5, min_retention=0.0,
+                                                     when_worse_than_gold_only="fail"))
+    assert not refused["passed"] and refused["published_method"] == PRIMARY_STUDENT_METHOD
+    assert "trails the student trained without the teacher" in refused["reasons"][0]
+    # A loss within the tolerance, or the comparison switched off, publishes the distilled student.
+    tolerant = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.5, min_retention=0.0, max_loss_to_gold_only=0.9))
+    skipped = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.5, min_retention=0.0, max_loss_to_gold_only=None))
+    assert tolerant["published_method"] == skipped["published_method"] == PRIMARY_STUDENT_METHOD
+    assert tolerant["passed"] and skipped["passed"] and [c["name"] for c in skipped["checks"]] == ["min_macro_f1"]
+
+
+def test_the_gate_fails_a_distilled_student_it_cannot_compare_on_dev(tmp_path):
+    evaluation = _evaluation_where_the_distilled_student_trails(tmp_path / "evaluation")
+    summary = json.loads((evaluation / "summary.json").read_text())
+    (evaluation / "summary.json").write_text(json.dumps({**summary, "versus_gold_only": {}}))
+    decision = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.0, min_retention=0.0))
+    assert not decision["passed"] and "no dev metrics" in decision["reasons"][0]
+
+
+def test_the_run_summary_names_the_published_student_and_why(tmp_path):
+    from rich.console import Console
+
+    from relevance_distill.reporting import run_summary_table
+
+    evaluation = _evaluation_where_the_distilled_student_trails(tmp_path / "evaluation")
+    gate = gate_evaluation(evaluation, GateConfig(min_macro_f1=0.5, min_retention=0.0))
+    summary = {"run_id": "r", "profile": "smoke", "runner": "subprocess", "artifacts_uri": "s3://b/r",
+               "teacher": {"macro_f1": 0.5, "majority_macro_f1": 0.2, "test_pairs": 320, "qwk": 0.4},
+               "data": {}, "annotation": {"rows_in": 1, "annotated": 1, "quarantined": 0, "labels": {}, "shards": 1},
+               "students": {m: {"macro_f1": f1, "qwk": 0.5} for m, f1 in {"gold_only": 0.6, PRIMARY_STUDENT_METHOD: 0.7}.items()},
+               "retention": None, "teacher_vs_gold_only": None, "gate": gate, "model_uri": "s3://b/models/relevance/v1",
+               "report": "report.html"}
+    console = Console(record=True, width=200)
+    console.print(run_summary_table(summary))
+    text = console.export_text()
+    assert "gold_only is published instead" in text and "gold_only (the gold-only student" in text
 
 
 def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split_and_calibration(trained, scheme, tmp_path,

@@ -152,6 +152,26 @@ def test_gold_only_never_sees_the_teacher_and_logit_kd_learns_its_distribution(b
                       annotations_without)
 
 
+def test_gold_augmented_is_gold_only_plus_the_extra_gold_pairs_and_nothing_from_the_teacher(builtin_splits, scheme,
+                                                                                              tmp_path):
+    from relevance_distill.plugins import load_plugin
+
+    gold = builtin_splits["train"]
+    logs, annotations = _log_pairs_with_annotations(gold[:40])
+    extra = load_plugin("builtin").counterfactual_pairs(gold, 13, ["district"])  # rule-labelled, as the teacher's SFT saw
+    assert extra and all(pair.label for pair in extra)
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2)
+    results = train_methods(["gold_only", "gold_augmented"], config, scheme, gold + logs, builtin_splits["dev"],
+                            tmp_path, annotations, extra + extra[:3])  # repeated pairs count once
+    assert results["gold_only"]["examples"]["examples"] == len(gold)
+    assert results["gold_only"]["examples"]["extra_gold_pairs"] == 0
+    augmented = results["gold_augmented"]["examples"]
+    assert augmented["examples"] == len(gold) + len(extra) == len(gold) + augmented["extra_gold_pairs"]
+    assert augmented["teacher_pairs_left_out"] == 40  # the teacher's labels stay out, as for gold_only
+    with pytest.raises(ValueError, match="gold_augmented.*--extra-gold"):
+        train_methods(["gold_augmented"], config, scheme, gold, builtin_splits["dev"], tmp_path / "none")
+
+
 def test_the_verdict_sentence_is_removed_from_every_builtin_chain(builtin_splits):
     chains = [pair.reasoning for split in builtin_splits.values() for pair in split if pair.reasoning]
     assert len(chains) > 100

@@ -42,6 +42,8 @@ def train_student_command(
     config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML of StudentTrainConfig fields; wins over the profile.")] = None,
     label_scheme: Annotated[Optional[str], typer.Option(help=SCHEME_HELP)] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Override the step budget.")] = None,
+    extra_gold: Annotated[Optional[str], typer.Option(help="Extra gold-labelled pairs (JSONL) that method gold_augmented "
+                                                           "adds to the gold pairs, e.g. those the teacher's SFT saw.")] = None,
 ) -> None:
     """Train CRSD and/or baselines with identical data, steps and seeds."""
     import yaml
@@ -54,7 +56,7 @@ def train_student_command(
         if max_steps:
             overrides["max_steps"] = max_steps
         result = train_from_uris(train, dev, output, parse_methods(methods), student_config_for(profile, **overrides),
-                                 scheme_from(label_scheme), annotations or "", annotated_pairs or "")
+                                 scheme_from(label_scheme), annotations or "", annotated_pairs or "", extra_gold or "")
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
     print_counts("student training", {**{m: f"best dev macro-F1 {r['best_dev_macro_f1']:.4f} at step {r['best_step']}, "

@@ -80,17 +80,18 @@ def with_matched_budget(config: StudentTrainConfig, trained: dict[str, Any]) -> 
 
 def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelScheme,
                   train_pairs: list[QueryServicePair], dev_pairs: list[QueryServicePair], output_dir: str | Path,
-                  annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
+                  annotations: dict[str, Annotation] | None = None,
+                  extra_gold_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """One run per method with everything else equal; returns method -> training result (also written to
-    ``OUTPUT/training.json``, which evaluation reads to find the methods)."""
+    ``OUTPUT/training.json``, which evaluation reads to find the methods). EXTRA_GOLD_PAIRS go to gold_augmented."""
     from relevance_distill.student.train import train_student
 
     results: dict[str, Any] = {}
     for method in training_order(methods):
         method_config = config.model_copy(update={"method": method})
         StudentTrainConfig.model_validate(method_config.model_dump())  # a bad method name fails here, by name
-        results[method] = train_student(with_matched_budget(method_config, results), scheme, train_pairs, dev_pairs, Path(output_dir) / method,
-                                        annotations)
+        results[method] = train_student(with_matched_budget(method_config, results), scheme, train_pairs, dev_pairs,
+                                        Path(output_dir) / method, annotations, extra_gold_pairs)
     results = {method: results[method] for method in methods}
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
     report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f}"
@@ -99,14 +100,17 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
 
 
 def train_from_uris(train_uri: str, dev_uri: str, output_dir: str | Path, methods: list[str], config: StudentTrainConfig,
-                    scheme: LabelScheme, annotations_uri: str = "", annotated_pairs_uri: str = "") -> dict[str, Any]:
+                    scheme: LabelScheme, annotations_uri: str = "", annotated_pairs_uri: str = "",
+                    extra_gold_uri: str = "") -> dict[str, Any]:
     """The student training step: read the splits (and the teacher's annotations), assemble the training set with
-    ``training_pairs`` and train every method. Returns per-method results and the data counts."""
+    ``training_pairs`` and train every method (EXTRA_GOLD_URI: gold-labelled pairs for gold_augmented). Returns
+    per-method results and the data counts."""
     annotations = load_annotations(annotations_uri or None)
     gold = read_models(train_uri, QueryServicePair)
     annotated = read_models(annotated_pairs_uri, QueryServicePair) if annotated_pairs_uri else []
     pairs, counts = training_pairs(gold, annotated, annotations)
+    extra = read_models(extra_gold_uri, QueryServicePair) if extra_gold_uri else None
     results = train_methods(methods, config, scheme, pairs, read_models(dev_uri, QueryServicePair), output_dir,
-                            annotations)
+                            annotations, extra)
     return {"methods": results, "data": {**counts, "train_pairs": len(pairs),
                                          "teacher_annotations": len(annotations or {})}}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from relevance_distill.config import StudentTrainConfig
+from relevance_distill.config import GOLD_AUGMENTED_METHOD, StudentTrainConfig
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
 from relevance_distill.evaluation.evaluate import (
     BEST_DIR,
@@ -196,7 +196,10 @@ def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) 
 
 def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: list[QueryServicePair],
                   dev_pairs: list[QueryServicePair], output_dir: str | Path,
-                  annotations: dict[str, Annotation] | None = None) -> dict[str, Any]:
+                  annotations: dict[str, Annotation] | None = None,
+                  extra_gold_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
+    """Train CONFIG.method; EXTRA_GOLD_PAIRS (gold-labelled pairs beyond the gold split) are what
+    ``gold_augmented`` adds to the gold pairs, and no other method reads them."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     if config.num_threads:
@@ -206,8 +209,21 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     if not config.uses_teacher:
         gold_pairs = [pair for pair in train_pairs if pair.label is not None]
         teacher_pairs_left_out, train_pairs, annotations = len(train_pairs) - len(gold_pairs), gold_pairs, None
+    added: list[QueryServicePair] = []
+    if config.method == GOLD_AUGMENTED_METHOD:
+        known = {pair.pair_id for pair in train_pairs}
+        for pair in extra_gold_pairs or []:
+            if pair.label is not None and pair.pair_id not in known:
+                known.add(pair.pair_id)
+                added.append(pair)
+        if not added:
+            raise ValueError("method 'gold_augmented' trains on the gold pairs plus extra gold-labelled pairs, and none "
+                             "were given: pass them (train-student --extra-gold FILE, extra_gold_pairs=…) or train "
+                             "'gold_only'")
+        train_pairs = train_pairs + added
     examples, counts = build_examples(train_pairs, scheme, annotations)
     counts["teacher_pairs_left_out"] = teacher_pairs_left_out
+    counts["extra_gold_pairs"] = len(added)
     if config.method == "crsd_no_verdict":
         stripped = [without_verdict(e.reasoning) for e in examples]
         examples = [replace(e, reasoning=text) for e, (text, _) in zip(examples, stripped)]

@@ -166,8 +166,9 @@ def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -
     if not config.augment_copies and not any(extra):
         return examples
     plugin = load_plugin(config.dataset_plugin)
-    return ExampleAugmenter([*config.entity_swaps, *plugin.entity_groups()], config.number_shift, config.seed,
-                            plugin).augment(examples, config.augment_copies, extra)
+    groups = [*config.entity_swaps, *(group for group in plugin.entity_groups() if group not in config.entity_swaps)]
+    return ExampleAugmenter(groups, config.number_shift, config.seed, plugin).augment(examples, config.augment_copies,
+                                                                                     extra)
 
 
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
