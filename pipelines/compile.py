@@ -10,7 +10,7 @@ from kfp import compiler
 from components.images import COMPONENT_IMAGES
 from pipelines.ab_analysis import build_ab_analysis_pipeline
 from pipelines.distillation import build_distillation_pipeline
-from relevance_distill.config import KubernetesConfig
+from relevance_distill.config import KubernetesConfig, cluster_config
 
 COMPONENTS_DIR = Path(__file__).resolve().parents[1] / "components"
 
@@ -38,3 +38,13 @@ def compile_all(out_dir: str | Path, cluster: KubernetesConfig | None = None, co
             compiler.Compiler().compile(component, str(path))
             written.append(path)
     return written
+
+
+def compile_cluster_profile(out_dir: str | Path, profile: str) -> Path:
+    """The distillation pipeline compiled for cluster profile PROFILE (``config.CLUSTER_PROFILES``), written beside
+    the CPU one as ``distillation_pipeline.PROFILE.yaml``: the same pipeline function, other resources."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"distillation_pipeline.{profile}.yaml"
+    compiler.Compiler().compile(build_distillation_pipeline(cluster_config(profile)), str(path))
+    return path

@@ -72,7 +72,6 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         annotation_temperature: float = defaults["annotation_temperature"],
         annotation_max_new_tokens: int = defaults["annotation_max_new_tokens"],
         annotation_max_pairs: int = defaults["annotation_max_pairs"],
-        tensor_parallel_size: int = defaults["tensor_parallel_size"],
         stable_model_uri: str = "",
         input_format: str = defaults["input_format"],
         label_scheme: str = defaults["label_scheme"],
@@ -153,7 +152,9 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                 shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
                 samples=annotation_samples, temperature=annotation_temperature,
                 max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
-                tensor_parallel_size=tensor_parallel_size, label_scheme=label_scheme).after(teacher, prepared),
+                # vLLM's tensor parallelism is every GPU the shard requests (fixed at compile time, one source).
+                tensor_parallel_size=cluster.annotation_tensor_parallel_size(), label_scheme=label_scheme,
+                ).after(teacher, prepared),
                 "annotate_shard")
         merged = configure(merge_annotations(output_uri=layout.annotations_uri(artifacts_uri), num_shards=annotation_shards,
                                              shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=annotation_input_uri,
@@ -173,10 +174,10 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                   production_metrics_uri=production_metrics_uri, decoding=gate_decoding,
                                   max_loss_to_gold_only=max_loss_to_gold_only,
                                   when_worse_than_gold_only=when_worse_than_gold_only), "gate")
-        with dsl.If(decision.outputs["passed"] == True, name="gate-passed"):  # noqa: E712 (KFP condition syntax)
+        with dsl.If(decision.outputs["Output"] == True, name="release"):  # noqa: E712 (KFP condition syntax)
             exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,
-                                                method=decision.outputs["published_method"],
+                                                gate_decision=decision.outputs["decision"],
                                                 label_scheme=label_scheme, test_uri=test_uri,
                                                 calibration_uri=prepared.outputs["dev_uri"]),
                                  "export_student")
@@ -184,6 +185,6 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,
                                     publish_uri=layout.rollout_uri(artifacts_uri)), "deploy_canary")
         return DistillationOutputs(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
-                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["passed"])
+                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"])
 
     return distillation_pipeline

@@ -1,12 +1,17 @@
 """Cluster settings applied to every task at compile time: S3 credentials by Secret reference, the images' non-root
-user, GPUs, limits."""
+user, each step's requests and limits, /dev/shm, a /scratch volume, GPUs."""
 
 from __future__ import annotations
 
 from kfp import kubernetes
 
-from components.images import IMAGE_UID
-from relevance_distill.config import KubernetesConfig
+from components.images import COMPONENT_IMAGES, IMAGE_UID
+from relevance_distill.config import (
+    SCRATCH_ENVIRONMENT,
+    SCRATCH_MOUNT,
+    KubernetesConfig,
+)
+from relevance_distill.devices import GPUS_ENVIRONMENT
 
 
 def configure_task(task, component_name: str, config: KubernetesConfig):
@@ -18,11 +23,27 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
     # The KFP backend adds allowPrivilegeEscalation=false, drop ALL capabilities and the RuntimeDefault seccomp
     # profile to every step container itself (kfp-kubernetes' set_security_context).
     kubernetes.set_security_context(task, run_as_user=IMAGE_UID, run_as_group=IMAGE_UID, run_as_non_root=True)
-    task.set_cpu_limit(config.cpu_limit)
-    task.set_memory_limit(config.memory_limit)
-    if config.gpu_count and component_name in config.gpu_components:
+    resources = config.resources_for(component_name)
+    task.set_cpu_request(resources.cpu_request)
+    task.set_cpu_limit(resources.cpu_limit)
+    task.set_memory_request(resources.memory_request)
+    task.set_memory_limit(resources.memory_limit)
+    if resources.shm_size:
+        kubernetes.empty_dir_mount(task, volume_name="dshm", mount_path="/dev/shm", medium="Memory",
+                                   size_limit=resources.shm_size)
+    if resources.scratch_size:
+        # A generic ephemeral volume: a PVC created with the pod and deleted with it, so weights and caches never
+        # fill the node's container layer and each attempt of a step starts clean.
+        kubernetes.add_ephemeral_volume(task, volume_name="scratch", mount_path=SCRATCH_MOUNT,
+                                        access_modes=["ReadWriteOnce"], size=resources.scratch_size,
+                                        storage_class_name=resources.scratch_storage_class)
+        for name, value in SCRATCH_ENVIRONMENT.items():
+            task.set_env_variable(name, value)
+    gpus = config.gpus_for(component_name)
+    if gpus:
         task.set_accelerator_type(config.gpu_resource)
-        task.set_accelerator_limit(config.gpu_count)
+        task.set_accelerator_limit(gpus)
+        task.set_env_variable(GPUS_ENVIRONMENT, str(gpus))  # the step fails at once if it cannot see them
         for label, value in config.node_selector.items():
             kubernetes.add_node_selector(task, label_key=label, label_value=value)
         for toleration in config.tolerations:
@@ -31,8 +52,17 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
     return task
 
 
+def check_component_names(cluster: KubernetesConfig) -> None:
+    """Refuses settings for components that do not exist (a misspelt name would silently get the defaults)."""
+    unknown = sorted({*cluster.resources, *cluster.gpu_components} - set(COMPONENT_IMAGES))
+    if unknown:
+        raise ValueError(f"KubernetesConfig names unknown component(s) {unknown} (resources / gpu_components); "
+                         f"allowed: {sorted(COMPONENT_IMAGES)}")
+
+
 def task_configurer(cluster: KubernetesConfig, local: bool):
     """Sets each task's display name and, unless running under kfp.local, its cluster settings."""
+    check_component_names(cluster)
 
     def configure(task, component_name: str, display_name: str | None = None):
         task.set_display_name(display_name or component_name.replace("_", " "))

@@ -12,6 +12,7 @@ def export_student(
     evaluation: Input[Artifact],
     output_root_uri: str,
     version: str,
+    gate_decision: Input[Artifact] = None,
     name: Optional[str] = None,
     method: Optional[str] = None,
     label_scheme: Optional[str] = None,
@@ -25,11 +26,14 @@ def export_student(
     calibration_uri: str = "",
 ) -> str:
     """Export METHOD's standard view (projection head dropped) to OUTPUT_ROOT_URI/models/NAME/VERSION/ with the
-    metrics EVALUATION measured. METHOD defaults to the evaluation's primary method (the one the gate judged),
+    metrics EVALUATION measured. METHOD defaults to the method GATE_DECISION published (the gold-only student when
+    the distilled one trailed it), else to the evaluation's primary method,
     NAME to the InferenceService's model name. TEST_URI (the gold test split) feeds the accuracy gate of the
     reduced-precision backends (INT8, bf16 torch and OpenVINO): each is published only when its macro-F1 there is at most
     MAX_MACRO_F1_DROP below fp32's. CALIBRATION_URI (unlabelled pairs, not the test split: the dev split) sets the
     activation ranges of the static INT8 OpenVINO IR."""
+    import json
+
     from relevance_distill.config import (
         config_from_arguments,
         field_default,
@@ -38,6 +42,9 @@ def export_student(
     from relevance_distill.export import ExportConfig, export_evaluated
     from relevance_distill.rollout.isvc import InferenceServiceConfig
 
+    if not method and gate_decision is not None:
+        with open(gate_decision.path, encoding="utf-8") as handle:
+            method = json.load(handle).get("published_method")
     result = export_evaluated(models.path, evaluation.path, output_root_uri, label_scheme_named(label_scheme),
                               name or field_default(InferenceServiceConfig, "name"), version,
                               config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,

@@ -1,4 +1,4 @@
-from typing import NamedTuple, Optional
+from typing import Optional
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Output
@@ -18,16 +18,16 @@ def gate(
     decoding: Optional[str] = None,
     max_loss_to_gold_only: Optional[float] = None,
     when_worse_than_gold_only: Optional[str] = None,
-) -> NamedTuple("GateOutputs", [("passed", bool), ("published_method", str)]):
+) -> bool:
     """Release gate, the one place a release is decided: the distilled student against the gold-only student on
     dev (the gold-only one is published instead, or the gate fails, when the distilled one trails it by more than
     MAX_LOSS_TO_GOLD_ONLY), then thresholds and no regression against the production model on the same test set.
     Unset settings take GateConfig's defaults (min_retention 0 skips that check).
 
-    Returns whether it passed and which method to publish; DECISION holds the checks and reasons (gate.json).
+    Returns whether it passed; DECISION (gate.json) holds the checks, the reasons and ``published_method``, which
+    the export step reads.
     """
     import json
-    from collections import namedtuple
 
     from relevance_distill import storage
     from relevance_distill.config import GateConfig, config_from_arguments
@@ -45,4 +45,4 @@ def gate(
     published = result["published_method"] if result["passed"] else ""
     report_result(("gate PASSED" if result["passed"] else "gate FAILED")
                   + (f" ({published} published)" if published else "") + ": " + "; ".join(result["reasons"]))
-    return namedtuple("GateOutputs", ["passed", "published_method"])(result["passed"], published)
+    return result["passed"]

@@ -500,6 +500,17 @@ STUDENT_PROFILES: dict[str, StudentProfile] = {
 }
 
 
+def cluster_config(profile_or_path: str | None = None) -> KubernetesConfig:
+    """A cluster profile by name (CLUSTER_PROFILES; None: 'cpu') or a KubernetesConfig YAML file."""
+    name = profile_or_path or "cpu"
+    if name in CLUSTER_PROFILES:
+        return parse_config(KubernetesConfig, CLUSTER_PROFILES[name], source=f"cluster profile {name}")
+    if Path(name).suffix in {".yaml", ".yml"}:
+        return load_config(KubernetesConfig, name)
+    raise ConfigError(f"unknown cluster profile {name!r}; allowed: {sorted(CLUSTER_PROFILES)} or a KubernetesConfig "
+                      ".yaml file")
+
+
 def student_config_for(profile: str | None = None, **overrides: Any) -> StudentTrainConfig:
     """A profile's student config (default profile when None) with ``overrides`` on top."""
     profile = profile or DEFAULT_PROFILE
@@ -507,6 +518,66 @@ def student_config_for(profile: str | None = None, **overrides: Any) -> StudentT
         raise ConfigError(f"unknown student profile {profile!r}; allowed: {sorted(STUDENT_PROFILES)}")
     settings = STUDENT_PROFILES[profile].model_dump(exclude_unset=True)
     return parse_config(StudentTrainConfig, {**settings, **overrides}, source=f"student profile {profile}")
+
+
+class StepResources(StrictModel):
+    """What one pipeline step asks the cluster for (GPUs: ``KubernetesConfig.gpu_count`` / ``gpu_components``)."""
+
+    cpu_request: str = Field(default="1", description="CPU request (Kubernetes quantity, e.g. '500m', '8').")
+    cpu_limit: str = Field(default="2", description="CPU limit.")
+    memory_request: str = Field(default="2Gi", description="Memory request (e.g. '64Gi').")
+    memory_limit: str = Field(default="8G", description="Memory limit.")
+    shm_size: str = Field(
+        default="", description="Size of a memory-backed /dev/shm (NCCL, vLLM and data-loader workers need more than "
+        "the container runtime's 64 MiB); counts against the memory limit. Empty: the runtime's default.")
+    scratch_size: str = Field(
+        default="", description="Size of a generic ephemeral volume mounted at /scratch for this step alone: model "
+        "weights fetched from S3, Hugging Face caches and temporary files go there instead of the container's "
+        "writable layer. Empty: none.")
+    scratch_storage_class: str | None = Field(
+        default=None, description="StorageClass of the /scratch volume; None uses the cluster's default class.")
+
+
+# Where a step's /scratch volume is mounted, and what the step points at it (set at compile time).
+SCRATCH_MOUNT = "/scratch"
+SCRATCH_ENVIRONMENT = {"HF_HOME": f"{SCRATCH_MOUNT}/huggingface", "TMPDIR": f"{SCRATCH_MOUNT}/tmp",
+                       "VLLM_CACHE_ROOT": f"{SCRATCH_MOUNT}/vllm", "TRITON_CACHE_DIR": f"{SCRATCH_MOUNT}/triton"}
+
+# What each step gets unless the cluster config says otherwise: the local and CPU-cluster defaults (small models).
+# Steps that only move records or decide (gate, deploy) need a fraction of a training step's.
+_LIGHT = StepResources(cpu_request="250m", cpu_limit="1", memory_request="512Mi", memory_limit="2Gi")
+DEFAULT_STEP_RESOURCES: dict[str, StepResources] = {
+    "use_existing_model": _LIGHT, "gate": _LIGHT, "deploy_canary": _LIGHT, "promote_or_rollback": _LIGHT,
+    "merge_annotations": StepResources(cpu_request="500m", cpu_limit="1", memory_request="1Gi", memory_limit="4Gi"),
+    "analyze_ab": StepResources(cpu_request="500m", cpu_limit="1", memory_request="1Gi", memory_limit="4Gi"),
+    "prepare_data": StepResources(cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"),
+}
+
+# A 7B teacher in bf16 is about 15 GB of weights: they are fetched once into /scratch and memory-mapped, so host memory
+# holds them about once (plus DPO's reference model and the tokenised data); the GPU holds the working copy.
+_SEVEN_B = StepResources(cpu_request="8", cpu_limit="16", memory_request="64Gi", memory_limit="96Gi", shm_size="16Gi",
+                         scratch_size="200Gi")
+CLUSTER_PROFILES: dict[str, dict[str, Any]] = {
+    # The CPU pipeline: what `relevance-distill compile` writes by default (pipelines/compiled/*.yaml).
+    "cpu": {},
+    # GPU nodes and a 7B-class teacher (teacher/configs/production-qwen2.5-7b.yaml): one GPU per step; raise gpu_count
+    # for more (the annotator's tensor parallelism and the teacher's workers follow it).
+    "production": {
+        "gpu_count": 1,
+        "resources": {
+            "teacher_cpt": _SEVEN_B, "teacher_sft": _SEVEN_B, "teacher_preference": _SEVEN_B,
+            "annotate_shard": _SEVEN_B,
+            # The reward model's backbone is a BERT-style encoder (~0.3B).
+            "reward_model": StepResources(cpu_request="4", cpu_limit="8", memory_request="16Gi", memory_limit="32Gi",
+                                          shm_size="4Gi", scratch_size="50Gi"),
+            "train_student": StepResources(cpu_request="4", cpu_limit="8", memory_request="16Gi", memory_limit="32Gi",
+                                           shm_size="4Gi", scratch_size="20Gi"),
+            "evaluate_student": StepResources(cpu_request="4", cpu_limit="8", memory_request="8Gi", memory_limit="16Gi"),
+            "export_student": StepResources(cpu_request="4", cpu_limit="8", memory_request="8Gi", memory_limit="16Gi",
+                                            scratch_size="20Gi"),
+        },
+    },
+}
 
 
 class KubernetesConfig(StrictModel):
@@ -532,8 +603,12 @@ class KubernetesConfig(StrictModel):
         default=4, ge=1, description="Parallel annotate_shard tasks (the ParallelFor fan-out, fixed at compile time).")
     annotation_parallelism: int = Field(
         default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
-    cpu_limit: str = Field(default="2", description="CPU limit of every component.")
-    memory_limit: str = Field(default="8G", description="Memory limit of every component.")
+    default_resources: StepResources = Field(
+        default_factory=StepResources, description="Resources of a step that neither `resources` nor the built-in "
+        "per-step defaults (DEFAULT_STEP_RESOURCES) name.")
+    resources: dict[str, StepResources] = Field(
+        default_factory=dict, description="Resources per component name (e.g. teacher_sft: {memory_request: 64Gi, "
+        "shm_size: 16Gi, scratch_size: 200Gi}); a component named here takes exactly these.")
     service_account: str = Field(
         default="relevance-distill-pipeline",
         description="ServiceAccount a pipeline run uses (`submit --service-account`); manifests/rbac binds its Role.")
@@ -546,6 +621,19 @@ class KubernetesConfig(StrictModel):
                              f"{self.gpu_components} gives annotate_shard no GPU: add 'annotate_shard' to "
                              "gpu_components or set gpu_count to 0")
         return self
+
+    def resources_for(self, component: str) -> StepResources:
+        """What COMPONENT asks for: its entry in ``resources``, else the built-in default for it, else
+        ``default_resources``."""
+        return self.resources.get(component) or DEFAULT_STEP_RESOURCES.get(component) or self.default_resources
+
+    def gpus_for(self, component: str) -> int:
+        """GPUs COMPONENT requests: ``gpu_count`` for the GPU components, else none."""
+        return self.gpu_count if component in self.gpu_components else 0
+
+    def annotation_tensor_parallel_size(self) -> int:
+        """vLLM's tensor parallelism in an annotation shard: every GPU the shard requests (1 without GPUs)."""
+        return max(1, self.gpus_for("annotate_shard"))
 
     def annotation_engine(self) -> str:
         """The annotation engine a compiled pipeline uses by default: vLLM where its pods get GPUs, else the

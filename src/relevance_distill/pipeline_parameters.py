@@ -49,7 +49,6 @@ def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]
         "annotation_temperature": field_default(EngineConfig, "temperature"),
         "annotation_max_new_tokens": field_default(EngineConfig, "max_new_tokens"),
         "annotation_max_pairs": field_default(AnnotationRunConfig, "max_pairs"),
-        "tensor_parallel_size": field_default(EngineConfig, "tensor_parallel_size"),
         "student_methods": ",".join(DEFAULT_STUDENT_METHODS),
         "min_macro_f1": field_default(GateConfig, "min_macro_f1"),
         "min_retention": field_default(GateConfig, "min_retention"),

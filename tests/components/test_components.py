@@ -67,15 +67,21 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
 
     decision = artifact(dsl.Artifact, tmp_path / "gate.json")
     # No teacher figure here: the default min_retention (0.8) cannot be checked, so it fails the candidate.
-    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0).passed is False
-    passed = gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0, min_retention=0.0)
-    assert passed.passed is True and passed.published_method == "crsd"  # no gold-only student to compare with
-    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.99) == (False, "")
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0) is False
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.0, min_retention=0.0) is True
+    published = json.loads((tmp_path / "gate.json").read_text())["published_method"]
+    assert published == "crsd"  # no gold-only student to compare with: the primary (first trained) method
+    assert gate.python_func(evaluation=evaluation, decision=decision, min_macro_f1=0.99) is False
     assert json.loads((tmp_path / "gate.json").read_text())["passed"] is False
 
     assert not (tmp_path / "evaluation" / "gate.json").exists()  # the gate step alone decides
+    approved = artifact(dsl.Artifact, tmp_path / "approved.json")
+    (tmp_path / "approved.json").write_text(json.dumps({"passed": True, "published_method": "vanilla"}))
     uri = export_student.python_func(models=models, evaluation=evaluation, output_root_uri="s3://components", version="c1",
-                                     onnx=False, test_uri=outputs.test_uri, calibration_uri=outputs.dev_uri)
+                                     onnx=False, test_uri=outputs.test_uri, calibration_uri=outputs.dev_uri,
+                                     gate_decision=approved)
+    # The export ships what the gate published (here a decision naming vanilla), not the evaluation's primary.
+    assert json.loads(storage.read_text(f"{uri}/relevance_distill.json"))["method"] == "vanilla"
     assert uri == "s3://components/models/relevance/c1" and "model.safetensors" in storage.read_manifest(uri).files
     info = json.loads(storage.read_text(f"{uri}/relevance_distill.json"))
     assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0  # the test split reached the accuracy gate

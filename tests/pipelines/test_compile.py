@@ -39,7 +39,7 @@ def test_distillation_pipeline_structure(tmp_path):
                       "deploy-canary"):
         assert f"exec-{component}" in executors, component
     text = (tmp_path / "distillation_pipeline.yaml").read_text()
-    assert "triggerPolicy" in text and "gate-passed" in text
+    assert "triggerPolicy" in text and "name: release\n" in text
     for branch in ("train-teacher", "existing-teacher", "train-cpt", "existing-cpt", "train-sft", "existing-sft",
                    "train-reward-model", "existing-reward-model"):
         assert f"name: {branch}\n" in text, branch
@@ -95,3 +95,94 @@ def test_annotation_fan_out_is_set_at_compile_time(tmp_path):
     text = (tmp_path / "distillation_pipeline.yaml").read_text()
     assert "raw: '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]'" in text
     assert "parallelismLimit: 4" in text
+
+
+GPU_TASKS = ("teacher-cpt", "teacher-sft", "reward-model", "teacher-preference", "annotate-shard", "train-student")
+SEVEN_B_TASKS = ("teacher-cpt", "teacher-sft", "teacher-preference", "annotate-shard")  # each loads the 7B model
+
+
+def _quantity_bytes(text: str) -> float:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * factor
+    return float(text)
+
+
+def test_the_production_pipeline_is_the_same_pipeline_with_gpu_resources_and_is_checked_in(tmp_path):
+    from pipelines.compile import compile_cluster_profile
+    from relevance_distill.config import (
+        DEFAULT_STEP_RESOURCES,
+        StepResources,
+        cluster_config,
+    )
+    from relevance_distill.devices import GPUS_ENVIRONMENT
+
+    path = compile_cluster_profile(tmp_path, "production")
+    checked_in = ROOT / "pipelines" / "compiled" / "distillation_pipeline.production.yaml"
+    assert path.read_text() == checked_in.read_text(), "run `relevance-distill compile --cluster production`"
+    spec, platform = yaml.safe_load_all(path.read_text())
+    cpu_spec = next(yaml.safe_load_all((ROOT / "pipelines" / "compiled" / "distillation_pipeline.yaml").read_text()))
+    assert spec["root"]["dag"] == cpu_spec["root"]["dag"] and set(spec["components"]) == set(cpu_spec["components"])
+    assert spec["root"]["inputDefinitions"]["parameters"]["annotation_engine"]["defaultValue"] == "vllm"  # GPUs: vLLM
+    executors = spec["deploymentSpec"]["executors"]
+    kubernetes = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    cpu_default_memory = _quantity_bytes(StepResources().memory_limit)
+    cluster = cluster_config("production")
+    for task in GPU_TASKS:
+        container = executors[f"exec-{task}"]["container"]
+        gpus = int(container["resources"]["accelerator"]["resourceCount"])
+        assert gpus >= 1 and container["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu", task
+        assert {"name": GPUS_ENVIRONMENT, "value": str(gpus)} in container["env"], task  # fails fast without them
+        mounts = kubernetes[f"exec-{task}"]
+        assert mounts["emptyDirMounts"][0]["mountPath"] == "/dev/shm" and mounts["emptyDirMounts"][0]["medium"] == "Memory"
+        volume = mounts["genericEphemeralVolume"][0]
+        assert volume["mountPath"] == "/scratch" and _quantity_bytes(volume["size"]) >= 20 * 2**30, task
+        assert {"name": "HF_HOME", "value": "/scratch/huggingface"} in container["env"], task
+        assert {"name": "TMPDIR", "value": "/scratch/tmp"} in container["env"], task
+    for task in SEVEN_B_TASKS:
+        resources = executors[f"exec-{task}"]["container"]["resources"]
+        # 15 GB of bf16 weights must fit in host memory while loading: never the CPU default.
+        assert _quantity_bytes(resources["resourceMemoryRequest"]) >= 32 * 2**30 > cpu_default_memory, task
+        assert _quantity_bytes(resources["resourceMemoryLimit"]) > cpu_default_memory, task
+    for task in ("gate", "deploy-canary", "use-existing-model"):
+        container = executors[f"exec-{task}"]["container"]
+        assert "accelerator" not in container["resources"], task
+        assert container["resources"]["resourceMemoryLimit"] == DEFAULT_STEP_RESOURCES["gate"].memory_limit, task
+    # One source: the annotator's tensor parallelism is the GPU count its task requests.
+    loop = next(c for name, c in spec["components"].items() if name.startswith("comp-for-loop"))
+    shard = next(t for t in loop["dag"]["tasks"].values() if t["componentRef"]["name"] == "comp-annotate-shard")
+    tensor_parallel = shard["inputs"]["parameters"]["tensor_parallel_size"]["runtimeValue"]["constant"]
+    assert tensor_parallel == int(executors["exec-annotate-shard"]["container"]["resources"]["accelerator"]["resourceCount"])
+    assert tensor_parallel == cluster.gpu_count
+    four = compile_cluster_profile_with(tmp_path, cluster.model_copy(update={"gpu_count": 4}))
+    shard = next(t for t in next(c for n, c in four["components"].items() if n.startswith("comp-for-loop"))["dag"]["tasks"].values()
+                 if t["componentRef"]["name"] == "comp-annotate-shard")
+    assert shard["inputs"]["parameters"]["tensor_parallel_size"]["runtimeValue"]["constant"] == 4
+
+
+def compile_cluster_profile_with(tmp_path, cluster):
+    from kfp import compiler
+
+    from pipelines.distillation import build_distillation_pipeline
+
+    path = tmp_path / "custom.yaml"
+    compiler.Compiler().compile(build_distillation_pipeline(cluster), str(path))
+    return next(yaml.safe_load_all(path.read_text()))
+
+
+def test_a_misspelt_component_in_the_cluster_config_is_refused(tmp_path):
+    import pytest
+
+    from relevance_distill.config import StepResources
+
+    with pytest.raises(ValueError, match=r"unknown component\(s\) \['teacher_sfft'\].*'teacher_sft'"):
+        compile_all(tmp_path, KubernetesConfig(resources={"teacher_sfft": StepResources()}), component_yaml=False)
+
+
+def test_the_cpu_pipeline_requests_and_limits_every_step(tmp_path):
+    spec = next(yaml.safe_load_all((ROOT / "pipelines" / "compiled" / "distillation_pipeline.yaml").read_text()))
+    for name, executor in spec["deploymentSpec"]["executors"].items():
+        resources = executor["container"]["resources"]
+        assert {"resourceCpuRequest", "resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"} <= set(resources), name
+        assert "accelerator" not in resources, name

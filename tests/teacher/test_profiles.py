@@ -21,13 +21,17 @@ def test_builtin_profiles_validate():
 
 def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
     from relevance_distill.builtin_world.generate import DISTRICTS
+    from relevance_distill.plugins import load_plugin
 
     deep, strong = teacher_config("deep"), teacher_config("strong")
     assert strong.cpt.max_steps == 10 * deep.cpt.max_steps and strong.sft.learning_rate == deep.sft.learning_rate / 3
     assert strong.sft.max_steps == 2 * deep.sft.max_steps
     assert strong.sft.augment_copies == 7 and strong.sft.number_shift == 100
-    assert strong.sft.entity_swaps == [[list(names) for names in DISTRICTS]]  # every built-in district, both languages
-    changed = {"max_steps", "learning_rate", "augment_copies", "entity_swaps", "number_shift"}
+    # The built-in world's recipe: its plugin renames every district (both languages) and reads its chains.
+    assert strong.sft.dataset_plugin == strong.reward.dataset_plugin == "builtin" and not strong.sft.entity_swaps
+    assert load_plugin(strong.sft.dataset_plugin).entity_groups() == [[list(names) for names in DISTRICTS]]
+    assert deep.sft.dataset_plugin == deep.reward.dataset_plugin == "none"  # profiles a user's data may get
+    changed = {"max_steps", "learning_rate", "augment_copies", "dataset_plugin", "number_shift"}
     assert {k: v for k, v in strong.sft.model_dump().items() if k not in changed} == \
         {k: v for k, v in deep.sft.model_dump().items() if k not in changed}
 

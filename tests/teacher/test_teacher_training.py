@@ -16,6 +16,7 @@ from relevance_distill.builtin_world.generate import (
 )
 from relevance_distill.config import DataGenerationConfig
 from relevance_distill.data.readers import read_models
+from relevance_distill.plugins import PLAIN_TEXT, load_plugin
 from relevance_distill.prompts import format_answer, user_message
 from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.common import TeacherTrainConfig
@@ -102,14 +103,17 @@ def test_rule_dimensions():
 def test_digit_steps_count_as_the_prices_they_compare_for_faithfulness(data):
     from relevance_distill.builtin_world.generate import DIGIT_COMPARISON
 
-    config = RewardConfig()
+    config = RewardConfig(dataset_plugin="builtin")  # the built-in world's chain grammar
     _, pairs = data
     priced = [p for p in pairs if DIGIT_COMPARISON.search(p.reasoning)]
     assert priced
 
-    def faithfulness(pair, chain):
+    def faithfulness(pair, chain, config=config):
         answer = format_answer(chain, pair.label)
         return rule_scores(pair.query, pair.service.to_text(), answer, SCHEME, config)["faithfulness_rule"]
+
+    # Read as plain text (what a user's data gets), the padded digits are tokens the input does not hold.
+    assert faithfulness(priced[0], priced[0].reasoning, RewardConfig()) < faithfulness(priced[0], priced[0].reasoning)
 
     for pair in priced:  # the steps restate the two prices, padded and digit by digit: nothing in them is made up
         without_steps = DIGIT_COMPARISON.sub("", pair.reasoning)
@@ -224,7 +228,8 @@ def test_augmented_copies_rename_districts_consistently_and_keep_every_price_com
     _, pairs = data
     districts = [list(district) for district in DISTRICTS]
     examples = sft_examples(pairs[:60], SCHEME, None)
-    augmented = ExampleAugmenter([districts], number_shift=100, seed=3).augment(examples, copies=2)
+    augmented = ExampleAugmenter([districts], number_shift=100, seed=3, plugin=load_plugin("builtin")).augment(
+        examples, copies=2)
     assert len(augmented) == 3 * len(examples) and augmented[:len(examples)] == examples
     changed = compared = 0
     for copy in (1, 2):
@@ -252,9 +257,9 @@ def test_entity_swap_groups_are_validated():
     from relevance_distill.teacher.sft import ExampleAugmenter
 
     with pytest.raises(ValueError, match="same number of forms"):
-        ExampleAugmenter([[["Chaoyang", "朝阳"], ["Haidian"]]], 0, 0)
+        ExampleAugmenter([[["Chaoyang", "朝阳"], ["Haidian"]]], 0, 0, PLAIN_TEXT)
     with pytest.raises(ValueError, match="at least two entities"):
-        ExampleAugmenter([[["Chaoyang", "朝阳"]]], 0, 0)
+        ExampleAugmenter([[["Chaoyang", "朝阳"]]], 0, 0, PLAIN_TEXT)
 
 
 def test_examples_matching_the_oversample_pattern_get_that_many_more_augmented_copies(data):
@@ -290,20 +295,29 @@ def test_oversampling_settings_are_validated():
         SFTStageConfig(oversample_copies=2)
 
 
-def test_counterfactual_checks_are_validated():
-    assert SFTStageConfig(counterfactuals=["price", "district"]).counterfactuals == ["price", "district"]
+def test_counterfactual_checks_are_validated_against_the_dataset_plugin():
+    builtin = {"dataset_plugin": "builtin"}
+    assert SFTStageConfig(**builtin, counterfactuals=["price", "district"]).counterfactuals == ["price", "district"]
     with pytest.raises(ValueError, match=r"colour.*'district', 'feature', 'price'|'district', 'feature', 'price'.*colour"):
-        SFTStageConfig(counterfactuals=["district", "colour"])
+        SFTStageConfig(**builtin, counterfactuals=["district", "colour"])
     with pytest.raises(ValueError, match="at most once"):
-        SFTStageConfig(counterfactuals=["feature", "feature"])
+        SFTStageConfig(**builtin, counterfactuals=["feature", "feature"])
+    # Plain text (a user's data) has no rule engine to relabel an edited pair: it offers no checks.
+    with pytest.raises(ValueError, match=r"'none'.*\[\]"):
+        SFTStageConfig(counterfactuals=["district"])
+    with pytest.raises(ValueError, match="unknown dataset plugin 'nosuch'.*'builtin'"):
+        SFTStageConfig(dataset_plugin="nosuch")
+    with pytest.raises(ValueError, match="cannot be loaded"):
+        SFTStageConfig(dataset_plugin="relevance_distill.plugins:NO_SUCH")
+    with pytest.raises(ValueError, match="does not implement"):
+        SFTStageConfig(dataset_plugin="relevance_distill.plugins:REGISTERED")
 
 
 def test_sft_trains_on_the_augmented_copies(data, tmp_path):
-    from relevance_distill.builtin_world.generate import DISTRICTS
 
     _, pairs = data
     config = SFTStageConfig(max_steps=2, batch_size=4, max_length=512, save_steps=100, augment_copies=2,
-                            entity_swaps=[[list(district) for district in DISTRICTS]], number_shift=50,
+                            dataset_plugin="builtin", number_shift=50,
                             oversample_pattern="Location:|位置:", oversample_copies=1, counterfactuals=["district", "feature"])
     chosen = pairs[:12] + [pair for pair in pairs[12:] if "Location:" in (pair.reasoning or "")][:4]
     metrics = run_sft(config, chosen, SCHEME, tmp_path / "sft")

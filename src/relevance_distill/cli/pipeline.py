@@ -128,17 +128,26 @@ def run(
 @app.command("compile")
 def compile_command(
     out: Annotated[Path, typer.Option(help="Directory for distillation_pipeline.yaml and ab_analysis_pipeline.yaml.")] = Path("pipelines/compiled"),
-    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML KubernetesConfig (Secret names, GPUs).")] = None,
+    config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML KubernetesConfig (Secret names, GPUs, "
+                                                                        "resources per step).")] = None,
+    cluster: Annotated[Optional[str], typer.Option(help="A cluster profile (production: GPUs, memory and volumes for a "
+                                                        "7B teacher) compiled as distillation_pipeline.PROFILE.yaml "
+                                                        "beside the CPU pipelines.")] = None,
 ) -> None:
     """Compile both pipelines (and every component's component.yaml) for Kubeflow Pipelines."""
-    from pipelines.compile import compile_all
-    from relevance_distill.config import KubernetesConfig
+    from pipelines.compile import compile_all, compile_cluster_profile
+    from relevance_distill.config import CLUSTER_PROFILES, KubernetesConfig
 
     try:
-        cluster = load_config(KubernetesConfig, config_file) if config_file else KubernetesConfig()
-    except ConfigError as error:
+        config = load_config(KubernetesConfig, config_file) if config_file else KubernetesConfig()
+        if cluster is not None and cluster not in CLUSTER_PROFILES:
+            raise ConfigError(f"unknown cluster profile {cluster!r}; allowed: {sorted(CLUSTER_PROFILES)}")
+        paths = compile_all(out, config)
+        if cluster and cluster != "cpu":
+            paths.append(compile_cluster_profile(out, cluster))
+    except (ConfigError, ValueError) as error:
         fail(str(error))
-    for path in compile_all(out, cluster):
+    for path in paths:
         print(f"wrote {path}")
 
 

