@@ -23,9 +23,10 @@ def reward_model(
     """
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import read_pairs, reward_step
+    from relevance_distill.teacher.stages import read_pairs
+    from relevance_distill.teacher.worker import run_step
 
-    result = reward_step(step_config(profile, "reward", config_json), read_pairs(train_uri),
+    result = run_step("reward", step_config(profile, "reward", config_json), read_pairs(train_uri),
                          label_scheme_named(label_scheme), output_uri, sft_model_uri=sft_model_uri or None)
     training.log_metric("preference_pairs", result["metrics"]["pairs"])
     for head, accuracy in result["metrics"]["held_out_accuracy"].items():

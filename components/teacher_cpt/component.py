@@ -24,9 +24,10 @@ def teacher_cpt(
     """
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import cpt_step, read_pairs, training_scalars
+    from relevance_distill.teacher.stages import read_pairs, training_scalars
+    from relevance_distill.teacher.worker import run_step
 
-    result = cpt_step(step_config(profile, "cpt", config_json), corpus_uri, output_uri, label_scheme_named(label_scheme),
+    result = run_step("cpt", step_config(profile, "cpt", config_json), corpus_uri, output_uri, label_scheme_named(label_scheme),
                       read_pairs(train_uri) if train_uri else None,
                       unlabeled_pairs=read_pairs(unlabeled_uri) if unlabeled_uri else None)
     for key, value in training_scalars(result["metrics"], "documents").items():

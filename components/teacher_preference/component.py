@@ -34,12 +34,12 @@ def teacher_preference(
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import (
-        preference_step,
         read_pairs,
         teacher_evaluation_scalars,
     )
+    from relevance_distill.teacher.worker import run_step
 
-    result = preference_step(step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
+    result = run_step("preference", step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
                              read_pairs(train_uri), label_scheme_named(label_scheme), output_uri,
                              read_pairs(test_uri) if test_uri else None, eval_pairs,
                              dev_pairs=read_pairs(dev_uri) if dev_uri else None)

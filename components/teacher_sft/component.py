@@ -19,9 +19,10 @@ def teacher_sft(
     """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model."""
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
-    from relevance_distill.teacher.stages import read_pairs, sft_step, training_scalars
+    from relevance_distill.teacher.stages import read_pairs, training_scalars
+    from relevance_distill.teacher.worker import run_step
 
-    result = sft_step(step_config(profile, "sft", config_json), read_pairs(train_uri), label_scheme_named(label_scheme),
+    result = run_step("sft", step_config(profile, "sft", config_json), read_pairs(train_uri), label_scheme_named(label_scheme),
                       output_uri, init_model_uri)
     for key, value in training_scalars(result["metrics"], "examples").items():
         training.log_metric(key, value)

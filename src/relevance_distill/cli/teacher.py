@@ -26,18 +26,31 @@ def teacher_command(
     profile: Annotated[Optional[str], typer.Option(help="smoke, demo (default), deep, strong, production-qwen2.5-7b (packaged) or a TeacherConfig YAML file.")] = None,
     label_scheme: Annotated[Optional[str], typer.Option(help="Built-in scheme name or a label_scheme.json (default: the prepared data's).")] = None,
     eval_pairs: Annotated[Optional[int], typer.Option(help="Gold test pairs the teacher answers after SFT and after DPO (default 0: all).")] = None,
+    nproc_per_node: Annotated[int, typer.Option(help="Worker processes on this node (torch's elastic launcher): one per "
+                                                     "GPU, data-parallel (DDP; gloo on the CPU). 1: this process.")] = 1,
 ) -> None:
     """Build the teacher: CPT → reasoning SFT → reward model → DPO, measured after SFT and after DPO."""
+    import sys
+
     from relevance_distill.config import TeacherRunConfig, field_default
+    from relevance_distill.distributed import is_main, launch, world_size
     from relevance_distill.teacher.profiles import teacher_config
     from relevance_distill.teacher.run import run_teacher
 
+    if nproc_per_node < 1:
+        fail(f"--nproc-per-node must be at least 1, got {nproc_per_node}")
+    if nproc_per_node > 1 and world_size() == 1:
+        # The same command in every worker; inside the launch WORLD_SIZE is set, so they train instead of relaunching.
+        # A worker that dies fails the launch; running the command again resumes each step from its last checkpoint.
+        raise typer.Exit(launch("relevance_distill.cli", sys.argv[1:], nproc_per_node))
     try:
         config = teacher_config(profile)
         report = run_teacher(config, corpus, read_pairs(train), read_pairs(test), scheme_from(label_scheme), output,
                              eval_pairs or field_default(TeacherRunConfig, "eval_pairs"))
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
+    if not is_main():
+        return
     print_counts("teacher", {"majority macro-F1": f"{report['majority_macro_f1']:.4f}",
                               "after SFT macro-F1": f"{report['after_sft']['macro_f1']:.4f}",
                               "after DPO macro-F1": f"{report['after_dpo']['macro_f1']:.4f}",

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from relevance_distill import storage
+from relevance_distill.distributed import ddp_arguments, from_main, on_main, world_size
 from relevance_distill.progress import quiet_trainer, report_result
 from relevance_distill.schemas import StrictModel
 
@@ -68,7 +69,7 @@ class TeacherTrainConfig(StrictModel):
                 "gradient_accumulation_steps": self.gradient_accumulation_steps, "learning_rate": self.learning_rate,
                 "lr_scheduler_type": "cosine", "warmup_steps": max(1, self.max_steps // 20), "logging_steps": max(1, min(10, self.max_steps // 10)),
                 "save_steps": self.save_steps, "save_total_limit": 1, "report_to": [], "seed": self.seed, "bf16": bf16,
-                "use_cpu": device.type == "cpu", "disable_tqdm": True}
+                "use_cpu": device.type == "cpu", "disable_tqdm": True, **ddp_arguments()}
 
     def peft_config(self):
         if not self.lora:
@@ -105,10 +106,17 @@ def train_bpe_tokenizer(texts: list[str], vocab_size: int) -> Any:
         pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(texts, trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|pad|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<|endoftext|>", pad_token="<|pad|>",
-                                   model_max_length=2048)
+
+    def trained() -> str:
+        backend.train_from_iterator(texts, trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=["<|endoftext|>", "<|pad|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+        return backend.to_str()
+
+    # Trained once (on the main process of a launch) and handed to every worker: BPE breaks ties between equally
+    # frequent merges in hash order, so two processes could learn different vocabularies from the same text.
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(from_main(trained)), eos_token="<|endoftext|>",
+                                   pad_token="<|pad|>", model_max_length=2048)
 
 
 def build_tiny_causal_lm(texts: list[str], config: TeacherTrainConfig) -> tuple[Any, Any]:
@@ -158,11 +166,15 @@ def setup_training_process() -> None:
 
 
 def restore_checkpoint(checkpoint_uri: str, checkpoints_dir: Path) -> None:
-    """Bring back the last checkpoint a previous attempt published (a pod restart starts with an empty disk)."""
-    latest = storage.join(checkpoint_uri, "latest")
-    if last_checkpoint(checkpoints_dir) is None and storage.exists(storage.join(latest, storage.MANIFEST_NAME)):
-        step = storage.read_manifest(latest).metadata["global_step"]
-        storage.fetch_dir(latest, checkpoints_dir / f"checkpoint-{step}")
+    """Bring back the last checkpoint a previous attempt published (a pod restart starts with an empty disk); in a
+    launch the main process fetches it into the shared directory while the others wait."""
+    def fetch() -> None:
+        latest = storage.join(checkpoint_uri, "latest")
+        if last_checkpoint(checkpoints_dir) is None and storage.exists(storage.join(latest, storage.MANIFEST_NAME)):
+            step = storage.read_manifest(latest).metadata["global_step"]
+            storage.fetch_dir(latest, checkpoints_dir / f"checkpoint-{step}")
+
+    on_main(fetch)
 
 
 def checkpoint_sync_callback(checkpoint_uri: str) -> Any:
@@ -197,11 +209,17 @@ def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str
                    checkpoint_uri: str | None = None) -> dict[str, Any]:
     """Train resumably (``train_resumable`` on OUTPUT/checkpoints), then save OUTPUT/model and its metrics."""
     resumed_from = train_resumable(trainer, output / "checkpoints", f"teacher {metrics['step']}", checkpoint_uri)
-    metrics = {**metrics, "resumed_from_step": resumed_from, "loss_curve": loss_curve(trainer.state.log_history)}
+    metrics = {**metrics, "resumed_from_step": resumed_from, "world_size": world_size(),
+               "loss_curve": loss_curve(trainer.state.log_history)}
     curve = metrics["loss_curve"]
     if curve:
         report_result(f"teacher {metrics['step']}: loss {curve[0]['loss']:.4f} → {curve[-1]['loss']:.4f} "
                       f"after {trainer.state.global_step} steps")
-    save_model(trainer.model, tokenizer, output / "model", metrics)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+    model = trainer.accelerator.unwrap_model(trainer.model) if hasattr(trainer, "accelerator") else trainer.model
+
+    def save() -> None:
+        save_model(model, tokenizer, output / "model", metrics)
+        (output / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+    on_main(save)
     return metrics

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill.data.readers import write_jsonl
+from relevance_distill.distributed import from_main, on_main
 from relevance_distill.llm.generate import generate_answers
 from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.prompts import build_prompt
@@ -60,8 +61,8 @@ def run_preference(config: PreferenceConfig, sft_uri: str, pairs: list[QueryServ
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     model, tokenizer = load_causal_lm(sft_uri)
-    records = build_pairs(model, tokenizer, pairs, scheme, reward, config)
-    write_jsonl(str(output / "pairs.jsonl"), records)
+    records = from_main(build_pairs, model, tokenizer, pairs, scheme, reward, config)
+    on_main(write_jsonl, str(output / "pairs.jsonl"), records)
     if not records:
         raise ValueError(f"no sampled answers differ by more than the reward margin {config.reward_margin}; "
                          "lower reward_margin or raise samples_per_prompt/temperature")

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import Field
 
 from relevance_distill.devices import choose_device
+from relevance_distill.distributed import ddp_arguments, from_main, on_main, world_size
 from relevance_distill.llm.loading import load_tokenizer, resolve_model_dir
 from relevance_distill.plugins import load_plugin
 from relevance_distill.progress import report_result
@@ -287,21 +288,25 @@ def train_reward_model(pairs: list[QueryServicePair], scheme: LabelScheme, confi
                              logging_steps=max(1, config.max_steps // 10), save_steps=config.save_steps,
                              save_total_limit=1, report_to=[],
                              remove_unused_columns=False, seed=config.seed, disable_tqdm=True,
-                             use_cpu=choose_device("auto", "reward model training").type == "cpu")
+                             use_cpu=choose_device("auto", "reward model training").type == "cpu", **ddp_arguments())
     trainer = BradleyTerryTrainer(model=backbone, args=args, train_dataset=dataset, data_collator=collate)
     resumed_from = train_resumable(trainer, output / "checkpoints", "reward model", checkpoint_uri)
     model_dir = output / "model"
-    backbone.save_pretrained(model_dir, safe_serialization=True)
-    tokenizer.save_pretrained(model_dir)
-    (model_dir / "reward_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
-    (model_dir / HEADS_FILE).write_text(json.dumps(heads), encoding="utf-8")
     reward = RewardModel(scheme, config, backbone.eval(), tokenizer, heads)
-    accuracy = held_out_accuracy(reward, eval_records)
+    accuracy = from_main(held_out_accuracy, reward, eval_records)
     metrics = {"step": "reward_model", "pairs": len(records), "held_out_pairs": len(eval_records),
-               "resumed_from_step": resumed_from, "held_out_accuracy": accuracy, "trained_heads": heads,
-               "loss_curve": loss_curve(trainer.state.log_history)}
-    for path in (output / "metrics.json", model_dir / "metrics.json"):
-        path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+               "resumed_from_step": resumed_from, "world_size": world_size(), "held_out_accuracy": accuracy,
+               "trained_heads": heads, "loss_curve": loss_curve(trainer.state.log_history)}
+
+    def save() -> None:
+        backbone.save_pretrained(model_dir, safe_serialization=True)
+        tokenizer.save_pretrained(model_dir)
+        (model_dir / "reward_config.json").write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        (model_dir / HEADS_FILE).write_text(json.dumps(heads), encoding="utf-8")
+        for path in (output / "metrics.json", model_dir / "metrics.json"):
+            path.write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+
+    on_main(save)
     report_result("reward model: held-out pair accuracy " + ", ".join(f"{head} {value:.3f}" for head, value in accuracy.items()))
     return metrics
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relevance_distill import storage
+from relevance_distill.distributed import on_main, world_size
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.profiles import TeacherConfig
 from relevance_distill.teacher.stages import (
@@ -39,5 +40,6 @@ def run_teacher(config: TeacherConfig, corpus_uri: str, train: list[QueryService
         "cpt": cpt["metrics"], "sft": sft["metrics"], "reward_model": reward["metrics"], "dpo": dpo["metrics"],
         "after_sft": evaluation["after_sft"], "after_dpo": evaluation["after_dpo"],
     }
-    storage.write_text(storage.join(output, "report.json"), json.dumps(report, indent=2))
+    report["world_size"] = world_size()
+    on_main(storage.write_text, storage.join(output, "report.json"), json.dumps(report, indent=2))
     return report

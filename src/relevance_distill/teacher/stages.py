@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from relevance_distill import storage
 from relevance_distill.config import EngineConfig
 from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.devices import choose_device
+from relevance_distill.distributed import from_main, on_main
 from relevance_distill.evaluation.retention import (
     TEACHER_EVALUATION_FILE as EVALUATION_FILE,
 )
@@ -43,10 +45,15 @@ def model_uri_of(output_uri: str) -> str:
 
 
 def _publish(local_model: Path, output_uri: str, stage: str, extra_files: dict[str, Any] | None = None) -> str:
-    for name, content in (extra_files or {}).items():
-        (local_model / name).write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
+    """Publish the step's model (once, from the main process of a launch; the others wait until it is there)."""
     uri = model_uri_of(output_uri)
-    storage.publish_dir(local_model, uri, metadata={"stage": stage})
+
+    def publish() -> None:
+        for name, content in (extra_files or {}).items():
+            (local_model / name).write_text(json.dumps(content, indent=2, ensure_ascii=False), encoding="utf-8")
+        storage.publish_dir(local_model, uri, metadata={"stage": stage})
+
+    on_main(publish)
     return uri
 
 
@@ -80,7 +87,8 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
     Gold pairs without reasoning first get chains from the reasoning model (``teacher/rationales.py``); the
     records are published as OUTPUT_URI/rationales.jsonl and the counts go into the model's metrics.json.
     """
-    sft_pairs, rationales, records = write_rationales(train_pairs, scheme, config.rationales, init_uri or config.init)
+    sft_pairs, rationales, records = from_main(write_rationales, train_pairs, scheme, config.rationales,
+                                               init_uri or config.init)
     if rationales["without_reasoning"]:
         report_result(f"rationales: {rationales['kept']} kept, {rationales['rejected']} rejected of "
                       f"{rationales['sent']} gold pairs without reasoning; SFT answers: {rationales['answer_format']}")
@@ -88,8 +96,12 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
         metrics = run_sft(config, sft_pairs, scheme, local, init_uri, storage.join(output_uri, "checkpoints"),
                           label_only=rationales["answer_format"] == "label_only")
         metrics["rationales"] = rationales
-        (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-        write_jsonl(storage.join(output_uri, "rationales.jsonl"), records)
+
+        def record() -> None:
+            (local / "model" / "metrics.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
+            write_jsonl(storage.join(output_uri, "rationales.jsonl"), records)
+
+        on_main(record)
         return {"model_uri": _publish(local / "model", output_uri, "teacher_sft"), "metrics": _without_config(metrics)}
 
 
@@ -116,7 +128,7 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
     reward = load_reward_model(reward_uri, scheme)
     with _workdir(workdir, "dpo") as local:
         metrics = run_preference(config, sft_uri, train_pairs, scheme, reward, local, storage.join(output_uri, "checkpoints"))
-        storage.upload_file(local / "pairs.jsonl", storage.join(output_uri, "pairs.jsonl"))
+        on_main(storage.upload_file, local / "pairs.jsonl", storage.join(output_uri, "pairs.jsonl"))
         extra = {}
         if test_pairs:
             before = teacher_evaluation(sft_uri, train_pairs, test_pairs, scheme, reward, eval_pairs, config.max_new_tokens)
@@ -145,7 +157,14 @@ def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair
                        scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int,
                        voting: EngineConfig | None = None) -> dict[str, Any]:
     """The teacher's labels on the first EVAL_PAIRS gold test pairs (0: all), greedy or voted (``evaluate_teacher``),
-    with the majority-class baseline."""
+    with the majority-class baseline (generated once, on the main process of a launch)."""
+    return from_main(_teacher_evaluation, model_uri, train_pairs, test_pairs, scheme, reward, eval_pairs,
+                     max_new_tokens, voting)
+
+
+def _teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
+                        scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int,
+                        voting: EngineConfig | None = None) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(str(model_uri), choose_device("auto", "teacher evaluation"))
     gold = [p for p in test_pairs if p.label][: eval_pairs or None]
     result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens, voting)
@@ -185,11 +204,15 @@ def _without_config(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @contextlib.contextmanager
 def _workdir(workdir: str | Path | None, name: str) -> Iterator[Path]:
-    """WORKDIR/NAME when given (kept, so a rerun finds its checkpoints), else a temporary directory."""
+    """WORKDIR/NAME when given (kept, so a rerun finds its checkpoints), else a temporary directory; in a launch
+    every process works in the main process's directory (checkpoints are resumed from one place)."""
     if workdir is not None:
         path = Path(workdir) / name
         path.mkdir(parents=True, exist_ok=True)
         yield path
     else:
-        with tempfile.TemporaryDirectory(prefix=f"relevance-distill-{name}-") as directory:
-            yield Path(directory)
+        directory = Path(from_main(tempfile.mkdtemp, prefix=f"relevance-distill-{name}-"))
+        try:
+            yield directory
+        finally:
+            on_main(shutil.rmtree, directory, ignore_errors=True)
