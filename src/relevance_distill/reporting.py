@@ -52,7 +52,7 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
     table.add_row(f"gate ({summary.get('gate_decoding', 'argmax')} decoding)", ("PASSED" if gate["passed"] else "FAILED") + ": " + "; ".join(gate["reasons"]))
     published = gate.get("published_method")
     table.add_row("published model", "none" if not summary["model_uri"] else
-                  f"{published} ({'the gold-only student: see the gate' if published != gate.get('candidate_method') else 'the distilled student'}): {summary['model_uri']}")
+                  f"{published} ({'the gold-only student: see the gate' if published != gate.get('candidate_method') else 'distilled'}): {summary['model_uri']}")
     if "ab" in summary:
         table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")
         table.add_row("canary manifests", summary["gitops_manifests"])

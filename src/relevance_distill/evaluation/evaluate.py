@@ -180,9 +180,8 @@ def teacher_versus_gold_only(teacher_evaluation: dict[str, Any] | None, gold_onl
             "gold_only_macro_f1": dev["macro_f1"] - comparison["difference"],
             "difference": comparison["difference"], "ci": comparison["ci"], "queries": comparison["queries"],
             "verdict": comparison["verdict"],
-            "teacher_beats_gold_only": f"{statement}: teacher − gold-only student {_points(comparison['difference'])} "
-                                       f"points of dev macro-F1, 95 % interval [{_points(low)}, {_points(high)}] over "
-                                       f"{comparison['queries']} dev queries",
+            "teacher_beats_gold_only": f"{statement}: {_points(comparison['difference'])} points of dev macro-F1, 95 % "
+                                       f"interval [{_points(low)}, {_points(high)}], {comparison['queries']} queries",
             "test": {"teacher_macro_f1": test[0], "gold_only_macro_f1": test[1]}}
 
 

@@ -93,16 +93,14 @@ def versus_gold_only(summary: dict[str, Any], config: GateConfig) -> tuple[str |
                                      "null to skip the comparison)"}
     difference, (low, high) = comparison["difference"], comparison["ci"]
     within = -difference <= config.max_loss_to_gold_only
-    measured = (f"{candidate} − {GOLD_ONLY_METHOD} on dev ({config.decoding}): {difference:+.4f} macro-F1, 95 % interval "
-                f"[{low:+.4f}, {high:+.4f}] over {comparison['queries']} queries; largest allowed loss "
-                f"{config.max_loss_to_gold_only}")
+    measured = (f"{candidate} − {GOLD_ONLY_METHOD} dev macro-F1 ({config.decoding}) {difference:+.4f} "
+                f"[{low:+.4f}, {high:+.4f}], {comparison['queries']} queries, allowed loss {config.max_loss_to_gold_only}")
     if within:
-        outcome, reason = "distilled", f"{measured}: the distilled student is published"
+        outcome, reason = "distilled", f"{measured}: {candidate} published"
     elif config.when_worse_than_gold_only == "publish_gold_only":
-        outcome, reason = "gold_only", (f"{measured}: the distilled student trails the student trained without the "
-                                        f"teacher, so {GOLD_ONLY_METHOD} is published instead")
+        outcome, reason = "gold_only", f"{measured}: trails the gold-only student, {GOLD_ONLY_METHOD} published instead"
     else:
-        outcome, reason = "failed", f"{measured}: the distilled student trails the student trained without the teacher"
+        outcome, reason = "failed", f"{measured}: trails the gold-only student"
     check = {"name": "not_worse_than_gold_only", "value": difference, "threshold": -config.max_loss_to_gold_only,
              "passed": outcome != "failed", "outcome": outcome, "reason": reason, "comparison": comparison}
     return (GOLD_ONLY_METHOD if outcome == "gold_only" else candidate), check
