@@ -17,6 +17,7 @@ from components.deploy_canary.component import deploy_canary
 from components.evaluate_student.component import evaluate_student
 from components.export_student.component import export_student
 from components.gate.component import gate
+from components.images import component_image
 from components.merge_annotations.component import merge_annotations
 from components.prepare_data.component import prepare_data
 from components.reward_model.component import reward_model
@@ -104,19 +105,24 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         annotation_input_uri = prepared.outputs["unlabeled_uri"]
         shard_input_uri = layout.unlabeled_uri(artifacts_uri)
 
+        # More than one node per teacher step: each submits a Kubeflow Trainer TrainJob running the trainer image.
+        on_nodes = ({"trainjob_json": cluster.teacher_trainjob.model_dump_json(), "trainer_image": component_image("teacher_sft")}
+                    if cluster.teacher_trainjob else {})
         with dsl.If(teacher_model_uri == "", name="train-teacher"):
             with dsl.If(sft_model_uri == "", name="train-sft"):
                 with dsl.If(cpt_model_uri == "", name="train-cpt"):
                     cpt = configure(teacher_cpt(corpus_uri=corpus_uri, output_uri=layout.teacher_step_uri(artifacts_uri, "cpt"),
                                                 train_uri=train_uri, unlabeled_uri=annotation_input_uri,
                                                 profile=teacher_profile,
-                                                config_json=cpt_config_json, label_scheme=label_scheme), "teacher_cpt")
+                                                config_json=cpt_config_json, label_scheme=label_scheme, **on_nodes),
+                                    "teacher_cpt")
                 with dsl.Else(name="existing-cpt"):
                     existing_cpt = configure(use_existing_model(model_uri=cpt_model_uri), "use_existing_model",
                                              "existing CPT model")
                 sft = configure(teacher_sft(train_uri=train_uri, init_model_uri=dsl.OneOf(cpt.outputs["Output"], existing_cpt.output),
                                             output_uri=layout.teacher_step_uri(artifacts_uri, "sft"), profile=teacher_profile,
-                                            config_json=sft_config_json, label_scheme=label_scheme), "teacher_sft")
+                                            config_json=sft_config_json, label_scheme=label_scheme, **on_nodes),
+                                "teacher_sft")
             with dsl.Else(name="existing-sft"):
                 existing_sft = configure(use_existing_model(model_uri=sft_model_uri), "use_existing_model",
                                          "existing SFT model")
@@ -124,7 +130,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
             with dsl.If(reward_model_uri == "", name="train-reward-model"):
                 reward = configure(reward_model(train_uri=train_uri, output_uri=layout.teacher_step_uri(artifacts_uri, "reward"),
                                                 profile=teacher_profile, config_json=reward_config_json,
-                                                label_scheme=label_scheme, sft_model_uri=sft_model), "reward_model")
+                                                label_scheme=label_scheme, sft_model_uri=sft_model, **on_nodes),
+                                   "reward_model")
             with dsl.Else(name="existing-reward-model"):
                 existing_reward = configure(use_existing_model(model_uri=reward_model_uri), "use_existing_model",
                                             "existing reward model")
@@ -133,7 +140,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                 reward_model_uri=dsl.OneOf(reward.outputs["Output"], existing_reward.output), train_uri=train_uri,
                 output_uri=layout.teacher_step_uri(artifacts_uri, "preference"), test_uri=test_uri,
                 dev_uri=prepared.outputs["dev_uri"], eval_pairs=teacher_eval_pairs,
-                profile=teacher_profile, config_json=preference_config_json, label_scheme=label_scheme),
+                profile=teacher_profile, config_json=preference_config_json, label_scheme=label_scheme, **on_nodes),
                 "teacher_preference")
         with dsl.Else(name="existing-teacher"):
             existing_teacher = configure(use_existing_model(model_uri=teacher_model_uri), "use_existing_model",

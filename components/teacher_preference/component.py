@@ -21,6 +21,8 @@ def teacher_preference(
     profile: Optional[str] = None,
     config_json: str = "{}",
     label_scheme: Optional[str] = None,
+    trainjob_json: str = "",
+    trainer_image: str = "",
 ) -> str:
     """Sample k answers per prompt, score them with the reward model, train DPO against the SFT model.
 
@@ -29,6 +31,9 @@ def teacher_preference(
     baseline and every reward dimension before and after DPO (also in the model's evaluation.json). With DEV_URI the
     DPO teacher also labels every gold dev pair (evaluation.json ``dev``): the run's gate compares it on dev with the
     student trained without it.
+
+    Given several GPUs it trains in one worker per GPU; with TRAINJOB_JSON (a TrainJobConfig) it submits a
+    Kubeflow Trainer TrainJob running TRAINER_IMAGE on several nodes and waits for it.
     """
     from relevance_distill import storage
     from relevance_distill.config import label_scheme_named
@@ -37,12 +42,13 @@ def teacher_preference(
         read_pairs,
         teacher_evaluation_scalars,
     )
-    from relevance_distill.teacher.worker import run_step
+    from relevance_distill.teacher.worker import run_teacher_step
 
-    result = run_step("preference", step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
+    result = run_teacher_step("preference", step_config(profile, "preference", config_json), sft_model_uri, reward_model_uri,
                              read_pairs(train_uri), label_scheme_named(label_scheme), output_uri,
                              read_pairs(test_uri) if test_uri else None, eval_pairs,
-                             dev_pairs=read_pairs(dev_uri) if dev_uri else None)
+                             dev_pairs=read_pairs(dev_uri) if dev_uri else None, trainjob_json=trainjob_json,
+                             image=trainer_image, work_uri=output_uri)
     storage.download_file(result["pairs_uri"], preference_pairs.path)
     preference_pairs.metadata.update({"uri": result["pairs_uri"], "pairs": result["metrics"]["pairs"]})
     training.log_metric("preference_pairs", result["metrics"]["pairs"])

@@ -15,15 +15,22 @@ def teacher_sft(
     profile: Optional[str] = None,
     config_json: str = "{}",
     label_scheme: Optional[str] = None,
+    trainjob_json: str = "",
+    trainer_image: str = "",
 ) -> str:
-    """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model."""
+    """Reasoning SFT (loss on the answer only) from INIT_MODEL_URI (the CPT model); returns OUTPUT_URI/model.
+
+    Given several GPUs it trains in one worker per GPU; with TRAINJOB_JSON (a TrainJobConfig) it submits a
+    Kubeflow Trainer TrainJob running TRAINER_IMAGE on several nodes and waits for it.
+    """
     from relevance_distill.config import label_scheme_named
     from relevance_distill.teacher.profiles import step_config
     from relevance_distill.teacher.stages import read_pairs, training_scalars
-    from relevance_distill.teacher.worker import run_step
+    from relevance_distill.teacher.worker import run_teacher_step
 
-    result = run_step("sft", step_config(profile, "sft", config_json), read_pairs(train_uri), label_scheme_named(label_scheme),
-                      output_uri, init_model_uri)
+    result = run_teacher_step("sft", step_config(profile, "sft", config_json), read_pairs(train_uri), label_scheme_named(label_scheme),
+                      output_uri, init_model_uri, trainjob_json=trainjob_json, image=trainer_image,
+                      work_uri=output_uri)
     for key, value in training_scalars(result["metrics"], "examples").items():
         training.log_metric(key, value)
     return result["model_uri"]

@@ -580,6 +580,25 @@ CLUSTER_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+class TrainJobConfig(StrictModel):
+    """A teacher step spread over several nodes: a Kubeflow Trainer TrainJob (``teacher/trainjob.py``)."""
+
+    num_nodes: int = Field(default=2, ge=2, description="Nodes the step trains on (one node runs in the step's own pod).")
+    gpus_per_node: int = Field(default=8, ge=1, description="Workers per node, one per GPU (the TrainJob's numProcPerNode).")
+    runtime: str = Field(default="torch-distributed", description="ClusterTrainingRuntime the TrainJob references (the "
+                         "Trainer's torch runtime, which starts torchrun on every node).")
+    namespace: str = Field(default="kubeflow", description="Namespace of the TrainJob (the pipeline's namespace).")
+    memory_per_node: str = Field(default="256Gi", description="Memory request and limit of each node's trainer.")
+    cpu_per_node: str = Field(default="32", description="CPU request and limit of each node's trainer.")
+    gpu_resource: str = Field(default="nvidia.com/gpu", description="Extended resource name of the accelerator.")
+    s3_secret_name: str = Field(default="relevance-distill-s3", description="Secret with AWS_ACCESS_KEY_ID and "
+                                "AWS_SECRET_ACCESS_KEY, referenced by the trainer's environment (never copied).")
+    s3_endpoint_url: str = Field(default="", description="AWS_ENDPOINT_URL of the trainers; empty for AWS S3.")
+    timeout_seconds: int = Field(default=7 * 24 * 3600, ge=1, description="The job's activeDeadlineSeconds, and how long "
+                                 "the step waits for it.")
+    poll_seconds: float = Field(default=15.0, gt=0, description="Seconds between two reads of the job's status.")
+
+
 class KubernetesConfig(StrictModel):
     """Cluster settings baked into the compiled pipelines (never secret values: only Secret names)."""
 
@@ -603,6 +622,10 @@ class KubernetesConfig(StrictModel):
         default=4, ge=1, description="Parallel annotate_shard tasks (the ParallelFor fan-out, fixed at compile time).")
     annotation_parallelism: int = Field(
         default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
+    teacher_trainjob: TrainJobConfig | None = Field(
+        default=None, description="Train the teacher's CPT, SFT, reward model and DPO on several nodes: each of those "
+        "steps submits a Kubeflow Trainer TrainJob with these settings and waits for it (its own pod then needs no GPU: "
+        "drop the teacher steps from gpu_components). None: each step trains in its own pod.")
     default_resources: StepResources = Field(
         default_factory=StepResources, description="Resources of a step that neither `resources` nor the built-in "
         "per-step defaults (DEFAULT_STEP_RESOURCES) name.")

@@ -98,11 +98,12 @@ def test_core_schema_validation_catches_a_bad_field():
         validate_core(role)
 
 
-def rollout_client_verbs() -> set[str]:
-    """The API verbs rollout/cluster.py calls: the generated client's methods by name, raw calls by HTTP method."""
+def rollout_client_verbs(module=None) -> set[str]:
+    """The API verbs a client module (default rollout/cluster.py) calls: the generated client's methods by name, raw
+    calls by HTTP method."""
     from relevance_distill.rollout import cluster
 
-    tree = ast.parse(Path(cluster.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path((module or cluster).__file__).read_text(encoding="utf-8"))
     verbs = set()
     http = {"GET": "get", "PATCH": "patch", "PUT": "update", "POST": "create", "DELETE": "delete"}
     prefixes = {"get_": "get", "list_": "list", "patch_": "patch", "replace_": "update", "create_": "create",
@@ -114,13 +115,16 @@ def rollout_client_verbs() -> set[str]:
                 verbs.add(http[node.args[1].value])
             elif method.endswith("_namespaced_custom_object"):
                 verbs.add(next(verb for prefix, verb in prefixes.items() if method.startswith(prefix)))
+            elif method in {"list_namespaced_pod", "read_namespaced_pod_log"}:
+                verbs.add(method)
     return verbs
 
 
 def test_only_the_cluster_client_talks_to_the_kubernetes_api():
     source = ROOT / "src" / "relevance_distill"
+    clients = {source / "rollout" / "cluster.py", source / "teacher" / "trainjob.py"}
     for path in source.rglob("*.py"):
-        if path.name == "cluster.py":
+        if path in clients:
             continue
         text = path.read_text(encoding="utf-8")
         assert "CustomObjectsApi" not in text and "call_api" not in text and "CoreV1Api" not in text, path
@@ -139,10 +143,20 @@ def test_role_allows_exactly_the_verbs_the_rollout_client_uses():
     used = rollout_client_verbs()
     assert used == {"get", "patch"}
     assert set(kserve_rules[0]["verbs"]) == used  # both ways: nothing missing, nothing extra
+    # The multi-node teacher's TrainJob calls, each in its own rule, exactly those of teacher/trainjob.py.
+    from relevance_distill.teacher import trainjob
+
+    trainjob_calls = rollout_client_verbs(trainjob)
+    assert trainjob_calls == {"create", "get", "delete", "list_namespaced_pod", "read_namespaced_pod_log"}
+    trainer_rules = [rule for rule in role["rules"] if "trainer.kubeflow.org" in rule["apiGroups"]]
+    assert trainer_rules == [{"apiGroups": ["trainer.kubeflow.org"], "resources": ["trainjobs"],
+                              "verbs": ["create", "get", "delete"]}]
+    assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]} in role["rules"]
+    assert {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]} in role["rules"]
     # The other rules are the platform's minimum (Argo's executor, KFP's driver/launcher), each narrow.
     for rule in role["rules"]:
         assert "*" not in rule["verbs"] and "*" not in rule["resources"], rule
-        if rule["apiGroups"] == [""]:
+        if rule["apiGroups"] == [""] and rule["resources"] not in (["pods"], ["pods/log"]):
             assert rule["verbs"] == ["get"] and rule.get("resourceNames"), rule
     binding = next(d for d in documents if d["kind"] == "RoleBinding")
     account = next(d for d in documents if d["kind"] == "ServiceAccount")

@@ -3,17 +3,19 @@
 ``run_step`` runs the step in this process when it has one device (or already is a worker); with more it starts one
 worker per GPU under torch's elastic launcher (``distributed.launch``), hands them the step's arguments through a file
 and returns what the main worker wrote back. ``python -m relevance_distill.teacher.worker REQUEST RESULT`` is the
-worker's entry point.
+worker's entry point, on one node or, under a Kubeflow Trainer TrainJob, on several (``teacher/trainjob.py``).
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from relevance_distill import storage
 from relevance_distill.devices import requested_gpus
 from relevance_distill.distributed import is_main, launch, world_size
 from relevance_distill.teacher.stages import (
@@ -46,11 +48,29 @@ def run_step(step: str, *args: Any, processes: int | None = None, **kwargs: Any)
         return pickle.loads(result.read_bytes())
 
 
+def run_teacher_step(step: str, *args: Any, trainjob_json: str = "", image: str = "", work_uri: str = "",
+                     **kwargs: Any) -> dict[str, Any]:
+    """What a teacher component runs: STEP in a Kubeflow Trainer TrainJob on several nodes when TRAINJOB_JSON (a
+    TrainJobConfig) is given, its IMAGE running the workers and WORK_URI/trainjob (the step's output prefix) carrying
+    request and result; otherwise in this pod, one worker per GPU it was given (``run_step``)."""
+    if not trainjob_json:
+        return run_step(step, *args, **kwargs)
+    from relevance_distill.config import TrainJobConfig, parse_config
+    from relevance_distill.teacher.trainjob import TrainJobError, run_step_on_nodes
+
+    if not image:
+        raise TrainJobError("a TrainJob needs the trainer image its nodes run: pass image=… (the compiled pipeline "
+                            "passes the trainer image it names)")
+    config = parse_config(TrainJobConfig, json.loads(trainjob_json), source="teacher_trainjob")
+    return run_step_on_nodes(step, args, kwargs, storage.join(work_uri, "trainjob"), image, config)
+
+
 def main(request: str, result: str) -> None:
-    step, args, kwargs = pickle.loads(Path(request).read_bytes())
+    """REQUEST and RESULT are local paths (one node) or s3:// URIs (a TrainJob's nodes, ``teacher/trainjob.py``)."""
+    step, args, kwargs = pickle.loads(storage.read_bytes(request))
     output = STEPS[step](*args, **kwargs)
     if is_main():
-        Path(result).write_bytes(pickle.dumps(output))
+        storage.write_bytes(result, pickle.dumps(output))
 
 
 if __name__ == "__main__":
