@@ -19,6 +19,9 @@ else
   build() { DOCKER_BUILDKIT=0 docker build --network host "$@"; }
 fi
 
+# The CA bundle the host's pip trusts and a local torch wheel (images/build-inputs/README.md).
+bash scripts/build-inputs.sh
+
 for image in $IMAGES; do
   args=()
   if [ "$image" = annotator ]; then

