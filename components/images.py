@@ -42,9 +42,21 @@ COMPONENT_IMAGES: dict[str, str] = {
 }
 
 
-def image(name: str) -> str:
+# Images with a CUDA variant (`make images VARIANT=cuda`, tagged TAG-cuda): the GPU steps' images. The trainer's adds
+# vLLM (the SFT step generates rationales with it on its GPU).
+CUDA_IMAGES: dict[str, tuple[str, ...]] = {"trainer": ("train", "pipeline", "annotate"),
+                                           "annotator": ("annotate", "train", "pipeline")}
+
+
+def image(name: str, variant: str = "cpu") -> str:
     if name not in IMAGE_EXTRAS:
         raise ValueError(f"unknown image {name!r}; allowed: {sorted(IMAGE_EXTRAS)}")
+    if variant == "cuda":
+        if name not in CUDA_IMAGES:
+            raise ValueError(f"image {name!r} has no CUDA variant; those with one: {sorted(CUDA_IMAGES)}")
+        return f"{REGISTRY}/{name}:{TAG}-cuda"
+    if variant != "cpu":
+        raise ValueError(f"unknown image variant {variant!r}; allowed: ['cpu', 'cuda']")
     return f"{REGISTRY}/{name}:{TAG}"
 
 

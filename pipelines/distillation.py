@@ -17,7 +17,7 @@ from components.deploy_canary.component import deploy_canary
 from components.evaluate_student.component import evaluate_student
 from components.export_student.component import export_student
 from components.gate.component import gate
-from components.images import component_image
+from components.images import COMPONENT_IMAGES, image
 from components.merge_annotations.component import merge_annotations
 from components.prepare_data.component import prepare_data
 from components.reward_model.component import reward_model
@@ -106,7 +106,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         shard_input_uri = layout.unlabeled_uri(artifacts_uri)
 
         # More than one node per teacher step: each submits a Kubeflow Trainer TrainJob running the trainer image.
-        on_nodes = ({"trainjob_json": cluster.teacher_trainjob.model_dump_json(), "trainer_image": component_image("teacher_sft")}
+        on_nodes = ({"trainjob_json": cluster.teacher_trainjob.model_dump_json(),
+                     "trainer_image": image(COMPONENT_IMAGES["teacher_sft"], cluster.image_variant)}
                     if cluster.teacher_trainjob else {})
         with dsl.If(teacher_model_uri == "", name="train-teacher"):
             with dsl.If(sft_model_uri == "", name="train-sft"):

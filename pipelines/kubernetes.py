@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kfp import kubernetes
 
-from components.images import COMPONENT_IMAGES, IMAGE_UID
+from components.images import COMPONENT_IMAGES, IMAGE_UID, image
 from relevance_distill.config import (
     SCRATCH_ENVIRONMENT,
     SCRATCH_MOUNT,
@@ -40,6 +40,8 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
         for name, value in SCRATCH_ENVIRONMENT.items():
             task.set_env_variable(name, value)
     gpus = config.gpus_for(component_name)
+    if gpus and config.image_variant == "cuda":
+        task.set_container_image(image(COMPONENT_IMAGES[component_name], "cuda"))
     if gpus:
         task.set_accelerator_type(config.gpu_resource)
         task.set_accelerator_limit(gpus)

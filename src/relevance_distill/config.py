@@ -564,6 +564,7 @@ CLUSTER_PROFILES: dict[str, dict[str, Any]] = {
     # for more (the annotator's tensor parallelism and the teacher's workers follow it).
     "production": {
         "gpu_count": 1,
+        "image_variant": "cuda",
         "resources": {
             "teacher_cpt": _SEVEN_B, "teacher_sft": _SEVEN_B, "teacher_preference": _SEVEN_B,
             "annotate_shard": _SEVEN_B,
@@ -622,6 +623,10 @@ class KubernetesConfig(StrictModel):
         default=4, ge=1, description="Parallel annotate_shard tasks (the ParallelFor fan-out, fixed at compile time).")
     annotation_parallelism: int = Field(
         default=0, ge=0, description="Shards running at once (ParallelFor parallelism); 0 = all of them.")
+    image_variant: Literal["cpu", "cuda"] = Field(
+        default="cpu", description="Images of the GPU components: 'cuda' runs them in the CUDA variants (`make images "
+        "VARIANT=cuda`, tagged TAG-cuda: CUDA torch, vLLM); 'cpu' in the CPU images (a GPU step would then fail at "
+        "once: their torch sees no GPU).")
     teacher_trainjob: TrainJobConfig | None = Field(
         default=None, description="Train the teacher's CPT, SFT, reward model and DPO on several nodes: each of those "
         "steps submits a Kubeflow Trainer TrainJob with these settings and waits for it (its own pod then needs no GPU: "

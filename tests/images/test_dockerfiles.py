@@ -89,3 +89,18 @@ def test_predictor_image_matches_servingruntime():
     container = runtime["spec"]["containers"][0]
     assert container["image"] == image("predictor")
     assert container["securityContext"]["runAsUser"] == IMAGE_UID
+
+
+def test_the_cuda_variants_install_their_extras_and_vllm_brings_torch():
+    """`make images VARIANT=cuda`: the trainer's build arguments add vLLM (rationales on the SFT step's GPU)."""
+    from components.images import CUDA_IMAGES, image
+
+    script = (ROOT / "scripts" / "build-images.sh").read_text()
+    assert "--build-arg EXTRAS=train,pipeline,annotate" in script and set(CUDA_IMAGES["trainer"]) == {"train", "pipeline", "annotate"}
+    trainer = dockerfile("trainer")
+    assert 'if [ -n "${VLLM_REQUIREMENT}" ]; then pip install --no-cache-dir "${VLLM_REQUIREMENT}"' in trainer
+    assert installed_extras(trainer.replace("ARG EXTRAS=train,pipeline", "ARG EXTRAS=train,pipeline,annotate")) == \
+        set(CUDA_IMAGES["trainer"])
+    assert image("trainer", "cuda").endswith(":0.1.0-cuda")
+    with pytest.raises(ValueError, match="no CUDA variant"):
+        image("predictor", "cuda")

@@ -140,14 +140,17 @@ def test_the_production_pipeline_is_the_same_pipeline_with_gpu_resources_and_is_
         assert volume["mountPath"] == "/scratch" and _quantity_bytes(volume["size"]) >= 20 * 2**30, task
         assert {"name": "HF_HOME", "value": "/scratch/huggingface"} in container["env"], task
         assert {"name": "TMPDIR", "value": "/scratch/tmp"} in container["env"], task
+        assert container["image"].endswith("-cuda"), task  # CUDA torch (and vLLM): `make images VARIANT=cuda`
     for task in SEVEN_B_TASKS:
         resources = executors[f"exec-{task}"]["container"]["resources"]
         # 15 GB of bf16 weights must fit in host memory while loading: never the CPU default.
         assert _quantity_bytes(resources["resourceMemoryRequest"]) >= 32 * 2**30 > cpu_default_memory, task
         assert _quantity_bytes(resources["resourceMemoryLimit"]) > cpu_default_memory, task
+    for task in ("gate", "deploy-canary", "use-existing-model", "evaluate-student"):
+        container = executors[f"exec-{task}"]["container"]
+        assert "accelerator" not in container["resources"] and not container["image"].endswith("-cuda"), task
     for task in ("gate", "deploy-canary", "use-existing-model"):
         container = executors[f"exec-{task}"]["container"]
-        assert "accelerator" not in container["resources"], task
         assert container["resources"]["resourceMemoryLimit"] == DEFAULT_STEP_RESOURCES["gate"].memory_limit, task
     # One source: the annotator's tensor parallelism is the GPU count its task requests.
     loop = next(c for name, c in spec["components"].items() if name.startswith("comp-for-loop"))

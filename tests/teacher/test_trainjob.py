@@ -178,4 +178,4 @@ def test_the_production_cluster_config_takes_a_trainjob_and_the_pipeline_passes_
     for step in ("teacher-cpt", "teacher-sft", "reward-model", "teacher-preference"):
         parameters = tasks[step]["inputs"]["parameters"]
         assert json.loads(parameters["trainjob_json"]["runtimeValue"]["constant"])["num_nodes"] == 4, step
-        assert parameters["trainer_image"]["runtimeValue"]["constant"].endswith("/trainer:0.1.0"), step
+        assert parameters["trainer_image"]["runtimeValue"]["constant"].endswith("/trainer:0.1.0-cuda"), step
