@@ -28,10 +28,13 @@ def build_ab_analysis_pipeline(cluster: KubernetesConfig | None = None, local: b
         primary_metric: str = defaults["primary_metric"],
         deploy_mode: str = defaults["deploy_mode"],
         rollout_uri: str = "",
+        service_name: str = defaults["service_name"],
+        namespace: str = defaults["namespace"],
     ) -> ABAnalysisOutputs:
         analysis = configure(analyze_ab(events_uri=events_uri, alpha=alpha, expected_split=expected_split,
                                         primary_metric=primary_metric), "analyze_ab")
-        acted = configure(promote_or_rollback(decision=analysis.outputs["Output"], mode=deploy_mode, rollout_uri=rollout_uri),
+        acted = configure(promote_or_rollback(decision=analysis.outputs["Output"], mode=deploy_mode, rollout_uri=rollout_uri,
+                                              service_name=service_name, namespace=namespace),
                           "promote_or_rollback")
         return ABAnalysisOutputs(decision=analysis.outputs["Output"], analysis=analysis.outputs["decision"],
                                  action=acted.outputs["Output"])

@@ -92,6 +92,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         latency_requests: int = defaults["latency_requests"],
         deploy_mode: str = defaults["deploy_mode"],
         canary_traffic_percent: int = defaults["canary_traffic_percent"],
+        service_name: str = defaults["service_name"],
+        namespace: str = defaults["namespace"],
     ) -> DistillationOutputs:
         prepared = configure(prepare_data(input_uri=labeled_uri, output_uri=layout.prepared_uri(artifacts_uri),
                                           input_format=input_format, label_scheme=label_scheme,
@@ -191,7 +193,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                  "export_student")
             configure(deploy_canary(model_uri=exported.output, model_version=model_version, mode=deploy_mode,
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,
-                                    publish_uri=layout.rollout_uri(artifacts_uri)), "deploy_canary")
+                                    publish_uri=layout.rollout_uri(artifacts_uri), service_name=service_name,
+                                    namespace=namespace), "deploy_canary")
         return DistillationOutputs(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
                                    gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"])
 

@@ -13,6 +13,18 @@ from relevance_distill.config import (
 )
 from relevance_distill.devices import GPUS_ENVIRONMENT
 
+# Steps that act on the world (deploy, promote or roll back) or read what it did since (the A/B events): a second run
+# with the same inputs must act again, so KFP never answers them from its cache.
+ACTING_STEPS = frozenset({"deploy_canary", "promote_or_rollback", "analyze_ab"})
+# Steps whose failure can be a moment's (S3, the Kubernetes API, a preempted node), retried with backoff; the training
+# steps resume from their last checkpoint, annotation shards skip what is published.
+RETRIED_STEPS = frozenset({"prepare_data", "use_existing_model", "teacher_cpt", "teacher_sft", "reward_model",
+                           "teacher_preference", "annotate_shard", "merge_annotations", "train_student",
+                           "evaluate_student", "export_student", "deploy_canary", "analyze_ab", "promote_or_rollback"})
+# Steps bounded by KubernetesConfig.training_timeout_seconds.
+TRAINING_STEPS = frozenset({"teacher_cpt", "teacher_sft", "reward_model", "teacher_preference", "annotate_shard",
+                            "train_student"})
+
 
 def configure_task(task, component_name: str, config: KubernetesConfig):
     kubernetes.use_secret_as_env(task, secret_name=config.s3_secret_name,
@@ -23,6 +35,11 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
     # The KFP backend adds allowPrivilegeEscalation=false, drop ALL capabilities and the RuntimeDefault seccomp
     # profile to every step container itself (kfp-kubernetes' set_security_context).
     kubernetes.set_security_context(task, run_as_user=IMAGE_UID, run_as_group=IMAGE_UID, run_as_non_root=True)
+    if component_name in RETRIED_STEPS and config.retries:
+        task.set_retry(num_retries=config.retries, backoff_duration=config.retry_backoff, backoff_factor=2.0,
+                       backoff_max_duration="600s")
+    if component_name in TRAINING_STEPS:
+        kubernetes.set_timeout(task, config.training_timeout_seconds)
     resources = config.resources_for(component_name)
     task.set_cpu_request(resources.cpu_request)
     task.set_cpu_limit(resources.cpu_limit)
@@ -68,6 +85,8 @@ def task_configurer(cluster: KubernetesConfig, local: bool):
 
     def configure(task, component_name: str, display_name: str | None = None):
         task.set_display_name(display_name or component_name.replace("_", " "))
+        if component_name in ACTING_STEPS:
+            task.set_caching_options(enable_caching=False)
         return task if local else configure_task(task, component_name, cluster)
 
     return configure

@@ -631,6 +631,11 @@ class KubernetesConfig(StrictModel):
         default=None, description="Train the teacher's CPT, SFT, reward model and DPO on several nodes: each of those "
         "steps submits a Kubeflow Trainer TrainJob with these settings and waits for it (its own pod then needs no GPU: "
         "drop the teacher steps from gpu_components). None: each step trains in its own pod.")
+    retries: int = Field(default=3, ge=0, description="Retries of a step that can fail for a moment (S3, the API "
+                         "server, a preempted node: see pipelines/kubernetes.py RETRIED_STEPS), with backoff.")
+    retry_backoff: str = Field(default="30s", description="First wait before a retry; each next one doubles, up to 10 minutes.")
+    training_timeout_seconds: int = Field(default=3 * 24 * 3600, ge=60, description="Longest a training step may run "
+                                          "(the teacher's steps, annotation, the student) before the cluster stops it.")
     default_resources: StepResources = Field(
         default_factory=StepResources, description="Resources of a step that neither `resources` nor the built-in "
         "per-step defaults (DEFAULT_STEP_RESOURCES) name.")

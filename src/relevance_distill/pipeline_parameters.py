@@ -57,9 +57,28 @@ def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]
         "when_worse_than_gold_only": field_default(GateConfig, "when_worse_than_gold_only"),
         "latency_requests": field_default(EvaluationConfig, "latency_requests"),
         "deploy_mode": field_default(InferenceServiceConfig, "deploy_mode"),
+        "service_name": field_default(InferenceServiceConfig, "name"),
+        "namespace": field_default(InferenceServiceConfig, "namespace"),
         "canary_traffic_percent": field_default(InferenceServiceConfig, "canary_traffic_percent"),
         # The A/B analysis of a canary expects the canary's share of users.
         "expected_split": field_default(InferenceServiceConfig, "canary_traffic_percent") / 100,
         "alpha": field_default(ABTestConfig, "alpha"),
         "primary_metric": field_default(ABTestConfig, "primary_metric"),
     }
+
+
+def submit_problem(compiled_pipeline: str, arguments: dict[str, Any]) -> str | None:
+    """What would make a run fail at its end, told before it is submitted (None: nothing found). A distillation run in
+    GitOps mode (the default) writes the stable overlay from ``stable_model_uri``, which has no default."""
+    import yaml
+
+    spec = next(yaml.safe_load_all(compiled_pipeline))
+    parameters = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+    if "stable_model_uri" not in parameters:
+        return None
+    mode = arguments.get("deploy_mode", parameters.get("deploy_mode", {}).get("defaultValue"))
+    if mode == "gitops" and not arguments.get("stable_model_uri"):
+        return ("deploy_mode 'gitops' writes the stable overlay from stable_model_uri, which is not set: add "
+                "\"stable_model_uri\": \"s3://…/models/relevance/VERSION\" (the model now in production) to --params, or "
+                "set \"deploy_mode\": \"apply\" to patch the live InferenceService instead")
+    return None

@@ -317,6 +317,20 @@ def publish_dir(
     return manifest
 
 
+def content_digest(uri: str) -> str:
+    """sha256 identifying what a published prefix (its manifest) or a local directory (its files' checksums) holds:
+    the same model gives the same digest wherever it lies; any changed file changes it."""
+    if exists(join(uri, MANIFEST_NAME)):
+        files = read_manifest(uri).files
+    else:
+        root = local_path(uri)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{uri} is neither a published prefix (no {MANIFEST_NAME}) nor a directory")
+        files = {name: sha256_file(path) for name, path in _iter_local_files(root)}
+    listing = "\n".join(f"{name}\t{entry}" for name, entry in sorted((n, json.dumps(v, sort_keys=True)) for n, v in files.items()))
+    return hashlib.sha256(listing.encode()).hexdigest()
+
+
 def read_manifest(uri: str) -> Manifest:
     manifest_uri = join(uri, MANIFEST_NAME)
     try:

@@ -99,6 +99,26 @@ def test_sharded_annotation_resume_and_merge(teacher_and_logs, s3_bucket):
         merge_shards(output, 3, f"{s3_bucket}/merged2", expected_rows=241)
 
 
+def test_a_retrained_teacher_annotates_again_under_the_same_output(teacher_and_logs, s3_bucket, tmp_path):
+    """Shards are keyed by the teacher's content digest: the same output prefix, another teacher, new annotations."""
+    import shutil
+
+    from relevance_distill.annotate.shards import annotate_shard_from_uris
+
+    teacher, logs = teacher_and_logs
+    storage.write_text(f"{s3_bucket}/logs.jsonl", "".join(p.model_dump_json() + "\n" for p in logs[:30]))
+    config = EngineConfig(samples=1, temperature=0.0, max_new_tokens=32, batch_size=16)
+    output = f"{s3_bucket}/annotations"
+    first = annotate_shard_from_uris(teacher, f"{s3_bucket}/logs.jsonl", output, 0, 1, config, SCHEME)
+    again = annotate_shard_from_uris(teacher, f"{s3_bucket}/logs.jsonl", output, 0, 1, config, SCHEME)
+    assert not first["skipped"] and again["skipped"] and first["teacher_digest"] == storage.content_digest(teacher)
+    retrained = tmp_path / "retrained"
+    shutil.copytree(teacher, retrained)
+    (retrained / "generation_config.json").write_text('{"note": "another training run"}')
+    other = annotate_shard_from_uris(str(retrained), f"{s3_bucket}/logs.jsonl", output, 0, 1, config, SCHEME)
+    assert not other["skipped"] and other["teacher_digest"] != first["teacher_digest"]
+
+
 def _greedy_answers(teacher, logs, count=24):
     from relevance_distill.prompts import build_prompt
 

@@ -189,3 +189,42 @@ def test_the_cpu_pipeline_requests_and_limits_every_step(tmp_path):
         resources = executor["container"]["resources"]
         assert {"resourceCpuRequest", "resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"} <= set(resources), name
         assert "accelerator" not in resources, name
+
+
+def _tasks(spec):
+    return {task["componentRef"]["name"].removeprefix("comp-"): task for component in [spec["root"], *spec["components"].values()]
+            if "dag" in component for task in component["dag"]["tasks"].values()}
+
+
+def test_acting_steps_never_come_from_the_cache_and_transient_failures_are_retried_with_backoff():
+    from pipelines.kubernetes import ACTING_STEPS, RETRIED_STEPS, TRAINING_STEPS
+
+    for name in ("distillation_pipeline.yaml", "ab_analysis_pipeline.yaml"):
+        spec, platform = yaml.safe_load_all((ROOT / "pipelines" / "compiled" / name).read_text())
+        executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+        for task_name, task in _tasks(spec).items():
+            if f"exec-{task_name}" not in spec["deploymentSpec"]["executors"]:
+                continue  # a condition or loop group, not a step
+            step = task_name.replace("-", "_").rstrip("_0123456789").removesuffix("_")
+            acting = step in ACTING_STEPS
+            assert task.get("cachingOptions", {}).get("enableCache", False) is (not acting), task_name
+            if step in RETRIED_STEPS:
+                policy = task["retryPolicy"]
+                assert policy["maxRetryCount"] == KubernetesConfig().retries and policy["backoffFactor"] == 2, task_name
+            if step in TRAINING_STEPS:
+                assert executors[f"exec-{task_name}"]["activeDeadlineSeconds"] == str(KubernetesConfig().training_timeout_seconds), task_name
+    assert {"deploy_canary", "promote_or_rollback", "analyze_ab"} <= ACTING_STEPS
+
+
+def test_the_service_name_and_namespace_are_pipeline_parameters_and_a_gitops_run_without_a_stable_model_is_refused():
+    from relevance_distill.pipeline_parameters import submit_problem
+
+    text = (ROOT / "pipelines" / "compiled" / "distillation_pipeline.yaml").read_text()
+    parameters = next(yaml.safe_load_all(text))["root"]["inputDefinitions"]["parameters"]
+    assert parameters["service_name"]["defaultValue"] == "relevance" and "namespace" in parameters
+    ab = next(yaml.safe_load_all((ROOT / "pipelines" / "compiled" / "ab_analysis_pipeline.yaml").read_text()))
+    assert {"service_name", "namespace"} <= set(ab["root"]["inputDefinitions"]["parameters"])
+    problem = submit_problem(text, {"labeled_uri": "s3://b/l.jsonl", "artifacts_uri": "s3://b/r"})
+    assert problem and "stable_model_uri" in problem and '"deploy_mode": "apply"' in problem
+    assert submit_problem(text, {"stable_model_uri": "s3://b/models/relevance/v1"}) is None
+    assert submit_problem(text, {"deploy_mode": "apply"}) is None

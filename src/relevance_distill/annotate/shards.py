@@ -61,11 +61,17 @@ def shard_done(output_uri: str, index: int) -> bool:
             return False
 
 
-def published_shard_stats(output_uri: str, index: int) -> dict[str, Any] | None:
-    """The stats of shard INDEX when it is already published and verifies (then it is skipped), else None."""
+def published_shard_stats(output_uri: str, index: int, teacher_digest: str | None = None) -> dict[str, Any] | None:
+    """The stats of shard INDEX when it is already published, verifies and (given TEACHER_DIGEST) was annotated by that
+    very teacher (then it is skipped), else None: a retrained teacher under the same output annotates again."""
     if not shard_done(output_uri, index):
         return None
-    return {**json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json"))), "skipped": True}
+    stats = json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json")))
+    if teacher_digest and stats.get("teacher_digest") != teacher_digest:
+        report_result(f"shard {index}: published by another teacher ({str(stats.get('teacher_digest'))[:12]}, this one "
+                      f"{teacher_digest[:12]}): annotating again")
+        return None
+    return {**stats, "skipped": True}
 
 
 #: Prompts per engine call: large enough to keep vLLM's continuous batching full, small enough that a shard
@@ -74,9 +80,11 @@ GENERATE_CHUNK_PAIRS = 256
 
 
 def annotate_shard(pairs: Iterable[QueryServicePair], index: int, shards: int, engine: Any, scheme: LabelScheme,
-                   output_uri: str, teacher_version: str, reward: Any | None = None) -> dict[str, Any]:
-    """Annotate this shard's pairs (skipped when its output already exists and verifies)."""
-    published = published_shard_stats(output_uri, index)
+                   output_uri: str, teacher_version: str, reward: Any | None = None,
+                   teacher_digest: str | None = None) -> dict[str, Any]:
+    """Annotate this shard's pairs (skipped when its output already exists, verifies and came from the teacher
+    TEACHER_DIGEST identifies, ``storage.content_digest``)."""
+    published = published_shard_stats(output_uri, index, teacher_digest)
     if published is not None:
         report_result(f"shard {index}: already published, skipped")
         return published
@@ -102,7 +110,8 @@ def annotate_shard(pairs: Iterable[QueryServicePair], index: int, shards: int, e
             progress.update(len(chunk), annotated=len(annotations), quarantined=len(quarantine))
     stats = {"shard": index, "shards": shards, "rows_in": len(mine), "annotated": len(annotations),
              "quarantined": len(quarantine), "labels": dict(Counter(a.label for a in annotations)),
-             "tokens_generated": tokens, "seconds": round(time.monotonic() - started, 3)}
+             "tokens_generated": tokens, "seconds": round(time.monotonic() - started, 3),
+             "teacher_digest": teacher_digest}
     if stats["rows_in"] != stats["annotated"] + stats["quarantined"]:
         raise ShardError(f"shard {index}: rows in {stats['rows_in']} != annotated + quarantined")
     with tempfile.TemporaryDirectory(prefix="relevance-distill-shard-") as directory:
@@ -158,7 +167,8 @@ def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri:
     if not teacher_model_uri:
         raise ValueError("no teacher: set teacher_model_uri (or trained_teacher_model_uri)")
     location = {"shard_uri": shard_uri(output_uri, index)}
-    published = published_shard_stats(output_uri, index)
+    digest = storage.content_digest(teacher_model_uri)
+    published = published_shard_stats(output_uri, index, digest)
     if published is not None:
         return {**published, **location}
     reward = None
@@ -169,7 +179,7 @@ def annotate_shard_from_uris(teacher_model_uri: str, input_uri: str, output_uri:
     engine = make_engine(teacher_model_uri, config)
     try:
         stats = annotate_shard(iter_input_pairs(input_uri, max_pairs), index, shards, engine, scheme, output_uri,
-                               teacher_model_uri, reward)
+                               teacher_model_uri, reward, digest)
     finally:
         engine.close()
     return {**stats, **location}

@@ -172,6 +172,11 @@ def submit_command(
         arguments = json.loads(params)
     except json.JSONDecodeError as error:
         fail(f"--params is not JSON ({error}): {params!r}")
+    from relevance_distill.pipeline_parameters import submit_problem
+
+    problem = submit_problem(pipeline.read_text(encoding="utf-8"), arguments)
+    if problem:
+        fail(problem)
     client = kfp.Client(host=host, namespace=namespace)
     run = client.create_run_from_pipeline_package(str(pipeline), arguments=arguments, experiment_name=experiment,
                                                   namespace=namespace, service_account=account)
