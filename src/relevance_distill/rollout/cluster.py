@@ -18,14 +18,9 @@ CONFLICT_ATTEMPTS = 3
 
 class ClusterClient:
     def __init__(self) -> None:
-        from kubernetes import client
-        from kubernetes import config as kube_config
+        from relevance_distill.kube import api_client
 
-        try:
-            kube_config.load_incluster_config()
-        except kube_config.ConfigException:
-            kube_config.load_kube_config()
-        self.api_client = client.ApiClient()
+        self.api_client = api_client()
 
     def get_inference_service(self, namespace: str, name: str) -> dict[str, Any]:
         from kubernetes import client

@@ -82,14 +82,12 @@ class TrainJobClient:
 
     def __init__(self) -> None:
         from kubernetes import client
-        from kubernetes import config as kube_config
 
-        try:
-            kube_config.load_incluster_config()
-        except kube_config.ConfigException:
-            kube_config.load_kube_config()
-        self.custom = client.CustomObjectsApi()
-        self.core = client.CoreV1Api()
+        from relevance_distill.kube import api_client
+
+        connection = api_client()
+        self.custom = client.CustomObjectsApi(connection)
+        self.core = client.CoreV1Api(connection)
 
     def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, body)

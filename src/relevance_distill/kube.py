@@ -1,0 +1,17 @@
+"""A Kubernetes API client with the credentials of where the code runs: the pod's ServiceAccount in a cluster, else
+the kube config (``KUBECONFIG``). The callers (``rollout/cluster.py``, ``teacher/trainjob.py``) make the calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def api_client() -> Any:
+    from kubernetes import client
+    from kubernetes import config as kube_config
+
+    try:
+        kube_config.load_incluster_config()
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()
+    return client.ApiClient()
