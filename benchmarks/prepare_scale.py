@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import provenance
+
 WORDS = ("red wooden kitchen table chair lamp led outdoor waterproof jacket women men kids running shoes leather "
          "wallet phone case charger cable wireless headphones bluetooth speaker coffee maker stainless steel "
          "water bottle yoga mat backpack laptop stand desk office garden hose tent sleeping bag").split()
@@ -108,6 +110,7 @@ def main() -> None:
           f"{results['same_file']['speed_ratio_streaming_over_in_memory']}")
     print(f"{args.rows} rows: peak {large['peak_rss_mib']} MiB (goal < 1536 MiB: {'met' if results['goal_met'] else 'MISSED'})")
     if args.json:
+        results = {**results, "provenance": provenance()} if isinstance(results, dict) else {"runs": results, "provenance": provenance()}
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _machine import machine
+from _machine import machine, provenance
 
 
 def main() -> None:
@@ -67,7 +67,7 @@ def main() -> None:
         print(f"mean over {len(group)} seeds: {backbone[-50:]} lr {learning_rate:.0e}: "
               + ", ".join(f"{head} {value:.3f}" for head, value in means.items()))
     if args.json:
-        Path(args.json).write_text(json.dumps({"profile": args.profile, "machine": machine(), "runs": runs}, indent=2), encoding="utf-8")
+        Path(args.json).write_text(json.dumps({"profile": args.profile, "machine": machine(), "provenance": provenance(), "runs": runs}, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

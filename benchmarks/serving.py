@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from _machine import machine
+from _machine import machine, provenance
 from _serving_setup import Server, export_benchmark_model, sample_pairs
 
 from relevance_distill.layout import EXPORT_INFO
@@ -209,7 +209,7 @@ def main() -> None:
         print(f"{name:28s} {value:.2f}" if value is not None else f"{name:28s} n/a")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        args.json.write_text(json.dumps({**report, "provenance": provenance()}, indent=2), encoding="utf-8")
         print(f"wrote {args.json}")
 
 
