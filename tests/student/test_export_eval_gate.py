@@ -172,7 +172,7 @@ def test_the_run_summary_names_the_published_student_and_why(tmp_path):
                "students": {m: {"macro_f1": f1, "qwk": 0.5} for m, f1 in {"gold_only": 0.6, PRIMARY_STUDENT_METHOD: 0.7}.items()},
                "retention": None, "teacher_vs_gold_only": None, "gate": gate, "model_uri": "s3://b/models/relevance/v1",
                "report": "report.html"}
-    console = Console(record=True, width=200)
+    console = Console(record=True, width=400)  # wide enough that no cell wraps
     console.print(run_summary_table(summary))
     text = console.export_text()
     assert "gold_only published instead" in text and "gold_only (the gold-only student" in text

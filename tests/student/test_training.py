@@ -33,13 +33,17 @@ def _weights(directory):
 
 
 def test_every_method_trains_changes_weights_and_shares_order(builtin_splits, scheme, tmp_path):
+    from relevance_distill.plugins import load_plugin
+
     config = student_config_for("smoke", max_steps=4, eval_every_steps=2)
+    extra = load_plugin("builtin").counterfactual_pairs(builtin_splits["train"], 13, ["district"])
     results = train_methods(list(STUDENT_METHODS), config, scheme, builtin_splits["train"], builtin_splits["dev"],
-                            tmp_path)
+                            tmp_path, extra_gold_pairs=extra)
     assert list(results) == list(STUDENT_METHODS)
     equal_steps = [method for method in STUDENT_METHODS if method not in COMPUTE_MATCHED_METHODS]
     assert {results[m]["steps"] for m in equal_steps} == {4}
-    assert len({results[m]["batch_order_sha256"] for m in equal_steps}) == 1
+    # Identical batches, but for gold_augmented, whose training set has the extra pairs on top.
+    assert len({results[m]["batch_order_sha256"] for m in equal_steps if m != "gold_augmented"}) == 1
     # identical initial weights: the classifier of every method starts from the same seed
     initial = {}
     for method in equal_steps:
