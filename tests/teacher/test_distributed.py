@@ -65,6 +65,17 @@ def test_two_workers_reach_the_loss_of_one_process_on_the_same_samples(data, tmp
     assert (tmp_path / "two" / "published" / "model" / "manifest.json").is_file()  # published once, by the main worker
 
 
+def _commands(processes):
+    """(process, command line) of each process still readable (others' children may end or be zombies meanwhile)."""
+    found = []
+    for process in processes:
+        try:
+            found.append((process, " ".join(process.cmdline())))
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
 def test_a_killed_worker_fails_the_step_and_running_it_again_resumes_from_the_last_checkpoint(data, tmp_path):
     outcome: dict = {}
 
@@ -80,9 +91,9 @@ def test_a_killed_worker_fails_the_step_and_running_it_again_resumes_from_the_la
     deadline = time.monotonic() + 300
     while not list(checkpoints.glob("checkpoint-*")) and time.monotonic() < deadline and runner.is_alive():
         time.sleep(0.2)
-    workers = [p for p in psutil.Process().children(recursive=True)
-               if "relevance_distill.teacher.worker" in " ".join(p.cmdline()) and "torch.distributed.run" not in " ".join(p.cmdline())]
-    assert len(workers) == 2, [p.cmdline() for p in workers]
+    workers = [process for process, command in _commands(psutil.Process().children(recursive=True))
+               if "relevance_distill.teacher.worker" in command and "torch.distributed.run" not in command]
+    assert len(workers) == 2, workers
     workers[-1].kill()  # one worker dies mid-training
     runner.join(timeout=300)
     assert not runner.is_alive() and "failed in its 2 workers" in outcome.get("error", "")
