@@ -57,9 +57,9 @@ def configure_task(task, component_name: str, config: KubernetesConfig):
         for name, value in SCRATCH_ENVIRONMENT.items():
             task.set_env_variable(name, value)
     gpus = config.gpus_for(component_name)
-    if gpus and config.image_variant == "cuda":
-        task.set_container_image(image(COMPONENT_IMAGES[component_name], "cuda"))
     if gpus:
+        if config.image_variant == "cuda":
+            task.set_container_image(image(COMPONENT_IMAGES[component_name], "cuda"))
         task.set_accelerator_type(config.gpu_resource)
         task.set_accelerator_limit(gpus)
         task.set_env_variable(GPUS_ENVIRONMENT, str(gpus))  # the step fails at once if it cannot see them

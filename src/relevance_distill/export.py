@@ -36,6 +36,7 @@ from pydantic import Field
 from relevance_distill import storage
 from relevance_distill.config import PRIMARY_STUDENT_METHOD
 from relevance_distill.layout import (
+    EVALUATION_SUMMARY,
     EXPORT_INFO,
     LABEL_SCHEME_FILE,
     METRICS_FILE,
@@ -399,7 +400,7 @@ def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_
 
     config = config or ExportConfig()
     evaluation = Path(evaluation_dir)
-    method = method or json.loads((evaluation / "summary.json").read_text(encoding="utf-8"))["primary"]
+    method = method or json.loads((evaluation / EVALUATION_SUMMARY).read_text(encoding="utf-8"))["primary"]
     metrics_path = evaluation / "metrics" / f"{method}.json"
     if not metrics_path.is_file():
         raise FileNotFoundError(f"the evaluation in {evaluation_dir} has no metrics for method {method!r}")

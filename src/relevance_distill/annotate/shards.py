@@ -21,6 +21,7 @@ from typing import Any
 
 from relevance_distill import storage
 from relevance_distill.data.readers import iter_models, read_models, write_jsonl
+from relevance_distill.layout import MERGED, STATS_FILE
 from relevance_distill.llm.consistency import aggregate
 from relevance_distill.llm.label_probs import label_distributions
 from relevance_distill.progress import Progress, report_result
@@ -66,7 +67,7 @@ def published_shard_stats(output_uri: str, index: int, teacher_digest: str | Non
     very teacher (then it is skipped), else None: a retrained teacher under the same output annotates again."""
     if not shard_done(output_uri, index):
         return None
-    stats = json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), "stats.json")))
+    stats = json.loads(storage.read_text(storage.join(shard_uri(output_uri, index), STATS_FILE)))
     if teacher_digest and stats.get("teacher_digest") != teacher_digest:
         report_result(f"shard {index}: published by another teacher ({str(stats.get('teacher_digest'))[:12]}, this one "
                       f"{teacher_digest[:12]}): annotating again")
@@ -117,7 +118,7 @@ def annotate_shard(pairs: Iterable[QueryServicePair], index: int, shards: int, e
     with tempfile.TemporaryDirectory(prefix="relevance-distill-shard-") as directory:
         write_jsonl(str(Path(directory) / "annotations.jsonl"), annotations)
         write_jsonl(str(Path(directory) / "quarantine.jsonl"), quarantine)
-        (Path(directory) / "stats.json").write_text(json.dumps(stats, indent=2), encoding="utf-8")
+        (Path(directory) / STATS_FILE).write_text(json.dumps(stats, indent=2), encoding="utf-8")
         storage.publish_dir(directory, shard_uri(output_uri, index), metadata={"stage": "annotate_shard", "shard": index})
     report_result(f"shard {index}: annotated {stats['annotated']}/{stats['rows_in']} pairs, "
                   f"quarantined {stats['quarantined']}")
@@ -135,7 +136,7 @@ def merge_shards(output_uri: str, shards: int, merged_uri: str, expected_rows: i
         annotations, quarantine = [], []
         for index in range(shards):
             local = storage.fetch_dir(shard_uri(output_uri, index), Path(directory) / f"shard-{index}")
-            stats = json.loads((local / "stats.json").read_text(encoding="utf-8"))
+            stats = json.loads((local / STATS_FILE).read_text(encoding="utf-8"))
             for key in ("rows_in", "annotated", "quarantined", "tokens_generated"):
                 totals[key] += stats[key]
             labels.update(stats["labels"])
@@ -150,7 +151,7 @@ def merge_shards(output_uri: str, shards: int, merged_uri: str, expected_rows: i
         write_jsonl(str(out / "annotations.jsonl"), annotations)
         write_jsonl(str(out / "quarantine.jsonl"), quarantine)
         summary = {**totals, "shards": shards, "labels": dict(labels)}
-        (out / "stats.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        (out / STATS_FILE).write_text(json.dumps(summary, indent=2), encoding="utf-8")
         storage.publish_dir(out, merged_uri, metadata={"stage": "merge_annotations"})
     report_result(f"merged {shards} shards: {summary['annotated']} of {summary['rows_in']} pairs annotated, "
                   f"{summary['quarantined']} quarantined; labels {summary['labels']}")
@@ -189,6 +190,6 @@ def merge_step(output_uri: str, num_shards: int, input_uri: str = "", max_pairs:
     """The merge step: every shard under OUTPUT_URI into OUTPUT_URI/merged/, checked against the input's row
     count when INPUT_URI is given. Returns the merge summary with ``annotations_uri``."""
     expected = sum(1 for _ in iter_input_pairs(input_uri, max_pairs)) if input_uri else None
-    merged = storage.join(output_uri, "merged")
+    merged = storage.join(output_uri, MERGED)
     summary = merge_shards(output_uri, num_shards, merged, expected_rows=expected)
     return {**summary, "annotations_uri": storage.join(merged, "annotations.jsonl")}

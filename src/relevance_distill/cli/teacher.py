@@ -15,6 +15,7 @@ from relevance_distill.cli.common import (
     scheme_from,
 )
 from relevance_distill.config import ConfigError
+from relevance_distill.layout import MERGED
 
 
 @app.command("teacher")
@@ -109,7 +110,7 @@ def annotate_command(
         finally:
             generator.close()
         if only_shard is None:
-            summary = merge_shards(output, shards, storage.join(output, "merged"), expected_rows=len(pairs))
+            summary = merge_shards(output, shards, storage.join(output, MERGED), expected_rows=len(pairs))
             print(f"merged: rows in {summary['rows_in']} = annotated {summary['annotated']} + quarantined "
                   f"{summary['quarantined']}; labels {summary['labels']}")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:

@@ -35,7 +35,7 @@ from relevance_distill.data.validate import (
     normalised_query,
     validate_stream,
 )
-from relevance_distill.layout import UNLABELED_FILE
+from relevance_distill.layout import UNLABELED_FILE, VALIDATION_FILE
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import LabelScheme, QueryServicePair, fingerprint_entries
 
@@ -165,7 +165,7 @@ def prepare_dataset(
             "unlabeled": unlabeled,
             "splits": {name: accumulated.result() for name, accumulated in stats.items()},
         })
-        (root / "validation.json").write_text(json.dumps({**validation, "test": summary["test"], "unlabeled": unlabeled,
+        (root / VALIDATION_FILE).write_text(json.dumps({**validation, "test": summary["test"], "unlabeled": unlabeled,
                                                           **({"test_validation": summary["test_validation"]} if test_uri else {})},
                                                          indent=2), encoding="utf-8")
         (root / "stats.json").write_text(json.dumps(summary["splits"], indent=2, ensure_ascii=False), encoding="utf-8")

@@ -18,6 +18,7 @@ from relevance_distill.evaluation.metrics import (
     ordinal_predictions,
     paired_bootstrap,
 )
+from relevance_distill.layout import EVALUATION_SUMMARY
 from relevance_distill.progress import report_result
 from relevance_distill.schemas import (
     LabelScheme,
@@ -102,11 +103,12 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     views = load_view_settings(model_dir)
     encoder = ViewEncoder(tokenizer, views["max_length"], views["reasoning_max_length"])
     probabilities = predict_probabilities(classifier, encoder, gold_pairs)
+    cutpoints = load_cutpoints(model_dir)
     scores = expected_scores(probabilities, scheme)
     predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
                    for p, row, score in zip(gold_pairs, probabilities, scores)]
     report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs],
-                                   load_cutpoints(model_dir))
+                                   cutpoints)
     metrics: dict[str, Any] = {
         "test": report,
         "test_set_sha256": test_set_fingerprint(gold_pairs),
@@ -120,7 +122,6 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
         metrics["retention"] = report["macro_f1"] / teacher_macro_f1
     dev_gold = [pair for pair in dev_pairs or [] if pair.label is not None]
     if dev_gold:
-        cutpoints = load_cutpoints(model_dir)
         dev_probabilities = predict_probabilities(classifier, encoder, dev_gold)
         dev_report = classification_report([p.label for p in dev_gold], dev_probabilities, scheme, None, cutpoints)
         metrics["dev"] = {key: dev_report[key] for key in ("count", "macro_f1", "qwk")}
@@ -220,13 +221,12 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
     for method, directory in model_dirs.items():
         metrics = evaluate_student(directory, test_pairs, scheme, teacher_macro_f1, latency_requests,
                                    dev_pairs=dev_pairs)
-        for name, rows in (("", metrics.pop("predictions")), ("dev", metrics.pop("dev_predictions", None))):
+        if "dev_predictions" in metrics:
+            dev_rows[method] = metrics.pop("dev_predictions")
+        for name, rows in (("", metrics.pop("predictions")), ("dev", dev_rows.get(method))):
             if rows is not None:
                 (out / "predictions" / name / f"{method}.jsonl").write_text(
                     "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-        if "dev" in metrics:
-            dev_rows[method] = [json.loads(line) for line in
-                                (out / "predictions" / "dev" / f"{method}.jsonl").read_text(encoding="utf-8").splitlines()]
         results[method] = metrics
         (out / "metrics" / f"{method}.json").write_text(json.dumps(metrics, indent=2), encoding="utf-8")
     primary = primary_method(list(results))
@@ -245,7 +245,7 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                    teacher_evaluation, dev_rows.get(GOLD_ONLY_METHOD), scheme.num_labels,
                    (teacher_macro_f1, results[GOLD_ONLY_METHOD]["test"]["macro_f1"] if GOLD_ONLY_METHOD in results else None)),
                "report": "report.html"}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    (out / EVALUATION_SUMMARY).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return {**summary, "methods": results, "report": str(report)}
 
 
@@ -309,9 +309,9 @@ def evaluation_step(models_dir: str | Path, test_uri: str, out_dir: str | Path, 
     config = config or EvaluationConfig()
     test_pairs = read_models(test_uri, QueryServicePair)
     dev_pairs = read_models(dev_uri, QueryServicePair) if dev_uri else None
-    if not teacher_macro_f1 and teacher_model_uri:
-        teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_model_uri)
     teacher_evaluation = published_evaluation(teacher_model_uri) if teacher_model_uri else None
+    if not teacher_macro_f1 and teacher_model_uri:
+        teacher_macro_f1 = teacher_macro_f1_on(test_pairs, teacher_evaluation, teacher_model_uri)
     summary = evaluate_trained(models_dir, test_pairs, scheme, out_dir, teacher_macro_f1, config.latency_requests,
                                dev_pairs, teacher_evaluation)
     retention = summary.get("retention")

@@ -28,14 +28,16 @@ def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:
 
 
 def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dict[str, Any] | None = None,
-                  teacher_macro_f1: float | None = None, distilled: bool = True) -> dict[str, Any]:
+                  teacher_macro_f1: float | None = None, distilled: bool = True,
+                  decided_before: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Decide pass/fail. ``candidate``/``production`` are metrics.json documents (``test`` section used); the
     teacher's macro-F1 defaults to the one the evaluation measured retention with (``candidate["teacher_macro_f1"]``).
 
     Returns ``{"passed": bool, "reasons": [...], "checks": [{name, value, threshold, passed}]}``; every failed
-    check contributes one reason, and a missing input is reported rather than silently passed.
+    check contributes one reason, and a missing input is reported rather than silently passed. DECIDED_BEFORE are
+    checks made before the candidate was chosen (the comparison with the gold-only student); they come first.
     """
-    checks: list[dict[str, Any]] = []
+    checks: list[dict[str, Any]] = list(decided_before or [])
     test = decoded_metrics(candidate, config.decoding)
     teacher_macro_f1 = teacher_macro_f1 or candidate.get("teacher_macro_f1")
 
@@ -77,7 +79,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     return {"passed": not failed, "reasons": failed or [c["reason"] for c in checks], "checks": checks}
 
 
-def versus_gold_only(summary: dict[str, Any], config: GateConfig) -> tuple[str | None, dict[str, Any] | None]:
+def published_against_gold_only(summary: dict[str, Any], config: GateConfig) -> tuple[str | None, dict[str, Any] | None]:
     """The method to publish after comparing the evaluation's primary (distilled) method with the gold-only student
     on dev, and the check that says why (None when there is nothing to compare or the comparison is off)."""
     candidate = summary.get("primary")
@@ -115,16 +117,13 @@ def gate_evaluation(evaluation_dir: str | Path, config: GateConfig, production: 
     directory = Path(evaluation_dir)
     summary_path = directory / EVALUATION_SUMMARY
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
-    published, comparison = versus_gold_only(summary, config)
+    published, comparison = published_against_gold_only(summary, config)
     per_method = directory / "metrics" / f"{published}.json"
     path = per_method if published and per_method.is_file() else directory / "metrics.json"
     if not path.is_file():
         raise FileNotFoundError(f"{evaluation_dir} has no metrics.json: pass the output of the evaluation step")
     candidate = json.loads(path.read_text(encoding="utf-8"))
-    result = evaluate_gate(candidate, config, production, teacher_macro_f1, distilled=published != GOLD_ONLY_METHOD)
-    if comparison is not None:
-        result["checks"].insert(0, comparison)
-        failed = [c["reason"] for c in result["checks"] if not c["passed"]]
-        result.update(passed=not failed, reasons=failed or [c["reason"] for c in result["checks"]])
+    result = evaluate_gate(candidate, config, production, teacher_macro_f1, distilled=published != GOLD_ONLY_METHOD,
+                           decided_before=[comparison] if comparison is not None else None)
     return {**result, "candidate_method": summary.get("primary"), "published_method": published,
             "teacher_vs_gold_only": summary.get("teacher_vs_gold_only")}

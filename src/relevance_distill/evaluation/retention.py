@@ -18,10 +18,11 @@ def published_evaluation(model_uri: str) -> dict[str, Any] | None:
     return json.loads(storage.read_text(uri)) if storage.exists(uri) else None
 
 
-def teacher_macro_f1_on(test_pairs: list[QueryServicePair], teacher_model_uri: str) -> float | None:
-    """The macro-F1 the teacher was published with, when it was measured on these gold test pairs (retention
-    compares student and teacher on the same set); otherwise None, and why is printed."""
-    evaluation = published_evaluation(teacher_model_uri)
+def teacher_macro_f1_on(test_pairs: list[QueryServicePair], evaluation: dict[str, Any] | None,
+                        teacher_model_uri: str) -> float | None:
+    """The macro-F1 of EVALUATION (the one TEACHER_MODEL_URI was published with, ``published_evaluation``), when it
+    was measured on these gold test pairs (retention compares student and teacher on the same set); otherwise None,
+    and why is printed."""
     gold = sum(1 for pair in test_pairs if pair.label)
     if evaluation is None:
         print(f"teacher {teacher_model_uri} has no published evaluation: retention is not measured")

@@ -24,6 +24,7 @@ from relevance_distill.distributed import from_main, on_main
 from relevance_distill.evaluation.retention import (
     TEACHER_EVALUATION_FILE as EVALUATION_FILE,
 )
+from relevance_distill.layout import MODEL_DIR
 from relevance_distill.llm.loading import load_causal_lm, resolve_model_dir
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
@@ -41,7 +42,7 @@ from relevance_distill.teacher.sft import SFTStageConfig, run_sft
 
 
 def model_uri_of(output_uri: str) -> str:
-    return storage.join(output_uri, "model")
+    return storage.join(output_uri, MODEL_DIR)
 
 
 def _publish(local_model: Path, output_uri: str, stage: str, extra_files: dict[str, Any] | None = None) -> str:
@@ -133,15 +134,11 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
         if test_pairs:
             before = teacher_evaluation(sft_uri, train_pairs, test_pairs, scheme, reward, eval_pairs, config.max_new_tokens)
             after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, reward, eval_pairs,
-                                       config.max_new_tokens)
+                                       config.max_new_tokens, dev_pairs=dev_pairs)
+            dev = after.pop("dev", None)
             extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
-                                      "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after}
-            if dev_pairs:
-                dev_gold = [p for p in dev_pairs if p.label]
-                dev = teacher_evaluation(local / "model", train_pairs, dev_gold, scheme, None, 0, config.max_new_tokens)
-                extra[EVALUATION_FILE]["dev"] = {key: dev[key] for key in ("pairs", "macro_f1", "qwk", "parse_rate",
-                                                                           "majority_macro_f1", "predicted")}
-                extra[EVALUATION_FILE]["dev"]["pair_ids"] = [p.pair_id for p in dev_gold]
+                                      "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after,
+                                      **({"dev": dev} if dev else {})}
             report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after DPO ({before['macro_f1']:.4f} after SFT, "
                           f"majority class {after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
@@ -155,20 +152,32 @@ def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
 
 def teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
                        scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int,
-                       voting: EngineConfig | None = None) -> dict[str, Any]:
+                       voting: EngineConfig | None = None,
+                       dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """The teacher's labels on the first EVAL_PAIRS gold test pairs (0: all), greedy or voted (``evaluate_teacher``),
-    with the majority-class baseline (generated once, on the main process of a launch)."""
+    with the majority-class baseline (generated once, on the main process of a launch). With DEV_PAIRS the same loaded
+    model also labels every gold dev pair (``dev``: its figures, per-pair labels and their pair ids; no rewards)."""
     return from_main(_teacher_evaluation, model_uri, train_pairs, test_pairs, scheme, reward, eval_pairs,
-                     max_new_tokens, voting)
+                     max_new_tokens, voting, dev_pairs)
 
 
 def _teacher_evaluation(model_uri: str | Path, train_pairs: list[QueryServicePair], test_pairs: list[QueryServicePair],
                         scheme: LabelScheme, reward: RewardModel | None, eval_pairs: int | None, max_new_tokens: int,
-                        voting: EngineConfig | None = None) -> dict[str, Any]:
+                        voting: EngineConfig | None = None,
+                        dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     model, tokenizer = load_causal_lm(str(model_uri), choose_device("auto", "teacher evaluation"))
-    gold = [p for p in test_pairs if p.label][: eval_pairs or None]
-    result = evaluate_teacher(model, tokenizer, gold, scheme, reward, max_new_tokens, voting)
-    result["majority_macro_f1"] = majority_baseline(train_pairs, gold, scheme)
+
+    def labels(pairs: list[QueryServicePair], rewarded: RewardModel | None) -> dict[str, Any]:
+        result = evaluate_teacher(model, tokenizer, pairs, scheme, rewarded, max_new_tokens, voting)
+        result["majority_macro_f1"] = majority_baseline(train_pairs, pairs, scheme)
+        return result
+
+    result = labels([p for p in test_pairs if p.label][: eval_pairs or None], reward)
+    dev_gold = [p for p in dev_pairs or [] if p.label]
+    if dev_gold:
+        dev = labels(dev_gold, None)
+        result["dev"] = {**{key: dev[key] for key in ("pairs", "macro_f1", "qwk", "parse_rate", "majority_macro_f1",
+                                                      "predicted")}, "pair_ids": [p.pair_id for p in dev_gold]}
     return result
 
 
