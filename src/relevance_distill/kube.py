@@ -3,6 +3,7 @@ the kube config (``KUBECONFIG``). The callers (``rollout/cluster.py``, ``teacher
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -13,5 +14,6 @@ def api_client() -> Any:
     try:
         kube_config.load_incluster_config()
     except kube_config.ConfigException:
-        kube_config.load_kube_config()
+        # KUBECONFIG as it is now (the client library reads it once, at import).
+        kube_config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
     return client.ApiClient()

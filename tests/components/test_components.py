@@ -97,10 +97,11 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
 
     result = artifact(dsl.Artifact, tmp_path / "result")
     assert promote_or_rollback.python_func(decision="rollback", result=result, mode="gitops", rollout_uri=published) == "gitops"
-    assert not (tmp_path / "result" / "overlays" / "canary").exists()  # rolled back: no canary left to sync
+    # Rolled back: the canary overlay keeps the previous model at 0 %, so a sync never routes to the rolled-back one.
     outcome = json.loads((tmp_path / "result" / "outcome.json").read_text())
     assert outcome["resource"]["spec"]["predictor"]["model"]["storageUri"] == "s3://components/models/relevance/c0"
-    assert "canaryTrafficPercent" not in outcome["resource"]["spec"]["predictor"]
+    assert outcome["resource"]["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert "canary-storage-uri.yaml" in {f.name for f in (tmp_path / "result" / "overlays" / "canary").iterdir()}
     assert promote_or_rollback.python_func(decision="continue", result=artifact(dsl.Artifact, tmp_path / "r2"), mode="gitops",
                                            rollout_uri=published) == "none"
 

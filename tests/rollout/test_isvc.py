@@ -81,7 +81,13 @@ def test_gitops_deploy_promote_rollback_render(tmp_path, crd_path):
     assert validate_against_crd(isvc, crd_path) == []
 
     rolled = promote_or_rollback("rollback", "gitops", gitops_dir=tmp_path, current=result["resource"])
-    assert rolled["action"] == "gitops" and not (tmp_path / "overlays" / "canary").exists()
+    assert rolled["action"] == "gitops"
+    # GitOps cannot wait for a revision, so the canary overlay stays at 0 % with the previous model restored: every
+    # moment of the sync sends all traffic to the previously rolled-out revision.
+    isvc = next(d for d in yaml.safe_load_all(render(tmp_path / "overlays" / "canary")) if d and d["kind"] == "InferenceService")
+    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://b/models/relevance/vanilla-1"
+    assert validate_against_crd(isvc, crd_path) == []
     isvc = next(d for d in yaml.safe_load_all(render(tmp_path / "overlays" / "stable")) if d and d["kind"] == "InferenceService")
     assert isvc["spec"]["predictor"]["model"]["storageUri"] == "s3://b/models/relevance/vanilla-1"
     assert "canaryTrafficPercent" not in isvc["spec"]["predictor"]

@@ -56,6 +56,40 @@ def test_canary_overlay_is_a_complete_canary():
 
 
 @needs_kubectl
+def test_the_base_pins_serverless_and_carries_tags_probes_autoscaling_logger_and_a_disruption_budget():
+    import json
+
+    from relevance_distill.rollout.isvc import UNIT_HEADER, autoscaling_for, build_isvc
+
+    documents = render(ROOT / "manifests" / "base")
+    isvc = next(d for d in documents if d["kind"] == "InferenceService")
+    annotations, predictor = isvc["metadata"]["annotations"], isvc["spec"]["predictor"]
+    assert annotations["serving.kserve.io/deploymentMode"] == "Serverless"
+    assert annotations["serving.kserve.io/enable-tag-routing"] == "true"
+    assert predictor["logger"]["mode"] == "all" and predictor["logger"]["url"].startswith("http://relevance-events.")
+    assert predictor["logger"]["metadataHeaders"] == [UNIT_HEADER]
+    # The spec in code and the base manifest say the same (the pipeline's steps build from the code).
+    built = build_isvc(predictor["model"]["storageUri"], annotations["relevance-distill.io/model-version"])
+    for key in ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget", "containerConcurrency", "logger",
+                "serviceAccountName", "model"):
+        assert built["spec"]["predictor"][key] == predictor[key], key
+    assert {k: v for k, v in built["metadata"]["annotations"].items()} == annotations
+    # The autoscaling target is the measured throughput of one replica turned into concurrency (Little's law).
+    measured = json.loads((ROOT / "benchmarks" / "results" / "serving.json").read_text())
+    sizing = autoscaling_for(measured["pairs_per_s"]["http_v2"], measured["setup"]["batch"],
+                             measured["latency_ms"]["http_v2"]["p50"])
+    assert (predictor["scaleTarget"], predictor["containerConcurrency"]) == (sizing["scale_target"],
+                                                                               sizing["container_concurrency"])
+    runtime = next(d for d in documents if d["kind"] == "ServingRuntime")["spec"]["containers"][0]
+    startup = runtime["startupProbe"]
+    assert startup["httpGet"]["path"] == "/v2/health/live" and startup["periodSeconds"] * startup["failureThreshold"] >= 300
+    budget = next(d for d in documents if d["kind"] == "PodDisruptionBudget")
+    assert budget["spec"]["maxUnavailable"] == 1 and predictor["minReplicas"] >= 2
+    assert budget["spec"]["selector"]["matchLabels"] == {"serving.kserve.io/inferenceservice": isvc["metadata"]["name"],
+                                                         "component": "predictor"}
+
+
+@needs_kubectl
 def test_runtime_has_probes_and_no_secret_values():
     documents = render(ROOT / "manifests" / "overlays" / "canary")
     runtime = next(d for d in documents if d["kind"] == "ServingRuntime")
@@ -68,7 +102,7 @@ def test_runtime_has_probes_and_no_secret_values():
     assert "AWS_SECRET_ACCESS_KEY" not in text and "aws_secret" not in text.lower()
 
 
-CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding"}
+CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget"}
 
 
 def validate_core(document: dict) -> None:
@@ -109,6 +143,10 @@ def rollout_client_verbs(module=None) -> set[str]:
     prefixes = {"get_": "get", "list_": "list", "patch_": "patch", "replace_": "update", "create_": "create",
                 "delete_": "delete"}
     for node in ast.walk(tree):
+        # A list method handed to kubernetes.watch.Watch().stream is called with watch=True: list and watch.
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stream"
+                and node.args and isinstance(node.args[0], ast.Attribute) and node.args[0].attr.startswith("list_")):
+            verbs |= {"list", "watch"}
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             method = node.func.attr
             if method == "call_api":
@@ -141,7 +179,7 @@ def test_role_allows_exactly_the_verbs_the_rollout_client_uses():
     kserve_rules = [rule for rule in role["rules"] if "serving.kserve.io" in rule["apiGroups"]]
     assert len(kserve_rules) == 1 and kserve_rules[0]["resources"] == ["inferenceservices"]
     used = rollout_client_verbs()
-    assert used == {"get", "patch"}
+    assert used == {"get", "patch", "list", "watch"}
     assert set(kserve_rules[0]["verbs"]) == used  # both ways: nothing missing, nothing extra
     # The multi-node teacher's TrainJob calls, each in its own rule, exactly those of teacher/trainjob.py.
     from relevance_distill.teacher import trainjob

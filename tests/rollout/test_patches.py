@@ -21,9 +21,11 @@ from relevance_distill.rollout.isvc import (
     validate_against_crd,
 )
 from relevance_distill.rollout.patches import (
+    CANARY_PERCENT,
     JSON_PATCH,
-    canary_request,
-    promote_request,
+    STORAGE_URI,
+    canary_step,
+    promote_step,
 )
 
 CRD = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "kserve" / "serving.kserve.io_inferenceservices.yaml"
@@ -56,6 +58,7 @@ def dry_run(tmp_path: Path, live: dict, *verb: str) -> list[dict]:
     assert result.exit_code == 0, result.output
     requests = [json.loads(line) for line in result.output.splitlines() if line.strip()]
     for request in requests:
+        assert request["step"] in {"canary", "promote", "pin", "restore", "clean"}
         assert request["method"] == "PATCH" and request["content_type"] == JSON_PATCH
         assert request["path"] == "/apis/serving.kserve.io/v1beta1/namespaces/relevance-distill/inferenceservices/relevance"
         written = [op["path"] for op in request["body"] if op["op"] != "test"]
@@ -107,7 +110,21 @@ def test_canary_then_promote(tmp_path, stable):
 
 def test_canary_then_rollback(tmp_path, stable):
     canary = canary_of(tmp_path, stable)
-    rolled_back = apply(canary, dry_run(tmp_path, canary, "rollback"))
+    requests = dry_run(tmp_path, canary, "rollback")
+    assert [r["step"] for r in requests] == ["pin", "restore", "clean"]
+    # The first request pins all traffic to the previously rolled-out revision and changes nothing else: the
+    # canary's storageUri is still in place (guarded), so no revision is created.
+    first = requests[0]["body"]
+    assert [op for op in first if op["op"] != "test"] == [{"op": "add", "path": CANARY_PERCENT, "value": 0}]
+    assert {"op": "test", "path": STORAGE_URI, "value": CANDIDATE} in first
+    pinned = apply(canary, requests[:1])
+    assert pinned["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    assert pinned["spec"]["predictor"]["model"]["storageUri"] == CANDIDATE
+    check_crd(pinned)
+    restored = apply(canary, requests[:2])
+    assert restored["spec"]["predictor"]["model"]["storageUri"] == STABLE
+    assert restored["spec"]["predictor"]["canaryTrafficPercent"] == 0
+    rolled_back = apply(canary, requests)
     predictor = rolled_back["spec"]["predictor"]
     assert predictor["model"]["storageUri"] == STABLE and "canaryTrafficPercent" not in predictor
     annotations = rolled_back["metadata"]["annotations"]
@@ -120,7 +137,7 @@ def test_canary_then_rollback(tmp_path, stable):
 
 def test_a_merge_patch_of_the_clean_spec_would_leave_the_canary_behind(stable):
     """Why JSON Patch: RFC 7386 keeps every key the patch omits (what the old client sent)."""
-    canary = jsonpatch.apply_patch(stable, canary_request(stable, CANDIDATE, "v2", 10).body)
+    canary = jsonpatch.apply_patch(stable, canary_step(stable, CANDIDATE, "v2", 10).request.body)
     clean = json.loads(json.dumps(canary))
     del clean["spec"]["predictor"]["canaryTrafficPercent"]
 
@@ -133,12 +150,12 @@ def test_a_merge_patch_of_the_clean_spec_would_leave_the_canary_behind(stable):
         return target
 
     assert merge(canary, clean)["spec"]["predictor"]["canaryTrafficPercent"] == 10
-    assert "canaryTrafficPercent" not in jsonpatch.apply_patch(canary, promote_request(canary).body)["spec"]["predictor"]
+    assert "canaryTrafficPercent" not in jsonpatch.apply_patch(canary, promote_step(canary).request.body)["spec"]["predictor"]
 
 
 def test_guards_refuse_a_changed_object_and_wrong_states(tmp_path, stable):
     canary = canary_of(tmp_path, stable)
-    request = promote_request(canary)
+    request = promote_step(canary).request
     canary["spec"]["predictor"]["model"]["storageUri"] = "s3://models/relevance/v3"  # someone else rolled out v3
     with pytest.raises(jsonpatch.JsonPatchTestFailed):
         jsonpatch.apply_patch(canary, request.body)
@@ -151,8 +168,12 @@ def test_guards_refuse_a_changed_object_and_wrong_states(tmp_path, stable):
     canary = canary_of(tmp_path, stable)
     live_file = tmp_path / "canary.yaml"
     live_file.write_text(yaml.safe_dump(canary), encoding="utf-8")
+    # A canary on a running canary replaces the candidate; the stable model stays what a rollback restores.
     result = runner.invoke(app, ["rollout", "canary", "--live", str(live_file), "--model-uri", "s3://x/v3", "--dry-run"])
-    assert result.exit_code == 2 and "already running" in result.output
+    assert result.exit_code == 0, result.output
+    replaced = apply(canary, [json.loads(result.output)])
+    assert replaced["metadata"]["annotations"][PREVIOUS_URI_ANNOTATION] == STABLE
+    assert replaced["spec"]["predictor"]["model"]["storageUri"] == "s3://x/v3"
     result = runner.invoke(app, ["rollout", "canary", "--live", str(live_file), "--model-uri", "s3://x/v3",
                                  "--percent", "100", "--dry-run"])
     assert result.exit_code == 2

@@ -16,11 +16,12 @@ from relevance_distill.rollout.isvc import (
     write_gitops,
 )
 from relevance_distill.rollout.patches import (
-    apply_request,
     canary,
-    canary_request,
-    promote_request,
-    rollback_request,
+    canary_plan,
+    promote,
+    promote_plan,
+    rollback_plan,
+    rollback_restored,
 )
 
 Mode = Literal["apply", "gitops"]
@@ -55,11 +56,13 @@ def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: Infere
     """
     config = config or InferenceServiceConfig()
     if mode == "apply":
-        from relevance_distill.rollout.cluster import ClusterClient, run_verb
+        from relevance_distill.rollout.cluster import ClusterClient, run_plan
 
-        request, updated = run_verb(ClusterClient(), config.namespace, config.name, lambda live: canary_request(
-            live, model_uri, model_version, config.canary_traffic_percent))
-        return {"mode": mode, "resource": updated, "requests": [request.to_dict()]}
+        client = ClusterClient()
+        plan = canary_plan(client.get_inference_service(config.namespace, config.name), model_uri, model_version,
+                           config.canary_traffic_percent)
+        steps, updated = run_plan(client, config.namespace, config.name, plan, config.rollout_timeout_seconds)
+        return {"mode": mode, "resource": updated, "requests": [step.to_dict() for step in steps]}
     if mode != "gitops":
         raise ValueError(f"unknown mode {mode!r}; allowed: ['apply', 'gitops']")
     if gitops_dir is None or stable_model_uri is None:
@@ -80,29 +83,37 @@ def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: Infere
 def promote_or_rollback(decision: str, mode: Mode, config: InferenceServiceConfig | None = None,
                         gitops_dir: str | Path | None = None, current: dict[str, Any] | None = None) -> dict[str, Any]:
     """Act on an A/B decision: ``promote`` (the canary takes all traffic), ``rollback`` (the replaced model serves
-    100 % again) or ``continue`` (nothing changes). Apply mode reads the live object and sends one JSON Patch;
-    GitOps mode applies the same patch to CURRENT (the canary step's record) and rewrites the overlays."""
+    100 % again) or ``continue`` (nothing changes). Apply mode sends the verb's JSON Patches to the live object and
+    waits after each until KServe shows the expected traffic (``patches.py``). GitOps mode applies the same patches to
+    CURRENT (the canary step's record) and rewrites the overlays: promote pins the stable overlay to the new model;
+    rollback, which cannot wait for a revision from here, leaves the canary overlay at ``canaryTrafficPercent: 0``
+    with the previous model restored (all traffic on the previously rolled-out revision at every moment of the sync);
+    the stable overlay still pins that model, to switch back to once the restored revision is Ready."""
     if decision not in {"promote", "rollback", "continue"}:
         raise ValueError(f"unknown decision {decision!r}; allowed: ['continue', 'promote', 'rollback']")
     config = config or InferenceServiceConfig()
     if decision == "continue":
         return {"decision": decision, "action": "none"}
-    build = promote_request if decision == "promote" else rollback_request
     if mode == "apply":
-        from relevance_distill.rollout.cluster import ClusterClient, run_verb
+        from relevance_distill.rollout.cluster import ClusterClient, run_plan
 
-        request, resource = run_verb(ClusterClient(), config.namespace, config.name, build)
-        return {"decision": decision, "action": "applied", "resource": resource, "requests": [request.to_dict()]}
+        client = ClusterClient()
+        live = client.get_inference_service(config.namespace, config.name)
+        plan = promote_plan(live) if decision == "promote" else rollback_plan(live)
+        steps, resource = run_plan(client, config.namespace, config.name, plan, config.rollout_timeout_seconds)
+        return {"decision": decision, "action": "applied", "resource": resource,
+                "requests": [step.to_dict() for step in steps]}
     if gitops_dir is None or current is None:
         raise ValueError("gitops mode needs gitops_dir and the current canary resource")
     root = Path(gitops_dir)
-    resource = apply_request(current, build(current))
     if decision == "promote":
+        resource = promote(current)
         files = write_gitops(resource, root / "overlays" / "stable", base="../../base")
+        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)  # the stable overlay is what syncs now
     else:
-        files = []  # the stable overlay still pins the model the canary replaced
-    # Either way no canary runs any more: the stable overlay is what Argo CD / Flux sync until the next candidate.
-    shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
+        resource = rollback_restored(current)
+        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
+        files = write_gitops(resource, root / "overlays" / "canary", base="../stable")
     return {"decision": decision, "action": "gitops", "files": [str(f) for f in files], "resource": resource,
             "yaml": to_yaml(resource)}
 

@@ -28,6 +28,27 @@ VERSION_ANNOTATION = "relevance-distill.io/model-version"
 PREVIOUS_URI_ANNOTATION = "relevance-distill.io/previous-storage-uri"
 PREVIOUS_VERSION_ANNOTATION = "relevance-distill.io/previous-model-version"
 TAG_ROUTING_ANNOTATION = "serving.kserve.io/enable-tag-routing"
+#: Canary rollout exists only in KServe's Serverless mode; pinned so a cluster defaulting to RawDeployment cannot
+#: silently ignore ``canaryTrafficPercent``.
+DEPLOYMENT_MODE_ANNOTATION = "serving.kserve.io/deploymentMode"
+DEPLOYMENT_MODE = "Serverless"
+#: Where KServe's request logger sends every request and response as a CloudEvent (``rollout/events.py`` receives).
+DEFAULT_EVENT_SINK_URL = "http://relevance-events.relevance-distill.svc.cluster.local/events"
+#: The request header that carries the randomisation unit (the user id, or its hash) from the front end; the logger
+#: forwards it in each event's ``metadata`` so the A/B analysis can count users, not requests.
+UNIT_HEADER = "X-Relevance-Unit"
+
+
+def autoscaling_for(pairs_per_second: float, pairs_per_request: int, latency_p50_ms: float) -> dict[str, int]:
+    """Knative concurrency target and hard limit for one replica, from its measured throughput (Little's law).
+
+    A replica serving ``pairs_per_second`` in requests of ``pairs_per_request`` pairs, each taking ``latency_p50_ms``,
+    is saturated at ``in_flight = requests/s × latency`` concurrent requests. ``scaleTarget`` is that number (rounded,
+    at least 1; Knative's autoscaler aims at 70 % of it, which leaves the headroom), ``containerConcurrency`` one more,
+    so at most one request waits in the replica's queue (bounded extra latency) and the rest go to other replicas."""
+    in_flight = pairs_per_second / pairs_per_request * latency_p50_ms / 1000
+    target = max(1, round(in_flight))
+    return {"scale_target": target, "container_concurrency": target + 1}
 
 
 class InferenceServiceConfig(StrictModel):
@@ -43,8 +64,19 @@ class InferenceServiceConfig(StrictModel):
     cpu_limit: str = Field(default="2", description="CPU limit of the predictor container.")
     memory_request: str = Field(default="1Gi", description="Memory request.")
     memory_limit: str = Field(default="2Gi", description="Memory limit.")
-    min_replicas: int = Field(default=1, ge=0, description="Minimum replicas (0 allows scale to zero).")
+    min_replicas: int = Field(default=2, ge=0, description="Minimum replicas (0 allows scale to zero). Two, so that the "
+                              "PodDisruptionBudget (one unavailable at a time) lets a node drain without an outage.")
     max_replicas: int = Field(default=4, ge=1, description="Maximum replicas for KServe autoscaling.")
+    scale_metric: Literal["concurrency", "rps"] = Field(
+        default="concurrency", description="What Knative's autoscaler scales on (concurrent requests per replica).")
+    scale_target: int = Field(default=1, ge=1, description="Autoscaling target per replica in scale_metric units; "
+                              "the default is autoscaling_for() of benchmarks/results/serving.json (HTTP V2, 2 CPUs).")
+    container_concurrency: int = Field(default=2, ge=0, description="Hard limit of concurrent requests per replica "
+                                       "(0: unlimited); the default is autoscaling_for() of the same measurement.")
+    event_sink_url: str = Field(default=DEFAULT_EVENT_SINK_URL, description="KServe request logger target (every request "
+                                "and response as a CloudEvent, for the A/B analysis); empty turns the logger off.")
+    rollout_timeout_seconds: float = Field(default=900, gt=0, description="How long each rollout step waits for the "
+                                           "InferenceService to show the expected revision and traffic (apply mode).")
     canary_traffic_percent: int = Field(default=10, ge=0, le=100, description="Traffic share of a new canary.")
     protocol_version: str = Field(default="v2", description="Protocol KServe advertises for the model ('v1' or 'v2').")
     deploy_mode: Literal["apply", "gitops"] = Field(
@@ -57,6 +89,7 @@ def build_isvc(storage_uri: str, model_version: str, config: InferenceServiceCon
     from kserve import (
         V1beta1InferenceService,
         V1beta1InferenceServiceSpec,
+        V1beta1LoggerSpec,
         V1beta1ModelFormat,
         V1beta1ModelSpec,
         V1beta1PredictorSpec,
@@ -70,12 +103,18 @@ def build_isvc(storage_uri: str, model_version: str, config: InferenceServiceCon
         metadata=V1ObjectMeta(
             name=config.name, namespace=config.namespace,
             labels={"app.kubernetes.io/name": "relevance-distill", "app.kubernetes.io/component": "predictor"},
-            annotations={TAG_ROUTING_ANNOTATION: "true", VERSION_ANNOTATION: model_version},
+            annotations={DEPLOYMENT_MODE_ANNOTATION: DEPLOYMENT_MODE, TAG_ROUTING_ANNOTATION: "true",
+                         VERSION_ANNOTATION: model_version},
         ),
         spec=V1beta1InferenceServiceSpec(predictor=V1beta1PredictorSpec(
             service_account_name=config.service_account,
             min_replicas=config.min_replicas,
             max_replicas=config.max_replicas,
+            scale_metric=config.scale_metric,
+            scale_target=config.scale_target,
+            container_concurrency=config.container_concurrency,
+            logger=V1beta1LoggerSpec(mode="all", url=config.event_sink_url,
+                                                               metadata_headers=[UNIT_HEADER]) if config.event_sink_url else None,
             model=V1beta1ModelSpec(
                 name="kserve-container",
                 model_format=V1beta1ModelFormat(name=MODEL_FORMAT),
