@@ -132,3 +132,55 @@ def test_an_undefined_lift_is_kept_out_of_the_kfp_scalars(tmp_path):
     document = analysis_step(str(events), ABTestConfig(expected_split=0.5), str(tmp_path / "out"))
     assert np.isnan(document["gtv"]["lift"]) and "gtv_lift" not in document["scalars"]
     assert document["scalars"] and all(np.isfinite(value) for value in document["scalars"].values())
+
+
+def test_the_assignment_is_sticky_uniform_and_salted_per_experiment():
+    from relevance_distill.rollout.assignment import assign, bucket
+
+    units = [f"user-{i}" for i in range(20_000)]
+    first = [assign(u, 0.1, "v2") for u in units]
+    assert first == [assign(u, 0.1, "v2") for u in units]  # the same user, the same arm, every time
+    share = first.count("canary") / len(units)
+    assert abs(share - 0.1) < 4 * (0.1 * 0.9 / len(units)) ** 0.5
+    other = [assign(u, 0.1, "v3") for u in units]
+    overlap = sum(a == b == "canary" for a, b in zip(first, other)) / len(units)
+    assert abs(overlap - 0.01) < 0.004  # a new experiment re-randomises: independent of the last one
+    assert 0 <= min(bucket(u, "v2") for u in units) and max(bucket(u, "v2") for u in units) < 1
+    with pytest.raises(ValueError, match="X-Relevance-Unit"):
+        assign("", 0.1, "v2")
+
+
+def test_users_seen_in_both_arms_are_reported_left_out_and_roll_back_when_too_many(pool):
+    sticky, _ = simulate(pool, users=4000, seed=11)
+    analysis = analyze_events(sticky)
+    assert analysis["users_in_both_arms"]["users"] == 0
+    loose, _ = simulate(pool, users=4000, seed=11, crossover=0.2, sessions_per_user=3.0)
+    analysis = analyze_events(loose)
+    crossed = analysis["users_in_both_arms"]
+    assert 0.05 < crossed["share"] < 0.2  # a loose user with several searches usually lands in both arms
+    assert sum(analysis["users"].values()) + crossed["users"] == len(np.unique(loose.user))
+    assert analysis["decision"] == "rollback" and "seen in both arms" in analysis["reasons"][0]
+    tolerant = analyze_events(loose, ABTestConfig(max_crossover_share=0.5))
+    assert not any("seen in both arms" in reason for reason in tolerant["reasons"])
+
+
+def test_the_tag_addresses_are_read_from_status_only_while_a_canary_runs():
+    from relevance_distill.rollout.assignment import arm_addresses
+    from relevance_distill.rollout.isvc import build_isvc
+    from relevance_distill.rollout.patches import (
+        apply_request,
+        canary_plan,
+        rollback_plan,
+    )
+    from relevance_distill.rollout.serverless_model import ServerlessModel
+
+    model = ServerlessModel(build_isvc("s3://m/v1", "v1"))
+    assert arm_addresses(model.object()) == {}
+    for build in canary_plan(model.object(), "s3://m/v2", "v2", 10):
+        model.apply(apply_request(model.object(), build(model.object()).request))
+        model.ready()
+    addresses = arm_addresses(model.object())
+    assert addresses["canary"].startswith("http://latest-") and addresses["stable"].startswith("http://prev-")
+    pin = rollback_plan(model.object())[0]
+    model.apply(apply_request(model.object(), pin(model.object()).request))
+    assert arm_addresses(model.object()) == {}  # pinned: the front end goes back to the main address

@@ -1,8 +1,11 @@
 """A/B analysis of a canary against the stable model from logged impressions.
 
 Statistics (all on the user as the unit of randomisation, because impressions of one user are not
-independent):
+independent; users reach an arm through the sticky assignment of ``assignment.py``):
 
+* **Units in both arms**: users seen in both arms were not randomised as the analysis assumes; they are counted,
+  reported and left out of everything below, and more than ``max_crossover_share`` of them means the assignment
+  is broken (decision ``rollback``, as for a sample-ratio mismatch).
 * **Sample-ratio mismatch**: χ² test (1 d.o.f.) of users per variant against the *configured* split; a
   broken allocation invalidates every other number.
 * **Ratio metrics** (CTR = clicks/impressions, CVR = orders/clicks, GTV per impression): per-variant
@@ -53,6 +56,9 @@ class ABTestConfig(StrictModel):
     max_error_rate_increase: float = Field(default=0.005, ge=0, description="Guardrail: canary error rate − stable.")
     max_p99_latency_ratio: float = Field(default=1.2, gt=0, description="Guardrail: canary p99 ÷ stable p99 latency.")
     min_users_per_variant: int = Field(default=100, ge=1, description="Below this the decision is 'continue'.")
+    max_crossover_share: float = Field(
+        default=0.01, ge=0, le=1, description="Share of users seen in both arms above which the assignment counts as "
+        "broken (they are always left out of the analysis).")
 
 
 @dataclass
@@ -168,8 +174,21 @@ def compare_metric(sums: dict[str, dict[str, np.ndarray]], metric: str, alpha: f
             "variance": stable_var + canary_var}
 
 
+def users_in_both_arms(events: EventColumns) -> np.ndarray:
+    """Indices of users with impressions in both arms."""
+    arms = np.zeros((int(events.user.max()) + 1 if len(events) else 0, 2), dtype=bool)
+    arms[events.user, events.variant] = True
+    return np.nonzero(arms.all(axis=1))[0]
+
+
 def analyze_events(events: EventColumns, config: ABTestConfig | None = None) -> dict[str, Any]:
     config = config or ABTestConfig()
+    crossed = users_in_both_arms(events)
+    seen = len(np.unique(events.user)) if len(events) else 0
+    crossover = {"users": int(len(crossed)), "share": len(crossed) / seen if seen else 0.0,
+                 "max_share": config.max_crossover_share}
+    if len(crossed):
+        events = events.subset(~np.isin(events.user, crossed))
     sums = user_sums(events)
     users = (len(sums["stable"]["impressions"]), len(sums["canary"]["impressions"]))
     srm = srm_test(users, config.expected_split)
@@ -195,8 +214,8 @@ def analyze_events(events: EventColumns, config: ABTestConfig | None = None) -> 
 
     guardrails = _guardrails(events, config)
     bad_case = _bad_case_rates(events)
-    decision, reasons = _decide(srm, metrics, guardrails, users, config)
-    return {"decision": decision, "reasons": reasons, "users": dict(zip(VARIANTS, users)),
+    decision, reasons = _decide(srm, metrics, guardrails, users, config, crossover)
+    return {"decision": decision, "reasons": reasons, "users": dict(zip(VARIANTS, users)), "users_in_both_arms": crossover,
             "impressions": {name: int((events.variant == i).sum()) for i, name in enumerate(VARIANTS)},
             "srm": srm, "metrics": metrics, "guardrails": guardrails, "bad_case_rate": bad_case,
             "config": config.model_dump()}
@@ -223,7 +242,11 @@ def _bad_case_rates(events: EventColumns) -> dict[str, float] | None:
             for i, name in enumerate(VARIANTS)}
 
 
-def _decide(srm, metrics, guardrails, users, config) -> tuple[str, list[str]]:
+def _decide(srm, metrics, guardrails, users, config, crossover) -> tuple[str, list[str]]:
+    if crossover["share"] > config.max_crossover_share:
+        return "rollback", [f"{crossover['users']} users ({crossover['share']:.2%}) were seen in both arms, more than "
+                            f"{config.max_crossover_share:.2%}: the front end does not keep users on their assigned arm "
+                            "(assignment.assign and the latest-/prev- addresses), so no metric can be trusted"]
     if srm["p_value"] < config.srm_alpha:
         return "rollback", [f"sample ratio mismatch: canary share {srm['observed_split']:.4f} vs configured "
                             f"{srm['expected_split']}, p = {srm['p_value']:.2e} < {config.srm_alpha}; the allocation "
@@ -296,6 +319,7 @@ def load_events(uri: str) -> tuple[EventColumns, dict[str, int]]:
 def decision_document(analysis: dict[str, Any], counts: dict[str, int] | None = None) -> dict[str, Any]:
     """The decision.json document: decision, reasons, SRM and each metric's lift, CI and p-values."""
     document = {"decision": analysis["decision"], "reasons": analysis["reasons"], "users": analysis["users"],
+                "users_in_both_arms": analysis["users_in_both_arms"],
                 "impressions": analysis["impressions"], "srm": analysis["srm"], "guardrails": analysis["guardrails"],
                 "bad_case_rate": analysis["bad_case_rate"], "config": analysis["config"]}
     for name, metric in analysis["metrics"].items():
@@ -338,7 +362,7 @@ def write_report(document: dict[str, Any], out_dir: str | Path) -> Path:
         f"<td>{document[n]['p_value']:.3g}</td><td>{document[n]['sequential_p_value']:.3g}</td></tr>" for n in names)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>A/B analysis</title></head><body>
 <h1>A/B analysis: {html.escape(document['decision'].upper())}</h1><ul>{''.join(f'<li>{html.escape(r)}</li>' for r in document['reasons'])}</ul>
-<p>users {document['users']}, SRM p = {document['srm']['p_value']:.3g} (canary share {document['srm']['observed_split']:.4f}, configured {document['srm']['expected_split']})</p>
+<p>users {document['users']} ({document['users_in_both_arms']['users']} seen in both arms, left out), SRM p = {document['srm']['p_value']:.3g} (canary share {document['srm']['observed_split']:.4f}, configured {document['srm']['expected_split']})</p>
 <table border="1"><tr><th>metric</th><th>stable</th><th>canary</th><th>lift</th><th>CI</th><th>p (fixed)</th><th>p (sequential)</th></tr>{rows}</table>
 <img src="data:image/png;base64,{image}"></body></html>"""
     (out / "report.html").write_text(page, encoding="utf-8")

@@ -135,6 +135,9 @@ class ServerlessModel:
             if latest_ready is not None:
                 for target in self._targets():
                     resolved = {**target, "revisionName": latest_ready if target["latestRevision"] else target["revisionName"]}
+                    if target.get("tag"):  # Knative reports an address per tag
+                        namespace = self.isvc["metadata"].get("namespace", "default")
+                        resolved["url"] = f"http://{target['tag']}-{self.name}-predictor.{namespace}.example.com"
                     traffic.append(resolved)
             self._propagate(traffic, latest_ready, self.revisions[-1].name)
             if json.dumps(self.status, sort_keys=True) == before:
@@ -196,7 +199,12 @@ def traffic_table(percent: int = 10) -> str:
     the patch and once the revision it creates is ready, as this model computes them (stable → canary → promote, and
     canary → rollback)."""
     from relevance_distill.rollout.isvc import build_isvc
-    from relevance_distill.rollout.patches import apply_request, canary_plan, promote_plan, rollback_plan
+    from relevance_distill.rollout.patches import (
+        apply_request,
+        canary_plan,
+        promote_plan,
+        rollback_plan,
+    )
 
     stable, candidate = "s3://…/stable", "s3://…/candidate"
     rows = ["| verb | step | what the request changes | stable / candidate: right after | once the new revision is ready |",

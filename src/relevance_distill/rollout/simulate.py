@@ -1,8 +1,10 @@
 """Traffic simulator: event logs of a stable and a canary ranking model with known ground truth.
 
 A pool of queries with candidates of known true relevance grade (the built-in gold data by default) is
-ranked by each variant's model scores. Users are allocated to the canary with probability
-``allocation`` (set it away from the configured split to simulate a broken allocation). Each session
+ranked by each variant's model scores. Users are assigned to an arm by ``assignment.assign`` (the salted hash a front
+end applies; the salt is the seed), with ``allocation`` as the canary share (set it away from the configured split
+to simulate a broken allocation); ``crossover`` of the users ignore their assignment and land in a random arm on each
+search (a front end that does not stick to it). Each session
 shows the top ``results_per_session`` candidates; clicks follow a position-biased cascade-free model
 
     P(click | position k, grade g) = (1 / (k + 1)) ** examination_decay · attractiveness[g] · (1 + lift_v)
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from relevance_distill.rollout.abtest import VARIANTS, EventColumns
+from relevance_distill.rollout.assignment import bucket
 from relevance_distill.schemas import QueryServicePair
 
 
@@ -80,17 +83,21 @@ def simulate(pool: QueryPool, users: int, split: float = 0.5, true_ctr_lift: flo
              allocation: float | None = None, sessions_per_user: float = 2.0, results_per_session: int = 8,
              duration_s: float = 7 * 86400, click_model: ClickModel | None = None,
              error_rate: tuple[float, float] = (0.001, 0.001), latency_ms: tuple[float, float] = (20.0, 20.0),
-             bad_case_below: float | None = None) -> tuple[EventColumns, dict[str, np.ndarray]]:
+             bad_case_below: float | None = None, crossover: float = 0.0) -> tuple[EventColumns, dict[str, np.ndarray]]:
     """Impressions of ``users`` users; ``allocation`` (default ``split``) is the true canary share.
 
     Returns the events and, per impression, the query index into ``pool`` and the 0-based position.
     """
     click_model = click_model or ClickModel()
     rng = np.random.default_rng(seed)
-    user_variant = (rng.random(users) < (split if allocation is None else allocation)).astype(np.int64)
+    share = split if allocation is None else allocation
+    user_variant = np.array([bucket(f"u{user}", f"seed-{seed}") < share for user in range(users)], dtype=np.int64)
     sessions = rng.poisson(sessions_per_user - 1, users) + 1 if sessions_per_user > 1 else np.ones(users, dtype=np.int64)
     session_user = np.repeat(np.arange(users), sessions)
     session_variant = user_variant[session_user]
+    if crossover > 0:
+        loose = (rng.random(users) < crossover)[session_user]
+        session_variant = np.where(loose, (rng.random(len(session_user)) < share).astype(np.int64), session_variant)
     session_query = rng.integers(0, len(pool.queries), len(session_user))
     session_time = rng.uniform(0, duration_s, len(session_user))
 
