@@ -30,9 +30,12 @@ def build_ab_analysis_pipeline(cluster: KubernetesConfig | None = None, local: b
         rollout_uri: str = "",
         service_name: str = defaults["service_name"],
         namespace: str = defaults["namespace"],
+        canary_version: str = "",
+        outcomes_uri: str = "",
     ) -> ABAnalysisOutputs:
         analysis = configure(analyze_ab(events_uri=events_uri, alpha=alpha, expected_split=expected_split,
-                                        primary_metric=primary_metric), "analyze_ab")
+                                        primary_metric=primary_metric, canary_version=canary_version,
+                                        outcomes_uri=outcomes_uri), "analyze_ab")
         acted = configure(promote_or_rollback(decision=analysis.outputs["Output"], mode=deploy_mode, rollout_uri=rollout_uri,
                                               service_name=service_name, namespace=namespace),
                           "promote_or_rollback")

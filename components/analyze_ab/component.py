@@ -15,11 +15,14 @@ def analyze_ab(
     alpha: Optional[float] = None,
     expected_split: Optional[float] = None,
     primary_metric: Optional[str] = None,
+    canary_version: str = "",
+    outcomes_uri: str = "",
 ) -> str:
     """A/B analysis of the canary's logged impressions: SRM, lifts, fixed and sequential tests, guardrails.
 
-    EXPECTED_SPLIT is the configured canary share of users (never read from the log); unset settings take
-    ABTestConfig's defaults. Returns the decision: promote, rollback or continue.
+    EVENTS_URI is an impression log, or, with CANARY_VERSION, the event sink's prefix (joined with OUTCOMES_URI
+    by request id). EXPECTED_SPLIT is the configured canary share of users (never read from the log); unset
+    settings take ABTestConfig's defaults. Returns the decision: promote, rollback or continue.
     """
     import shutil
 
@@ -27,7 +30,7 @@ def analyze_ab(
     from relevance_distill.rollout.abtest import ABTestConfig, analysis_step
 
     config = config_from_arguments(ABTestConfig, alpha=alpha, expected_split=expected_split, primary_metric=primary_metric)
-    document = analysis_step(events_uri, config, decision.path)
+    document = analysis_step(events_uri, config, decision.path, canary_version, outcomes_uri)
     shutil.copyfile(f"{decision.path}/report.html", report.path)
     for name, value in document["scalars"].items():
         metrics.log_metric(name, value)

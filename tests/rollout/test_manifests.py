@@ -100,9 +100,17 @@ def test_runtime_has_probes_and_no_secret_values():
     assert not any(d["kind"] == "Secret" for d in documents)
     text = yaml.safe_dump_all(documents)
     assert "AWS_SECRET_ACCESS_KEY" not in text and "aws_secret" not in text.lower()
+    sink = next(d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "relevance-events")
+    container = sink["spec"]["template"]["spec"]["containers"][0]
+    assert container["envFrom"] == [{"secretRef": {"name": "relevance-distill-s3"}}] and "env" not in container
+    assert container["securityContext"]["runAsNonRoot"] and container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+    service = next(d for d in documents if d["kind"] == "Service" and d["metadata"]["name"] == "relevance-events")
+    isvc = next(d for d in documents if d["kind"] == "InferenceService")
+    assert isvc["spec"]["predictor"]["logger"]["url"].startswith(
+        f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc")
 
 
-CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget"}
+CORE_KINDS = {"ServiceAccount", "Role", "RoleBinding", "PodDisruptionBudget", "Deployment", "Service"}
 
 
 def validate_core(document: dict) -> None:

@@ -78,13 +78,17 @@ def abtest_analyze(
     expected_split: Annotated[Optional[float], typer.Option(help="Configured canary share, never read from the log (default 0.5).")] = None,
     primary_metric: Annotated[Optional[str], typer.Option(help="ctr (default), cvr or gtv: the metric that decides promotion.")] = None,
     config_file: Annotated[Optional[Path], typer.Option("--config", help="YAML ABTestConfig; flags win.")] = None,
+    canary_version: Annotated[Optional[str], typer.Option(
+        help="EVENTS is the event sink's prefix (part-*.jsonl); responses naming this model version are the canary.")] = None,
+    outcomes: Annotated[Optional[str], typer.Option(
+        help="With --canary-version: JSONL/Parquet {request_id, click, order, gtv} from your click log.")] = None,
 ) -> None:
     """Analyse an experiment: SRM, lifts with CIs, fixed and sequential tests, guardrails, decision."""
     from relevance_distill.rollout.abtest import (
         ABTestConfig,
         analyze_events,
         decision_document,
-        load_events,
+        load_experiment,
         write_report,
     )
 
@@ -92,7 +96,9 @@ def abtest_analyze(
         given = {"alpha": alpha, "expected_split": expected_split, "primary_metric": primary_metric}
         overrides = {key: value for key, value in given.items() if value is not None}
         config = load_config(ABTestConfig, config_file, overrides) if config_file else parse_config(ABTestConfig, overrides)
-        columns, counts = load_events(events)
+        if outcomes and not canary_version:
+            raise ValueError("--outcomes joins the event sink's log: give --canary-version too")
+        columns, counts = load_experiment(events, canary_version or "", outcomes or "")
     except (ConfigError, FileNotFoundError, ValueError) as error:
         fail(str(error))
     document = decision_document(analyze_events(columns, config), counts)
@@ -100,7 +106,29 @@ def abtest_analyze(
     print(f"decision: {document['decision']} — {'; '.join(document['reasons'])}")
     print(f"CTR lift {document['ctr']['lift']:+.2%} [{document['ctr']['ci_low']:+.2%}, {document['ctr']['ci_high']:+.2%}] "
           f"p={document['ctr']['p_value']:.3g} sequential p={document['ctr']['sequential_p_value']:.3g}; "
-          f"SRM p={document['srm']['p_value']:.3g}; rows {counts['rows']} (malformed {counts['malformed']})")
+          f"SRM p={document['srm']['p_value']:.3g}; rows {counts['rows']} (malformed {counts['malformed']}); "
+          f"users in both arms {document['users_in_both_arms']['users']} (left out)")
     print(f"written: {out / 'decision.json'}")
 
 
+
+
+@abtest_app.command("sink")
+def abtest_sink(
+    events_uri: Annotated[str, typer.Option(help="Where the part files go: s3://bucket/prefix or a directory.")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    flush_seconds: Annotated[Optional[float], typer.Option(help="Write waiting events at least this often (default 10).")] = None,
+    flush_events: Annotated[Optional[int], typer.Option(help="... or once this many wait (default 1000).")] = None,
+) -> None:
+    """Receive KServe's request-logger CloudEvents over HTTP and write them to EVENTS_URI as JSON lines (what
+    `abtest analyze --canary-version` reads). SIGTERM writes what waits, then stops."""
+    from relevance_distill.config import config_from_arguments
+    from relevance_distill.rollout.events import EventSinkConfig, serve
+
+    try:
+        config = config_from_arguments(EventSinkConfig, events_uri=events_uri, flush_seconds=flush_seconds,
+                                       flush_events=flush_events)
+    except (ConfigError, ValueError) as error:
+        fail(str(error))
+    serve(config, host, port)

@@ -281,12 +281,70 @@ def load_events(uri: str) -> tuple[EventColumns, dict[str, int]]:
     """Read an event log (JSONL or Parquet, local or s3://); malformed rows are counted, never used."""
     from relevance_distill.data.readers import iter_rows
 
+    return events_from_rows(row for _, row in iter_rows(uri))
+
+
+def logged_rows(events_uri: str, canary_version: str, outcomes_uri: str | None = None) -> tuple[list[dict], dict[str, int]]:
+    """Impression rows (the event-log schema) from what the event sink wrote under EVENTS_URI: a request and its
+    response joined by id make one impression of the request's unit, on the canary when the response names
+    CANARY_VERSION; clicks, orders and GTV join from OUTCOMES_URI (JSONL ``{request_id, click, order, gtv}``, from
+    the user's own click log) by request id, 0 when absent. A request without a response counts as an error; the
+    time between them is the latency. Requests without a unit cannot be analysed per user and are counted apart."""
+    from relevance_distill import storage
+    from relevance_distill.data.readers import iter_jsonl, iter_rows
+
+    parts = [name for name in storage.list_files(events_uri) if name.rsplit("/", 1)[-1].startswith("part-")]
+    if not parts:
+        raise FileNotFoundError(f"{events_uri} holds no part-*.jsonl files of the event sink")
+    requests: dict[str, dict] = {}
+    responses: dict[str, dict] = {}
+    counts = {"events": 0, "malformed_events": 0, "requests_without_unit": 0, "responses_without_request": 0}
+    for name in parts:
+        for _, row in iter_jsonl(storage.join(events_uri, name)):
+            counts["events"] += 1
+            if not isinstance(row, dict) or row.get("kind") not in {"request", "response"} or not row.get("id"):
+                counts["malformed_events"] += 1
+                continue
+            (requests if row["kind"] == "request" else responses)[row["id"]] = row
+    outcomes: dict[str, dict] = {}
+    if outcomes_uri:
+        for _, row in iter_rows(outcomes_uri):
+            if isinstance(row, dict) and row.get("request_id"):
+                outcomes[str(row["request_id"])] = row
+    counts["responses_without_request"] = len(set(responses) - set(requests))
+    rows = []
+    for request_id, request in requests.items():
+        response = responses.get(request_id) or {}
+        unit = request.get("unit") or response.get("unit")
+        if not unit:
+            counts["requests_without_unit"] += 1
+            continue
+        began = _epoch(request["time"])
+        outcome = outcomes.get(request_id, {})
+        row = {"timestamp": began, "request_id": request_id, "user_id": unit,
+               "variant": "canary" if response.get("model_version") == canary_version else "stable",
+               "model_version": response.get("model_version"), "click": outcome.get("click", 0),
+               "order": outcome.get("order", 0), "gtv": outcome.get("gtv", 0.0), "error": 0 if response else 1}
+        if response:
+            row["latency_ms"] = max(0.0, (_epoch(response["time"]) - began) * 1000)
+        rows.append(row)
+    return rows, counts
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+
+
+def events_from_rows(rows) -> tuple[EventColumns, dict[str, int]]:
+    """Columns from rows of the event-log schema; malformed rows are counted, never used."""
     columns: dict[str, list] = {key: [] for key in ("user", "variant", "click", "order", "gtv", "timestamp",
                                                     "error", "latency_ms", "bad_case")}
     user_index: dict[str, int] = {}
     counts = {"rows": 0, "used": 0, "malformed": 0}
     optional_seen = {"error": True, "latency_ms": True, "bad_case": True}
-    for _, row in iter_rows(uri):
+    for row in rows:
         counts["rows"] += 1
         try:
             if not isinstance(row, dict) or row["variant"] not in VARIANTS:
@@ -369,10 +427,22 @@ def write_report(document: dict[str, Any], out_dir: str | Path) -> Path:
     return out / "decision.json"
 
 
-def analysis_step(events_uri: str, config: ABTestConfig, out_dir: str | Path) -> dict[str, Any]:
-    """The A/B analysis step: load the impression log, analyse it, write ``decision.json`` and the report into
-    OUT_DIR. Returns the decision document with ``scalars`` (lifts, sequential p-values, SRM p-value) for KFP."""
-    columns, counts = load_events(events_uri)
+def load_experiment(events_uri: str, canary_version: str = "", outcomes_uri: str = "") -> tuple[EventColumns, dict[str, int]]:
+    """With CANARY_VERSION: the event sink's part files under EVENTS_URI (joined with OUTCOMES_URI); without: an
+    impression log (JSONL or Parquet)."""
+    if not canary_version:
+        return load_events(events_uri)
+    rows, logged = logged_rows(events_uri, canary_version, outcomes_uri or None)
+    columns, counts = events_from_rows(rows)
+    return columns, {**counts, **logged}
+
+
+def analysis_step(events_uri: str, config: ABTestConfig, out_dir: str | Path, canary_version: str = "",
+                  outcomes_uri: str = "") -> dict[str, Any]:
+    """The A/B analysis step: load the experiment (``load_experiment``), analyse it, write ``decision.json`` and the
+    report into OUT_DIR. Returns the decision document with ``scalars`` (lifts, sequential p-values, SRM p-value) for
+    KFP."""
+    columns, counts = load_experiment(events_uri, canary_version, outcomes_uri)
     document = decision_document(analyze_events(columns, config), counts)
     write_report(document, out_dir)
     report_result(f"A/B decision {document['decision']}: CTR lift {document['ctr']['lift']:+.2%}, "
