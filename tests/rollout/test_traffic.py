@@ -72,6 +72,14 @@ def test_canary_on_a_running_canary_replaces_the_candidate_and_keeps_the_stable_
     assert model.object()["spec"]["predictor"]["model"]["storageUri"] == STABLE
 
 
+def test_a_retried_canary_step_changes_nothing_and_waits_again(model):
+    seen: list[dict[str, int]] = []
+    drive(model, canary_plan(model.object(), CANDIDATE, "v2", 10), seen)
+    revisions = len(model.revisions)
+    drive(model, canary_plan(model.object(), CANDIDATE, "v2", 10), seen)
+    assert len(model.revisions) == revisions and seen[-1] == {STABLE: 90, CANDIDATE: 10}
+
+
 def test_rollback_twice_and_a_rollback_that_stopped_half_way(model):
     seen: list[dict[str, int]] = []
     drive(model, canary_plan(model.object(), CANDIDATE, "v2", 10), seen)

@@ -15,7 +15,7 @@ means the one before it. Hence:
 
 * ``canary``: new ``storageUri`` at ``canaryTrafficPercent``; the replaced model (URI and version) is kept in
   annotations so that a rollback can restore it. On a running canary it replaces the candidate; the stable model and
-  its share stay as they are.
+  its share stay as they are. The same canary again (a retried step) only re-asserts its share and waits.
 * ``promote``: ``canaryTrafficPercent`` and the previous-model annotations go; the canary takes all traffic.
 * ``rollback``, three steps, each waited for: **pin** (``canaryTrafficPercent: 0`` with nothing else changed, so the
   previously rolled-out revision takes 100 % at once), **restore** (the previous ``storageUri`` and version, still at
@@ -168,9 +168,13 @@ def canary_step(live: dict[str, Any], storage_uri: str, model_version: str, perc
     if where in {"pinned", "restored"}:
         raise RolloutStateError(f"a rollback of {current} has not finished (canaryTrafficPercent 0): run "
                                 "`relevance-distill rollout rollback` again to complete it, then deploy the canary")
-    if current == storage_uri:
+    if current == storage_uri and where == "stable":
         raise RolloutStateError(f"{storage_uri} is already the serving model")
     ops = _guard(live)
+    if current == storage_uri:
+        # The same canary again (a retried step): re-assert its share and wait; the server changes nothing else.
+        return Step("canary", PatchRequest(namespace, name, ops + [{"op": "add", "path": CANARY_PERCENT, "value": percent}]),
+                    Expected(canary_percent=percent))
     if where == "stable":
         if "annotations" not in (live.get("metadata") or {}):
             ops.append({"op": "add", "path": "/metadata/annotations", "value": {}})
