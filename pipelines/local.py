@@ -203,7 +203,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
                               **({"ordinal_macro_f1": evaluated["ordinal"][method]["macro_f1"],
                                   "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {})}
                      for method, f1 in evaluated["macro_f1"].items()},
-        "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": config.gate.decoding,
+        "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": gate.get("decoding", config.gate.decoding),
         "retention": evaluated["retention"], "teacher_vs_gold_only": evaluated.get("teacher_vs_gold_only"),
         "gate": gate, "model_uri": None,
         "report": str(evaluation / "report.html"), "stages": stages.done,

@@ -31,7 +31,8 @@ def export_student(
     NAME to the InferenceService's model name. TEST_URI (the gold test split) feeds the accuracy gate of the
     reduced-precision backends (INT8, bf16 torch and OpenVINO): each is published only when its macro-F1 there is at most
     MAX_MACRO_F1_DROP below fp32's. CALIBRATION_URI (unlabelled pairs, not the test split: the dev split) sets the
-    activation ranges of the static INT8 OpenVINO IR."""
+    activation ranges of the static INT8 OpenVINO IR. The decoding the gate judged (argmax, or ordinal with the
+    dev-tuned cut-points) goes into the export, so the predictor serves what was gated."""
     import json
 
     from relevance_distill.config import (
@@ -42,13 +43,16 @@ def export_student(
     from relevance_distill.export import ExportConfig, export_evaluated
     from relevance_distill.rollout.isvc import InferenceServiceConfig
 
-    if not method and gate_decision is not None:
+    decoding = "argmax"
+    if gate_decision is not None:
         with open(gate_decision.path, encoding="utf-8") as handle:
-            method = json.load(handle).get("published_method")
+            gate = json.load(handle)
+        method = method or gate.get("published_method")
+        decoding = gate.get("decoding", decoding)  # serve what the gate judged
     result = export_evaluated(models.path, evaluation.path, output_root_uri, label_scheme_named(label_scheme),
                               name or field_default(InferenceServiceConfig, "name"), version,
                               config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,
                                                     openvino_int8=openvino_int8, bfloat16=bfloat16,
                                                     max_macro_f1_drop=max_macro_f1_drop),
-                              method, test_uri=test_uri, calibration_uri=calibration_uri)
+                              method, test_uri=test_uri, calibration_uri=calibration_uri, decoding=decoding)
     return result["model_uri"]

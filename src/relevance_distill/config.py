@@ -99,9 +99,10 @@ class GateConfig(StrictModel):
         default_factory=lambda: ["macro_f1", "qwk"],
         description="Metrics compared with the production model (keys of metrics.json 'test').",
     )
-    decoding: Literal["argmax", "ordinal"] = Field(
-        default="argmax", description="Which decoder's test metrics the gate checks: 'argmax' (most probable label) or "
-        "'ordinal' (expected grade with cut-points tuned on dev for QWK).")
+    decoding: Literal["auto", "argmax", "ordinal"] = Field(
+        default="auto", description="The decoder the gate checks and the published model serves: 'argmax' (most "
+        "probable label), 'ordinal' (expected grade with cut-points tuned on dev for QWK), or 'auto': ordinal for a "
+        "graded scheme (three labels or more, where the trainer tuned cut-points), else argmax.")
     max_p99_latency_ms: float | None = Field(
         default=None, gt=0, description="Highest acceptable p99 latency for one query × 50 services; None skips."
     )

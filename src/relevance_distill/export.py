@@ -325,9 +325,12 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
                    config: ExportConfig | None = None,
                    test_pairs: list[QueryServicePair] | None = None,
                    local_copy: str | Path | None = None,
-                   calibration_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
+                   calibration_pairs: list[QueryServicePair] | None = None,
+                   decoding: str = "argmax") -> dict[str, Any]:
     """Export the standard view of the trained student in ``model_dir`` and publish it (manifest last); inputs are
-    built with the token budget the model was trained with. TEST_PAIRS (gold) feed the accuracy gate of the
+    built with the token budget the model was trained with. DECODING is the one the gate judged ('argmax' or
+    'ordinal'): ``relevance_distill.json`` carries it, with the dev-tuned cut-points, so the predictor serves the
+    labels that were gated. TEST_PAIRS (gold) feed the accuracy gate of the
     reduced-precision backends (INT8, bf16); CALIBRATION_PAIRS (labels unused; not the test split) set the
     activation ranges of openvino_int8."""
     from relevance_distill.encoding import MAX_QUERY_TOKENS, load_view_settings
@@ -348,7 +351,8 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
     classifier, tokenizer = load_standard_view(model_dir)
     max_length = load_view_settings(model_dir)["max_length"]
     info: dict[str, Any] = {"format": 1, "name": name, "version": version, "method": method, "max_length": max_length,
-                            "max_query_tokens": MAX_QUERY_TOKENS, "label_scheme": scheme.name}
+                            "max_query_tokens": MAX_QUERY_TOKENS, "label_scheme": scheme.name,
+                            "decoding": decoding_record(model_dir, decoding, scheme)}
     with tempfile.TemporaryDirectory(prefix="relevance-distill-export-") as staging_name:
         staging = Path(staging_name)
         classifier.save_pretrained(staging, safe_serialization=True)
@@ -387,10 +391,26 @@ def export_student(model_dir: str | Path, output_root_uri: str, scheme: LabelSch
     return {"model_uri": uri, "files": sorted(manifest.files), **info}
 
 
+def decoding_record(model_dir: str | Path, decoding: str, scheme: LabelScheme) -> dict[str, Any]:
+    """What the export records of DECODING: ``{"method": "argmax"}`` or ``{"method": "ordinal", "cutpoints": [...]}``
+    (the cut-points the trainer tuned on dev, saved with the model)."""
+    from relevance_distill.evaluation.evaluate import DECODINGS, load_cutpoints
+
+    if decoding not in DECODINGS:
+        raise ValueError(f"unknown decoding {decoding!r}; allowed: {list(DECODINGS)}")
+    if decoding == "argmax":
+        return {"method": "argmax"}
+    cutpoints = load_cutpoints(model_dir)
+    if cutpoints is None or len(cutpoints) != scheme.num_labels - 1:
+        raise ValueError(f"decoding 'ordinal' needs {scheme.num_labels - 1} cut-points in {model_dir}/decoding.json "
+                         f"(found {cutpoints}); export with decoding 'argmax' or retrain the student")
+    return {"method": "ordinal", "cutpoints": [float(point) for point in cutpoints]}
+
+
 def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_root_uri: str, scheme: LabelScheme,
                      name: str, version: str, config: ExportConfig | None = None, method: str | None = None,
                      local_copy: str | Path | None = None, test_uri: str = "",
-                     calibration_uri: str = "") -> dict[str, Any]:
+                     calibration_uri: str = "", decoding: str = "argmax") -> dict[str, Any]:
     """Export one method of a student training run with the metrics its evaluation measured; the method defaults
     to the evaluation's primary one (the model the gate judged). TEST_URI is the gold test split of that evaluation
     (the reduced-precision gate's data); CALIBRATION_URI holds the pairs that calibrate openvino_int8 (the dev
@@ -408,4 +428,4 @@ def export_evaluated(models_dir: str | Path, evaluation_dir: str | Path, output_
     test_pairs = read_models(test_uri, QueryServicePair) if test_uri else None
     calibration_pairs = read_models(calibration_uri, QueryServicePair) if calibration_uri else None
     return export_student(Path(models_dir) / method / BEST_DIR, output_root_uri, scheme, name, version, metrics, method,
-                          config, test_pairs, local_copy, calibration_pairs)
+                          config, test_pairs, local_copy, calibration_pairs, decoding)

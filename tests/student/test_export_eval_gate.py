@@ -83,6 +83,18 @@ def _metrics(macro_f1, qwk=0.5, sha="abc"):
     return {"test": {"macro_f1": macro_f1, "qwk": qwk}, "test_set_sha256": sha}
 
 
+def test_auto_decoding_is_ordinal_for_a_graded_scheme_and_production_is_read_as_it_served():
+    graded = {"test": {"macro_f1": 0.45, "qwk": 0.5,
+                       "ordinal": {"macro_f1": 0.55, "qwk": 0.6, "cutpoints": [0.5, 1.5, 2.5]}}, "test_set_sha256": "abc"}
+    result = evaluate_gate(graded, GateConfig(min_macro_f1=0.5, min_retention=0.0))
+    assert result["passed"] and result["decoding"] == "ordinal"
+    binary = {"test": {"macro_f1": 0.45, "qwk": 0.5, "ordinal": {"macro_f1": 0.55, "qwk": 0.6, "cutpoints": [0.5]}}}
+    assert evaluate_gate(binary, GateConfig(min_macro_f1=0.4, min_retention=0.0))["decoding"] == "argmax"
+    # A production model exported before decodings were recorded served argmax: compared as such.
+    old = evaluate_gate(graded, GateConfig(min_macro_f1=0.0, min_retention=0.0), production=_metrics(0.6, qwk=0.55))
+    assert any("macro_f1 0.5500 (ordinal) vs production 0.6000 (argmax)" in r for r in old["reasons"])
+
+
 def test_the_gate_reads_the_configured_decoder():
     candidate = {"test": {"macro_f1": 0.45, "qwk": 0.5, "ordinal": {"macro_f1": 0.55, "qwk": 0.6}}}
     assert not evaluate_gate(candidate, GateConfig(min_macro_f1=0.5, min_retention=0.0))["passed"]
@@ -96,7 +108,7 @@ def test_gate_rejects_regression_and_low_quality():
     passed = evaluate_gate(_metrics(0.70), config, _metrics(0.705), teacher_macro_f1=0.8)
     assert passed["passed"], passed["reasons"]
     regressed = evaluate_gate(_metrics(0.70), config, _metrics(0.75), teacher_macro_f1=0.8)
-    assert not regressed["passed"] and any("macro_f1 0.7000 vs production 0.7500" in r for r in regressed["reasons"])
+    assert not regressed["passed"] and any("macro_f1 0.7000 (argmax) vs production 0.7500 (argmax)" in r for r in regressed["reasons"])
     low = evaluate_gate(_metrics(0.40), config, None, teacher_macro_f1=0.8)
     assert not low["passed"] and len(low["reasons"]) == 2  # below minimum, and retention 0.5 < 0.8
     no_teacher = evaluate_gate(_metrics(0.70), config)

@@ -146,6 +146,9 @@ def export_command(
     max_macro_f1_drop: Annotated[Optional[float], typer.Option(
         help="Largest macro-F1 loss of INT8 or bf16 against fp32 on --test (0.005 = 0.5 points).")] = None,
     local_copy: Annotated[Optional[Path], typer.Option(help="Also keep the exported files here.")] = None,
+    decoding: Annotated[Optional[str], typer.Option(
+        help="argmax or ordinal (dev-tuned cut-points) for the served labels; default: what EVALUATION/gate.json "
+             "judged, else argmax.")] = None,
 ) -> None:
     """Export one trained method's standard view (projection head dropped) and publish it with a manifest."""
     from datetime import datetime, timezone
@@ -154,6 +157,10 @@ def export_command(
     from relevance_distill.export import ExportConfig, export_evaluated
     from relevance_distill.rollout.isvc import InferenceServiceConfig
 
+    if decoding is None and (evaluation / "gate.json").is_file():
+        import json
+
+        decoding = json.loads((evaluation / "gate.json").read_text(encoding="utf-8")).get("decoding")
     try:
         result = export_evaluated(models, evaluation, output_root, scheme_from(label_scheme),
                                   name or field_default(InferenceServiceConfig, "name"),
@@ -161,9 +168,11 @@ def export_command(
                                   config_from_arguments(ExportConfig, onnx=onnx, quantize=quantize, openvino=openvino,
                                                         openvino_int8=openvino_int8, bfloat16=bfloat16,
                                                         max_macro_f1_drop=max_macro_f1_drop),
-                                  method, local_copy, test_uri=test or "", calibration_uri=calibration or "")
+                                  method, local_copy, test_uri=test or "", calibration_uri=calibration or "",
+                                  decoding=decoding or "argmax")
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as error:
         fail(str(error))
     published = [backend for backend, entry in result["backends"].items() if entry["published"]]
-    print(f"published {result['model_uri']} ({result['method']}, {len(result['files'])} files, "
+    print(f"published {result['model_uri']} ({result['method']}, {result['decoding']['method']} decoding, "
+          f"{len(result['files'])} files, "
           f"backends {', '.join(published)})")

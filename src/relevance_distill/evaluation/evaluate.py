@@ -105,8 +105,10 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
     probabilities = predict_probabilities(classifier, encoder, gold_pairs)
     cutpoints = load_cutpoints(model_dir)
     scores = expected_scores(probabilities, scheme)
-    predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score)}
-                   for p, row, score in zip(gold_pairs, probabilities, scores)]
+    ordinal_test = ordinal_predictions(probabilities, cutpoints) if cutpoints is not None else None
+    predictions = [{"pair_id": p.pair_id, "gold": p.label, "predicted": scheme.names[int(row.argmax())], "score": float(score),
+                    **({"predicted_ordinal": scheme.names[int(ordinal_test[i])]} if ordinal_test is not None else {})}
+                   for i, (p, row, score) in enumerate(zip(gold_pairs, probabilities, scores))]
     report = classification_report([p.label for p in gold_pairs], probabilities, scheme, [p.group_key for p in gold_pairs],
                                    cutpoints)
     metrics: dict[str, Any] = {

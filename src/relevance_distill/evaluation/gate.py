@@ -15,8 +15,18 @@ from relevance_distill.config import GOLD_ONLY_METHOD, GateConfig
 from relevance_distill.layout import EVALUATION_SUMMARY
 
 
+def resolve_decoding(decoding: str, metrics: dict[str, Any]) -> str:
+    """DECODING with 'auto' made concrete for a metrics.json document: 'ordinal' when the model has cut-points for a
+    graded scheme (at least two, i.e. three labels or more), else 'argmax'."""
+    if decoding != "auto":
+        return decoding
+    ordinal = metrics.get("test", {}).get("ordinal") or {}
+    return "ordinal" if len(ordinal.get("cutpoints") or []) >= 2 else "argmax"
+
+
 def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:
     """The test metrics of one decoder from a metrics.json document."""
+    decoding = resolve_decoding(decoding, metrics)
     if decoding == "argmax":
         return metrics["test"]
     if decoding == "ordinal":
@@ -38,6 +48,7 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     checks made before the candidate was chosen (the comparison with the gold-only student); they come first.
     """
     checks: list[dict[str, Any]] = list(decided_before or [])
+    config = config.model_copy(update={"decoding": resolve_decoding(config.decoding, candidate)})
     test = decoded_metrics(candidate, config.decoding)
     teacher_macro_f1 = teacher_macro_f1 or candidate.get("teacher_macro_f1")
 
@@ -62,21 +73,26 @@ def evaluate_gate(candidate: dict[str, Any], config: GateConfig, production: dic
     if production is not None:
         if production.get("test_set_sha256") and production.get("test_set_sha256") != candidate.get("test_set_sha256"):
             check("same_test_set", None, 0, False, "production metrics were measured on a different test set")
+        # Production under the same decoder when its metrics have it; else argmax (what an export made before
+        # decodings were recorded serves).
+        served = config.decoding if "ordinal" in production.get("test", {}) else "argmax"
         for metric in config.compared_metrics:
-            new, old = test.get(metric), decoded_metrics(production, config.decoding).get(metric)
+            new, old = test.get(metric), decoded_metrics(production, served).get(metric)
             if new is None or old is None:
                 check(f"no_regression_{metric}", new, config.max_regression, False,
                       f"{metric} missing from {'candidate' if new is None else 'production'} metrics")
                 continue
             drop = old - new
             check(f"no_regression_{metric}", new, old - config.max_regression, drop <= config.max_regression,
-                  f"{metric} {new:.4f} vs production {old:.4f} (drop {drop:+.4f}, tolerance {config.max_regression})")
+                  f"{metric} {new:.4f} ({config.decoding}) vs production {old:.4f} ({served}) (drop {drop:+.4f}, "
+                  f"tolerance {config.max_regression})")
     if config.max_p99_latency_ms is not None:
         p99 = candidate.get("latency", {}).get("p99_ms")
         check("max_p99_latency_ms", p99, config.max_p99_latency_ms, p99 is not None and p99 <= config.max_p99_latency_ms,
               f"p99 latency {p99} ms vs maximum {config.max_p99_latency_ms} ms")
     failed = [c["reason"] for c in checks if not c["passed"]]
-    return {"passed": not failed, "reasons": failed or [c["reason"] for c in checks], "checks": checks}
+    return {"passed": not failed, "reasons": failed or [c["reason"] for c in checks], "checks": checks,
+            "decoding": config.decoding}
 
 
 def published_against_gold_only(summary: dict[str, Any], config: GateConfig) -> tuple[str | None, dict[str, Any] | None]:
@@ -117,6 +133,11 @@ def gate_evaluation(evaluation_dir: str | Path, config: GateConfig, production: 
     directory = Path(evaluation_dir)
     summary_path = directory / EVALUATION_SUMMARY
     summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    primary = directory / "metrics" / f"{summary.get('primary')}.json"
+    primary = primary if primary.is_file() else directory / "metrics.json"
+    if primary.is_file():  # 'auto' resolved once, from the candidate, for the comparison and the checks alike
+        config = config.model_copy(update={"decoding": resolve_decoding(
+            config.decoding, json.loads(primary.read_text(encoding="utf-8")))})
     published, comparison = published_against_gold_only(summary, config)
     per_method = directory / "metrics" / f"{published}.json"
     path = per_method if published and per_method.is_file() else directory / "metrics.json"

@@ -74,6 +74,7 @@ class RelevancePredictor(Model):
         self.num_threads = num_threads
         self.limits = limits or ServingLimits()
         self.version = "unknown"
+        self.cutpoints: list[float] | None = None
         self.probe_ms: dict[str, float] = {}
         self.ready = False
 
@@ -92,6 +93,9 @@ class RelevancePredictor(Model):
         # One tokenizer and one session per process, reused by every request.
         tokenizer = AutoTokenizer.from_pretrained(directory)
         self.encoder = ViewEncoder(tokenizer, info["max_length"], info["max_length"], info["max_query_tokens"])
+        # The decoder the gate judged: argmax, or the expected grade cut at the dev-tuned points (ordinal).
+        decoding = info.get("decoding") or {"method": "argmax"}
+        self.cutpoints = decoding.get("cutpoints") if decoding.get("method") == "ordinal" else None
         grades = np.array([label.grade for label in self.scheme.labels], dtype=np.float32)
         self._grades = (grades - grades[0]) / (grades[-1] - grades[0])
         published = published_backends(info, directory)
@@ -238,10 +242,18 @@ class RelevancePredictor(Model):
         return payload, self.probabilities(payload.queries, payload.services)
 
     # -- postprocess ---------------------------------------------------------------------------------
+    def label_indices(self, probabilities: np.ndarray) -> np.ndarray:
+        """Label of each row under the published decoding (``relevance_distill.json`` ``decoding``)."""
+        if self.cutpoints is None:
+            return probabilities.argmax(axis=1)
+        from relevance_distill.evaluation.metrics import ordinal_predictions
+
+        return ordinal_predictions(probabilities, self.cutpoints)
+
     def postprocess(self, result: tuple[ScoringBatch, np.ndarray], headers: dict[str, str] | None = None,
                     response_headers: dict[str, str] | None = None) -> dict[str, Any] | InferResponse:
         payload, probabilities = result
-        labels = [self.scheme.names[i] for i in probabilities.argmax(axis=1)]
+        labels = [self.scheme.names[i] for i in self.label_indices(probabilities)]
         scores = (probabilities @ self._grades).astype(np.float32)
         if response_headers is not None:
             response_headers[MODEL_VERSION_HEADER] = self.version

@@ -1,0 +1,133 @@
+"""Training throughput of the students against the usual alternative, in one run on this machine.
+
+    python benchmarks/train_throughput.py [--steps 30] [--profile demo] [--json OUT]
+
+Samples per second of optimisation (data collation, forward, backward, optimizer; dev evaluation excluded) for
+``gold_only``, ``vanilla`` and ``crsd_no_verdict`` trained by our trainer (``student.train.train_student``, the path a
+run takes) at the profile's settings, and for the same model (the packaged MiniLM with the same classifier head),
+pairs, batch size, sequence length, learning-rate schedule, threads and precision fine-tuned by the Hugging Face
+``Trainer`` with ``DataCollatorWithPadding``, what a user would otherwise write. The built-in data's gold pairs, with
+their reasoning chains standing in for the teacher's, feed every method. Ratios are printed and written with the
+CPU model, its flags and the thread count (``benchmarks/_machine.provenance``): compare only figures of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from relevance_distill.builtin_world.generate import generate_dataset
+from relevance_distill.config import DataGenerationConfig, student_config_for
+from relevance_distill.data.readers import read_models
+from relevance_distill.schemas import Annotation, QueryServicePair, get_label_scheme
+from relevance_distill.student.train import train_student
+
+METHODS = ("gold_only", "vanilla", "crsd_no_verdict")
+
+
+def stand_in_annotations(pairs: list[QueryServicePair]) -> dict[str, Annotation]:
+    """The gold label and the generator's reasoning chain as the teacher's annotation of each pair."""
+    return {pair.pair_id: Annotation(pair_id=pair.pair_id, label=pair.label, reasoning=pair.reasoning or pair.label,
+                                     confidence=1.0, votes={pair.label: 1.0}, teacher_version="benchmark")
+            for pair in pairs if pair.label is not None}
+
+
+def ours(method: str, config, scheme, train, dev, annotations, directory: Path) -> dict:
+    result = train_student(config.model_copy(update={"method": method}), scheme, train, dev,
+                           directory / method, annotations)
+    seconds = result["train_seconds"]  # optimisation only: the trainer keeps dev evaluation out of it
+    return {"steps": result["steps"], "train_seconds": seconds,
+            "samples_per_second": result["steps"] * config.batch_size / seconds}
+
+
+def hf_trainer(config, scheme, train, directory: Path) -> dict:
+    """The same model and pairs through transformers.Trainer (what a user would otherwise write)."""
+    from datasets import Dataset
+    from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
+
+    from relevance_distill.student.model import load_classifier
+
+    texts = [t for p in train for t in (p.query, p.service.to_text())]
+    classifier, tokenizer = load_classifier(config.init, scheme, texts, seed=config.seed)
+    rows = {"query": [p.query for p in train], "service": [p.service.to_text() for p in train],
+            "label": [scheme.index(p.label) for p in train]}
+
+    def tokenize(batch):
+        return tokenizer(batch["query"], batch["service"], truncation="only_second", max_length=config.max_length)
+
+    dataset = Dataset.from_dict(rows).map(tokenize, batched=True, remove_columns=["query", "service"])
+    arguments = TrainingArguments(
+        output_dir=str(directory / "hf"), per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+        max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", logging_strategy="no", save_strategy="no",
+        report_to=[], use_cpu=True, bf16=amp_active(config), dataloader_num_workers=0, seed=config.seed,
+        disable_tqdm=True)
+    trainer = Trainer(model=classifier, args=arguments, train_dataset=dataset,
+                      data_collator=DataCollatorWithPadding(tokenizer))
+    began = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - began
+    return {"steps": config.max_steps, "train_seconds": seconds,
+            "samples_per_second": config.max_steps * config.batch_size / seconds}
+
+
+def amp_active(config) -> bool:
+    """Whether our trainer autocasts to bf16 here (config.amp and a CPU that runs bf16 natively); the HF Trainer is
+    given the same precision."""
+    from relevance_distill.student.train import native_bf16
+
+    return bool(config.amp and native_bf16(torch.device("cpu")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=30, help="optimizer steps per method")
+    parser.add_argument("--profile", default="demo", help="student profile (sequence lengths, batch, init)")
+    parser.add_argument("--no-amp", action="store_true", help="fp32 everywhere (else bf16 autocast where the CPU has it)")
+    parser.add_argument("--json", type=Path, help="write the figures and their provenance here")
+    args = parser.parse_args()
+
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import provenance
+
+    config = student_config_for(args.profile, max_steps=args.steps, eval_every_steps=args.steps, resume=False,
+                                amp=not args.no_amp, early_stopping_patience=0)
+    scheme = get_label_scheme("local_services")
+    with tempfile.TemporaryDirectory() as name:
+        directory = Path(name)
+        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), directory / "data")
+        pairs = read_models(str(directory / "data" / "labeled.jsonl"), QueryServicePair)
+        dev, train = pairs[:64], pairs[64:]
+        annotations = stand_in_annotations(train)
+        results = {method: ours(method, config, scheme, train, dev, annotations, directory) for method in METHODS}
+        results["hf_trainer"] = hf_trainer(config, scheme, train, directory)
+    for method, figures in results.items():
+        print(f"{method:16s} {figures['samples_per_second']:8.1f} samples/s ({figures['steps']} steps in "
+              f"{figures['train_seconds']:.1f} s)")
+    ratios = {"gold_only_over_hf_trainer": results["gold_only"]["samples_per_second"] / results["hf_trainer"]["samples_per_second"],
+              "crsd_no_verdict_time_per_sample_over_vanilla": results["vanilla"]["samples_per_second"]
+              / results["crsd_no_verdict"]["samples_per_second"]}
+    print(f"gold_only ÷ HF Trainer samples/s: {ratios['gold_only_over_hf_trainer']:.2f} (target >= 1); "
+          f"crsd_no_verdict ÷ vanilla time per sample: {ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f} "
+          "(target <= 2.1)")
+    if args.json:
+        document = {"setup": {"profile": args.profile, "steps": args.steps, "batch_size": config.batch_size,
+                              "max_length": config.max_length, "reasoning_max_length": config.reasoning_max_length,
+                              "init": config.init, "bf16_autocast": amp_active(config), "train_pairs": len(train)},
+                    "samples_per_second": {m: r["samples_per_second"] for m, r in results.items()},
+                    "runs": results, "ratios": ratios,
+                    "provenance": provenance(threads=torch.get_num_threads())}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
