@@ -63,7 +63,8 @@ def hf_trainer(config, scheme, train, directory: Path) -> dict:
     dataset = Dataset.from_dict(rows).map(tokenize, batched=True, remove_columns=["query", "service"])
     arguments = TrainingArguments(
         output_dir=str(directory / "hf"), per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
-        learning_rate=config.learning_rate, weight_decay=config.weight_decay, warmup_ratio=config.warmup_ratio,
+        learning_rate=config.learning_rate, weight_decay=config.weight_decay,
+        warmup_steps=int(config.warmup_ratio * config.max_steps),
         max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", logging_strategy="no", save_strategy="no",
         report_to=[], use_cpu=True, bf16=amp_active(config), dataloader_num_workers=0, seed=config.seed,
         disable_tqdm=True)
@@ -106,8 +107,8 @@ def main() -> None:
         pairs = read_models(str(directory / "data" / "labeled.jsonl"), QueryServicePair)
         dev, train = pairs[:64], pairs[64:]
         annotations = stand_in_annotations(train)
-        results = {method: ours(method, config, scheme, train, dev, annotations, directory) for method in METHODS}
-        results["hf_trainer"] = hf_trainer(config, scheme, train, directory)
+        results = {"hf_trainer": hf_trainer(config, scheme, train, directory)}
+        results.update({method: ours(method, config, scheme, train, dev, annotations, directory) for method in METHODS})
     for method, figures in results.items():
         print(f"{method:16s} {figures['samples_per_second']:8.1f} samples/s ({figures['steps']} steps in "
               f"{figures['train_seconds']:.1f} s)")

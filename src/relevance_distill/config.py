@@ -310,9 +310,17 @@ class RunConfig(RunSettings):
     @model_validator(mode="after")
     def _student_overrides_are_valid(self) -> RunConfig:
         try:
-            student_config_for(self.profile, **self.student)
+            config = student_config_for(self.profile, **self.student)
         except ConfigError as error:
             raise ValueError(f"student: {error}") from None
+        init = config.init
+        if init not in {"minilm", "tiny"} and "://" not in init:
+            if not (Path(init) / "config.json").is_file():
+                raise ValueError(f"student.init {init!r} is not a Hugging Face directory (no config.json there); "
+                                 "pass a directory saved with save_pretrained or an s3:// prefix holding one")
+            if self.runner == "docker":
+                raise ValueError(f"student.init {init!r} is a local directory, which the docker runner's containers "
+                                 "cannot see: copy it to S3 and pass the s3:// prefix")
         return self
 
     @model_validator(mode="after")

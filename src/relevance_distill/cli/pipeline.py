@@ -70,6 +70,9 @@ def run(
         help="A fixed test set in the --format of --labeled, used only for the final evaluation.")] = None,
     split_strategy: Annotated[Optional[str], typer.Option(
         help="query (default: no query in two splits) or random (pairs split freely).")] = None,
+    student_init: Annotated[Optional[str], typer.Option(
+        help="The encoder the students start from: a Hugging Face directory or an s3:// prefix holding one (e.g. a "
+             "Chinese BERT in your bucket); default: the packaged MiniLM.")] = None,
 ) -> None:
     """The main job: the distillation and A/B pipelines under kfp.local, artifacts in (embedded) S3; on the built-in
     data, or on yours (--labeled …)."""
@@ -89,6 +92,8 @@ def run(
                                               ("split_strategy", split_strategy)) if value}
     if prepare:
         overrides["prepare"] = prepare
+    if student_init:
+        overrides["student"] = {"init": student_init}
     try:
         config = load_config(RunConfig, config_file, overrides) if config_file else parse_config(RunConfig, overrides)
     except ConfigError as error:

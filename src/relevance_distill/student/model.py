@@ -36,14 +36,36 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def resolve_init_dir(init: str) -> Path:
+    """The local directory of a student init: the packaged MiniLM, a Hugging Face directory, or an s3:// prefix
+    holding one (verified against its manifest when it was published with one; a plain copy of a Hugging Face
+    directory, e.g. a Chinese BERT kept in the user's bucket, is downloaded as it is)."""
     if init == "minilm":
         return minilm_dir()
     if storage.is_s3(init):
-        return storage.fetch_dir(init)
+        try:
+            return storage.fetch_dir(init)
+        except storage.ManifestMissingError:
+            return _download_plain_prefix(init)
     path = storage.local_path(init)
     if not (path / "config.json").is_file():
-        raise ValueError(f"student init {init!r} is not 'minilm', 'tiny', an s3:// prefix or a directory with config.json")
+        raise ValueError(f"student init {init!r} is not 'minilm', 'tiny', an s3:// prefix or a directory with "
+                         "config.json (a Hugging Face encoder saved with save_pretrained)")
     return path
+
+
+def _download_plain_prefix(uri: str) -> Path:
+    import hashlib
+    import tempfile
+
+    files = storage.list_files(uri)
+    if "config.json" not in files:
+        raise ValueError(f"student init {uri} holds no config.json: point it at a Hugging Face encoder directory "
+                         f"(found {files[:5]}{' …' if len(files) > 5 else ''})")
+    target = Path(tempfile.gettempdir()) / f"relevance-distill-init-{hashlib.sha256(uri.encode()).hexdigest()[:16]}"
+    for relative in files:
+        storage.download_file(storage.join(uri, relative), storage.inside(target, storage.checked_relative_path(relative, uri), uri))
+    print(f"student init: {uri} has no manifest; downloaded {len(files)} files without checksums to {target}", flush=True)
+    return target
 
 
 def _label_maps(scheme: LabelScheme) -> dict[str, Any]:
