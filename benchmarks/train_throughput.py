@@ -85,6 +85,20 @@ def amp_active(config) -> bool:
     return bool(config.amp and native_bf16(torch.device("cpu")))
 
 
+def markdown_row(document: dict) -> str:
+    """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    setup, rate, ratios = document["setup"], document["samples_per_second"], document["ratios"]
+    where = document["provenance"]
+    return (f"| training throughput (`train_throughput.py --steps {setup['steps']}`, {setup['profile']} settings: "
+            f"{setup['init']}, batch {setup['batch_size']}, {setup['max_length']}/{setup['reasoning_max_length']} tokens, "
+            f"bf16 autocast {'on' if setup['bf16_autocast'] else 'off'}; {where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
+            f"{where['threads']} threads; one run) | samples/s: HF `Trainer` {rate['hf_trainer']:.1f} · gold_only "
+            f"{rate['gold_only']:.1f} · vanilla {rate['vanilla']:.1f} · crsd_no_verdict {rate['crsd_no_verdict']:.1f}; "
+            f"gold_only ÷ HF Trainer **{ratios['gold_only_over_hf_trainer']:.2f}** (target ≥ 1), crsd_no_verdict ÷ "
+            f"vanilla time per sample **{ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f}** (target ≤ 2.1 "
+            f"{'met' if ratios['crsd_no_verdict_time_per_sample_over_vanilla'] <= 2.1 else 'not met'}) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per method")

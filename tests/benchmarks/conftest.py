@@ -46,3 +46,9 @@ def district_probe(monkeypatch) -> ModuleType:
 def teacher_margin(monkeypatch) -> ModuleType:
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
     return load_benchmark("teacher_margin")
+
+
+@pytest.fixture
+def train_throughput(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
+    return load_benchmark("train_throughput")

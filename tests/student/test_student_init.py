@@ -8,7 +8,12 @@ from typer.testing import CliRunner
 
 from relevance_distill import storage
 from relevance_distill.cli import app
-from relevance_distill.config import ConfigError, RunConfig, parse_config, student_config_for
+from relevance_distill.config import (
+    ConfigError,
+    RunConfig,
+    parse_config,
+    student_config_for,
+)
 from relevance_distill.student.model import build_tiny_classifier, resolve_init_dir
 from relevance_distill.student.train import train_student
 
