@@ -71,8 +71,12 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
     lenient = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.0))
     assert not strict["passed"] and lenient["passed"]
     # The teacher figure the evaluation measured retention with is the one the gate checks.
-    retention = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.01))
+    retention = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.01, decoding="argmax"))
     assert retention["checks"][1]["value"] == pytest.approx(metrics["retention"])
+    # By default (a graded scheme) the gate judges the ordinal decoder, retention included.
+    default = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.01))
+    assert default["decoding"] == "ordinal"
+    assert default["checks"][1]["value"] == pytest.approx(metrics["test"]["ordinal"]["macro_f1"] / 0.9)
 
     exported = export_evaluated(trained, tmp_path, str(tmp_path / "published"), scheme, "relevance", "v2",
                                 ExportConfig(onnx=False, bfloat16=False, openvino_int8=False))
