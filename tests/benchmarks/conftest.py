@@ -52,3 +52,9 @@ def teacher_margin(monkeypatch) -> ModuleType:
 def train_throughput(monkeypatch) -> ModuleType:
     monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
     return load_benchmark("train_throughput")
+
+
+@pytest.fixture
+def stage_profile(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
+    return load_benchmark("stage_profile")
