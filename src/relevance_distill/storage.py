@@ -401,6 +401,19 @@ def fetch_dir(uri: str, local_dir: str | Path | None = None, multipart_threshold
     return _download_verified(uri, manifest, Path(local_dir), multipart_threshold_mb)
 
 
+def fetch_unpublished_dir(uri: str, required: str | None = None) -> Path:
+    """Download every file under an s3:// prefix that was not published with a manifest (e.g. a Hugging Face
+    directory copied with ``aws s3 cp --recursive``) into this process's fetch cache, removed at exit. Nothing can be
+    verified; REQUIRED names a file that must be there."""
+    files = list_files(uri)
+    if required is not None and required not in files:
+        raise FileNotFoundError(f"{uri} holds no {required} (found {files[:5]}{' …' if len(files) > 5 else ''})")
+    target = _fetch_cache_dir() / ("unpublished-" + hashlib.sha256(uri.encode("utf-8")).hexdigest()[:24])
+    for relative in files:
+        download_file(join(uri, relative), inside(target, checked_relative_path(relative, uri), uri))
+    return target
+
+
 def _download_verified(uri: str, manifest: Manifest, target: Path, multipart_threshold_mb: int) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for relative in manifest.files:

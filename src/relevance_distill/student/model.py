@@ -54,17 +54,11 @@ def resolve_init_dir(init: str) -> Path:
 
 
 def _download_plain_prefix(uri: str) -> Path:
-    import hashlib
-    import tempfile
-
-    files = storage.list_files(uri)
-    if "config.json" not in files:
-        raise ValueError(f"student init {uri} holds no config.json: point it at a Hugging Face encoder directory "
-                         f"(found {files[:5]}{' …' if len(files) > 5 else ''})")
-    target = Path(tempfile.gettempdir()) / f"relevance-distill-init-{hashlib.sha256(uri.encode()).hexdigest()[:16]}"
-    for relative in files:
-        storage.download_file(storage.join(uri, relative), storage.inside(target, storage.checked_relative_path(relative, uri), uri))
-    print(f"student init: {uri} has no manifest; downloaded {len(files)} files without checksums to {target}", flush=True)
+    try:
+        target = storage.fetch_unpublished_dir(uri, required="config.json")
+    except FileNotFoundError as error:
+        raise ValueError(f"student init {uri} is not a Hugging Face encoder directory: {error}") from None
+    print(f"student init: {uri} has no manifest; downloaded it without checksums", flush=True)
     return target
 
 
