@@ -11,6 +11,12 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
+def load_sibling_benchmark(monkeypatch, name: str) -> ModuleType:
+    """A benchmark script that imports its sibling scripts (teacher_budget, _machine, …): benchmarks/ on sys.path."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return load_benchmark(name)
+
+
 def load_benchmark(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
@@ -20,41 +26,34 @@ def load_benchmark(name: str) -> ModuleType:
 
 @pytest.fixture
 def comparison(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
-    return load_benchmark("method_comparison")
+    return load_sibling_benchmark(monkeypatch, "method_comparison")  # the script imports its sibling teacher_budget
 
 
 @pytest.fixture
 def errors(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
-    return load_benchmark("teacher_errors")
+    return load_sibling_benchmark(monkeypatch, "teacher_errors")  # the script imports its sibling teacher_budget
 
 
 @pytest.fixture
 def budget(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
-    return load_benchmark("teacher_budget")
+    return load_sibling_benchmark(monkeypatch, "teacher_budget")  # the script imports its sibling _machine
 
 
 @pytest.fixture
 def district_probe(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its siblings teacher_budget and teacher_errors
-    return load_benchmark("district_probe")
+    return load_sibling_benchmark(monkeypatch, "district_probe")  # the script imports its siblings teacher_budget and teacher_errors
 
 
 @pytest.fixture
 def teacher_margin(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling teacher_budget
-    return load_benchmark("teacher_margin")
+    return load_sibling_benchmark(monkeypatch, "teacher_margin")  # the script imports its sibling teacher_budget
 
 
 @pytest.fixture
 def train_throughput(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
-    return load_benchmark("train_throughput")
+    return load_sibling_benchmark(monkeypatch, "train_throughput")  # the script imports its sibling _machine
 
 
 @pytest.fixture
 def stage_profile(monkeypatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling _machine
-    return load_benchmark("stage_profile")
+    return load_sibling_benchmark(monkeypatch, "stage_profile")  # the script imports its sibling _machine

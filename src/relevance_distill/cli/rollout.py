@@ -41,31 +41,30 @@ def _act(plan_for: Callable[[dict[str, Any]], list[Any]], live_file: Path | None
 
     config = config_from_arguments(InferenceServiceConfig, namespace=namespace, name=name,
                                    rollout_timeout_seconds=timeout)
+    from relevance_distill.rollout.cluster import (
+        ClusterClient,
+        RolloutTimeout,
+        run_plan,
+    )
+
     try:
         if live_file is not None:
+            if not dry_run:
+                fail("--live is for --dry-run only: a rollout reads the live object before every step")
             if not live_file.is_file():
                 fail(f"--live {live_file} does not exist")
             live = yaml.safe_load(live_file.read_text(encoding="utf-8"))
             if not isinstance(live, dict) or live.get("kind") != "InferenceService":
                 fail(f"--live {live_file} is not an InferenceService")
-            if dry_run:
-                for step in run_locally(live, plan_for(live))[0]:
-                    print(json.dumps(step.to_dict(), separators=(",", ":")))
-                return
-            fail("--live is for --dry-run only: a rollout reads the live object before every step")
-        from relevance_distill.rollout.cluster import (
-            ClusterClient,
-            RolloutTimeout,
-            run_plan,
-        )
-
-        client = ClusterClient()
-        live = client.get_inference_service(config.namespace, config.name)
+        else:
+            client = ClusterClient()
+            live = client.get_inference_service(config.namespace, config.name)
+        plan = plan_for(live)
         if dry_run:
-            for step in run_locally(live, plan_for(live))[0]:
+            for step in run_locally(live, plan)[0]:
                 print(json.dumps(step.to_dict(), separators=(",", ":")))
             return
-        steps, result = run_plan(client, config.namespace, config.name, plan_for(live), config.rollout_timeout_seconds)
+        steps, result = run_plan(client, config.namespace, config.name, plan, config.rollout_timeout_seconds)
     except (RolloutStateError, ValueError) as error:
         fail(str(error))
     except RolloutTimeout as error:

@@ -123,3 +123,12 @@ def run_plan(client: ClusterClient, namespace: str, name: str, plan: list[StepBu
         progress(f"{step.name}: done")
         steps.append(step)
     return steps, resource
+
+
+def run_verb(namespace: str, name: str, plan_for: Callable[[dict[str, Any]], list[StepBuilder]],
+             timeout_seconds: float) -> tuple[list[Step], dict[str, Any]]:
+    """Read the live InferenceService, plan the verb from it (a wrong state is refused before anything is sent) and
+    run the plan (``run_plan``)."""
+    client = ClusterClient()
+    plan = plan_for(client.get_inference_service(namespace, name))
+    return run_plan(client, namespace, name, plan, timeout_seconds)

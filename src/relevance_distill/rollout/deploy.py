@@ -56,12 +56,10 @@ def deploy_canary(model_uri: str, model_version: str, mode: Mode, config: Infere
     """
     config = config or InferenceServiceConfig()
     if mode == "apply":
-        from relevance_distill.rollout.cluster import ClusterClient, run_plan
+        from relevance_distill.rollout.cluster import run_verb
 
-        client = ClusterClient()
-        plan = canary_plan(client.get_inference_service(config.namespace, config.name), model_uri, model_version,
-                           config.canary_traffic_percent)
-        steps, updated = run_plan(client, config.namespace, config.name, plan, config.rollout_timeout_seconds)
+        steps, updated = run_verb(config.namespace, config.name, lambda live: canary_plan(
+            live, model_uri, model_version, config.canary_traffic_percent), config.rollout_timeout_seconds)
         return {"mode": mode, "resource": updated, "requests": [step.to_dict() for step in steps]}
     if mode != "gitops":
         raise ValueError(f"unknown mode {mode!r}; allowed: ['apply', 'gitops']")
@@ -95,24 +93,22 @@ def promote_or_rollback(decision: str, mode: Mode, config: InferenceServiceConfi
     if decision == "continue":
         return {"decision": decision, "action": "none"}
     if mode == "apply":
-        from relevance_distill.rollout.cluster import ClusterClient, run_plan
+        from relevance_distill.rollout.cluster import run_verb
 
-        client = ClusterClient()
-        live = client.get_inference_service(config.namespace, config.name)
-        plan = promote_plan(live) if decision == "promote" else rollback_plan(live)
-        steps, resource = run_plan(client, config.namespace, config.name, plan, config.rollout_timeout_seconds)
+        steps, resource = run_verb(config.namespace, config.name,
+                                   promote_plan if decision == "promote" else rollback_plan,
+                                   config.rollout_timeout_seconds)
         return {"decision": decision, "action": "applied", "resource": resource,
                 "requests": [step.to_dict() for step in steps]}
     if gitops_dir is None or current is None:
         raise ValueError("gitops mode needs gitops_dir and the current canary resource")
     root = Path(gitops_dir)
+    shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)  # the running canary's overlay is replaced
     if decision == "promote":
-        resource = promote(current)
+        resource = promote(current)  # the stable overlay is what syncs now
         files = write_gitops(resource, root / "overlays" / "stable", base="../../base")
-        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)  # the stable overlay is what syncs now
     else:
         resource = rollback_restored(current)
-        shutil.rmtree(root / "overlays" / "canary", ignore_errors=True)
         files = write_gitops(resource, root / "overlays" / "canary", base="../stable")
     return {"decision": decision, "action": "gitops", "files": [str(f) for f in files], "resource": resource,
             "yaml": to_yaml(resource)}

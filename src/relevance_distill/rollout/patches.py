@@ -45,7 +45,6 @@ from relevance_distill.rollout.isvc import (
 JSON_PATCH = "application/json-patch+json"
 STORAGE_URI = "/spec/predictor/model/storageUri"
 CANARY_PERCENT = "/spec/predictor/canaryTrafficPercent"
-VERBS = ("canary", "promote", "rollback")
 
 
 class RolloutStateError(ValueError):

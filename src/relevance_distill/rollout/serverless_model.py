@@ -160,8 +160,7 @@ class ServerlessModel:
         routes_ok = bool(traffic) and all(states.get(t["revisionName"]) == "ready" for t in traffic)
         routes = {"status": "True"} if routes_ok else {"status": "Unknown", "reason": "RevisionMissing",
                                                       "message": "traffic targets a revision that is not ready"}
-        ready = ({"status": "True"} if configuration["status"] == "True" and routes_ok else
-                 {k: v for k, v in configuration.items()} if configuration["status"] != "True" else routes)
+        ready = configuration if configuration["status"] != "True" else routes
         return [{"type": "IngressReady", "status": "True"},
                 {"type": "LatestDeploymentReady", **configuration},
                 {"type": "PredictorConfigurationReady", **configuration},
