@@ -30,6 +30,8 @@ COMPONENT_IMAGES: dict[str, str] = {
     "reward_model": "trainer",
     "teacher_preference": "trainer",
     "use_existing_model": "tools",
+    "check_teacher": "tools",
+    "skip_annotation": "tools",
     "annotate_shard": "annotator",
     "merge_annotations": "tools",
     "train_student": "trainer",

@@ -1,5 +1,7 @@
-"""distillation_pipeline: prepare → teacher (CPT → SFT → reward model on the SFT model → DPO) → annotate in parallel shards →
-merge → train CRSD and baselines → evaluate → gate → export → deploy canary.
+"""distillation_pipeline: prepare → teacher (CPT → SFT → reward model on the SFT model → DPO) → check the teacher on dev →
+annotate in parallel shards → merge → train CRSD and baselines → evaluate → gate → export → deploy canary. A teacher
+trained here that does not beat the majority class on dev takes the "gold-only" branch instead of annotation and
+distillation: the gold-only student is trained alone (``evaluation/teacher_check.py``).
 
 Every teacher step is skippable: pass an existing published model URI (``cpt_model_uri``, ``sft_model_uri``,
 ``reward_model_uri``, or ``teacher_model_uri`` for the whole teacher) and the step is replaced by a check of
@@ -13,6 +15,7 @@ from kfp import dsl
 from kfp.dsl import Artifact, Model
 
 from components.annotate_shard.component import annotate_shard
+from components.check_teacher.component import check_teacher
 from components.deploy_canary.component import deploy_canary
 from components.evaluate_student.component import evaluate_student
 from components.export_student.component import export_student
@@ -20,6 +23,7 @@ from components.gate.component import gate
 from components.images import COMPONENT_IMAGES, image
 from components.merge_annotations.component import merge_annotations
 from components.prepare_data.component import prepare_data
+from components.skip_annotation.component import skip_annotation
 from components.reward_model.component import reward_model
 from components.teacher_cpt.component import teacher_cpt
 from components.teacher_preference.component import teacher_preference
@@ -33,7 +37,8 @@ from relevance_distill.pipeline_parameters import pipeline_defaults
 
 # What a run hands back (kfp.local returns these; on a cluster they are the run's outputs).
 DistillationOutputs = NamedTuple("DistillationOutputs", [("models", Model), ("evaluation", Artifact),
-                                                         ("gate_decision", Artifact), ("gate_passed", bool)])
+                                                         ("gate_decision", Artifact), ("gate_passed", bool),
+                                                         ("teacher_decision", str)])
 
 
 def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: bool = False,
@@ -68,6 +73,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         reward_config_json: str = "{}",
         preference_config_json: str = "{}",
         teacher_eval_pairs: int = defaults["teacher_eval_pairs"],
+        teacher_min_gain_over_majority: float = defaults["teacher_min_gain_over_majority"],
         annotation_engine: str = defaults["annotation_engine"],
         annotation_samples: int = defaults["annotation_samples"],
         annotation_temperature: float = defaults["annotation_temperature"],
@@ -151,30 +157,42 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
         teacher = configure(use_existing_model(model_uri=dsl.OneOf(preference.outputs["Output"], existing_teacher.output)),
                             "use_existing_model", "teacher model")
         teacher_uri = teacher.output
+        checked = configure(check_teacher(teacher_model_uri=teacher_uri, student_methods=student_methods,
+                                          given_teacher_model_uri=teacher_model_uri,
+                                          min_gain_over_majority=teacher_min_gain_over_majority), "check_teacher")
 
-        with dsl.ParallelFor(items=shard_indices, name="annotation-shards",
-                             parallelism=cluster.annotation_parallelism) as shard_index:
-            # The shards name the teacher by pipeline inputs, not by TEACHER's output: kfp.local (2.17) replaces
-            # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
-            shard = configure(annotate_shard(
-                teacher_model_uri=teacher_model_uri, trained_teacher_model_uri=layout.teacher_model_uri(artifacts_uri, "preference"),
-                input_uri=shard_input_uri, output_uri=layout.annotations_uri(artifacts_uri),
-                shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
-                samples=annotation_samples, temperature=annotation_temperature,
-                max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
-                # vLLM's tensor parallelism is every GPU the shard requests (fixed at compile time, one source).
-                tensor_parallel_size=cluster.annotation_tensor_parallel_size(), label_scheme=label_scheme,
-                ).after(teacher, prepared),
-                "annotate_shard")
-        merged = configure(merge_annotations(output_uri=layout.annotations_uri(artifacts_uri), num_shards=annotation_shards,
-                                             shard_uris=dsl.Collected(shard.outputs["Output"]), input_uri=annotation_input_uri,
-                                             max_pairs=annotation_max_pairs), "merge_annotations")
-
+        with dsl.If(checked.outputs["distil"] == True, name="distil"):  # noqa: E712 (KFP condition syntax)
+            with dsl.ParallelFor(items=shard_indices, name="annotation-shards",
+                                 parallelism=cluster.annotation_parallelism) as shard_index:
+                # The shards name the teacher by pipeline inputs, not by TEACHER's output: kfp.local (2.17) replaces
+                # every task output consumed inside a ParallelFor with the loop item. .after keeps the order.
+                shard = configure(annotate_shard(
+                    teacher_model_uri=teacher_model_uri,
+                    trained_teacher_model_uri=layout.teacher_model_uri(artifacts_uri, "preference"),
+                    input_uri=shard_input_uri, output_uri=layout.annotations_uri(artifacts_uri),
+                    shard_index=shard_index, num_shards=annotation_shards, engine=annotation_engine,
+                    samples=annotation_samples, temperature=annotation_temperature,
+                    max_new_tokens=annotation_max_new_tokens, max_pairs=annotation_max_pairs,
+                    # vLLM's tensor parallelism is every GPU the shard requests (fixed at compile time, one source).
+                    tensor_parallel_size=cluster.annotation_tensor_parallel_size(), label_scheme=label_scheme,
+                    ).after(teacher, prepared),
+                    "annotate_shard")
+            merged = configure(merge_annotations(output_uri=layout.annotations_uri(artifacts_uri), num_shards=annotation_shards,
+                                                 shard_uris=dsl.Collected(shard.outputs["Output"]),
+                                                 input_uri=annotation_input_uri, max_pairs=annotation_max_pairs),
+                               "merge_annotations")
+        with dsl.Else(name="gold-only"):
+            skipped = configure(skip_annotation(output_uri=layout.annotations_uri(artifacts_uri),
+                                                decision=checked.outputs["decision"]), "skip_annotation")
+        # One training step for both branches (kfp.local cannot select between artifacts): the check names the
+        # methods (the gold-only student alone when skipped) and the branches the annotations ('' when skipped).
         trained = configure(train_student(train_uri=train_uri, dev_uri=prepared.outputs["dev_uri"],
-                                          methods=student_methods, profile=student_profile, annotations_uri=merged.outputs["Output"],
+                                          methods=checked.outputs["student_methods"], profile=student_profile,
+                                          annotations_uri=dsl.OneOf(merged.outputs["Output"], skipped.output),
                                           annotated_pairs_uri=annotation_input_uri, label_scheme=label_scheme,
                                           config_json=student_config_json), "train_student")
-        evaluated = configure(evaluate_student(models=trained.outputs["models"], test_uri=test_uri,
+        models = trained.outputs["models"]
+        evaluated = configure(evaluate_student(models=models, test_uri=test_uri,
                                                dev_uri=prepared.outputs["dev_uri"],
                                                label_scheme=label_scheme, teacher_model_uri=teacher_uri,
                                                latency_requests=latency_requests, publish_uri=layout.evaluation_uri(artifacts_uri)),
@@ -185,7 +203,7 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                   max_loss_to_gold_only=max_loss_to_gold_only,
                                   when_worse_than_gold_only=when_worse_than_gold_only), "gate")
         with dsl.If(decision.outputs["Output"] == True, name="release"):  # noqa: E712 (KFP condition syntax)
-            exported = configure(export_student(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
+            exported = configure(export_student(models=models, evaluation=evaluated.outputs["evaluation"],
                                                 output_root_uri=artifacts_uri, version=model_version,
                                                 gate_decision=decision.outputs["decision"],
                                                 label_scheme=label_scheme, test_uri=test_uri,
@@ -195,7 +213,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                     stable_model_uri=stable_model_uri, canary_traffic_percent=canary_traffic_percent,
                                     publish_uri=layout.rollout_uri(artifacts_uri), service_name=service_name,
                                     namespace=namespace), "deploy_canary")
-        return DistillationOutputs(models=trained.outputs["models"], evaluation=evaluated.outputs["evaluation"],
-                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"])
+        return DistillationOutputs(models=models, evaluation=evaluated.outputs["evaluation"],
+                                   gate_decision=decision.outputs["decision"], gate_passed=decision.outputs["Output"],
+                                   teacher_decision=checked.outputs["decision"])
 
     return distillation_pipeline

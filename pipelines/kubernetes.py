@@ -18,7 +18,8 @@ from relevance_distill.devices import GPUS_ENVIRONMENT
 ACTING_STEPS = frozenset({"deploy_canary", "promote_or_rollback", "analyze_ab"})
 # Steps whose failure can be a moment's (S3, the Kubernetes API, a preempted node), retried with backoff; the training
 # steps resume from their last checkpoint, annotation shards skip what is published.
-RETRIED_STEPS = frozenset({"prepare_data", "use_existing_model", "teacher_cpt", "teacher_sft", "reward_model",
+RETRIED_STEPS = frozenset({"prepare_data", "use_existing_model", "check_teacher", "skip_annotation",
+                           "teacher_cpt", "teacher_sft", "reward_model",
                            "teacher_preference", "annotate_shard", "merge_annotations", "train_student",
                            "evaluate_student", "export_student", "deploy_canary", "analyze_ab", "promote_or_rollback"})
 # Steps bounded by KubernetesConfig.training_timeout_seconds.

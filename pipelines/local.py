@@ -27,7 +27,7 @@ from relevance_distill.builtin_world.plugin import PLUGIN as BUILTIN_WORLD
 from relevance_distill.config import KubernetesConfig, RunConfig
 from relevance_distill.data.prepare import InputDataError
 from relevance_distill.data.readers import read_models, write_jsonl
-from relevance_distill.evaluation.evaluate import read_prediction_scores
+from relevance_distill.evaluation.evaluate import TRAINING_RECORD, read_prediction_scores
 from relevance_distill.evaluation.retention import published_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated
 from relevance_distill.layout import model_uri
@@ -42,6 +42,8 @@ MODEL_NAME = InferenceServiceConfig().name
 LOCAL_DEPLOY_MODE = "gitops"
 # What a component container may know of the storage: the endpoint and credentials, passed as environment (never
 # baked into an image), as a Kubernetes Secret reference passes them on a cluster; and how often to report progress.
+# What the summary says of each student's training: how long it trained, its best dev step and why it stopped.
+TRAINING_FIGURES = ("epochs", "steps", "best_step", "best_dev_macro_f1", "stop_reason", "seconds")
 CONTAINER_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                          "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE", INTERVAL_ENVIRONMENT)
 
@@ -175,7 +177,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
             annotation_max_new_tokens=annotation.max_new_tokens, annotation_max_pairs=annotation.max_pairs,
             stable_model_uri=stable_uri, label_scheme=scheme.name, input_format=config.prepare.input_format,
             split_strategy=config.prepare.split_strategy, split_fractions_json=json.dumps(config.prepare.split_fractions),
-            split_seed=config.prepare.seed, student_profile=config.profile, student_config_json=json.dumps(config.student),
+            split_seed=config.prepare.seed, student_profile=config.active_student_profile(), student_config_json=json.dumps(config.student),
             student_methods=",".join(config.student_methods), min_macro_f1=config.gate.min_macro_f1,
             min_retention=config.gate.min_retention, max_regression=config.gate.max_regression,
             max_loss_to_gold_only=gold_only_loss_parameter(config.gate.max_loss_to_gold_only),
@@ -189,19 +191,24 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     gate = json.loads(Path(outputs["gate_decision"].path).read_text(encoding="utf-8"))
     teacher_uri = config.teacher.model_uri or layout.teacher_model_uri(root, "preference")
     teacher_eval = published_evaluation(teacher_uri) or {}
-    annotations = json.loads(storage.read_text(storage.join(layout.merged_annotations_uri(root), layout.STATS_FILE)))
+    teacher_decision = json.loads(outputs["teacher_decision"])
+    annotations = (json.loads(storage.read_text(storage.join(layout.merged_annotations_uri(root), layout.STATS_FILE)))
+                   if teacher_decision["distil"] else None)
+    training = json.loads((Path(outputs["models"].path) / TRAINING_RECORD).read_text(encoding="utf-8"))
     validation = json.loads(storage.read_text(storage.join(layout.prepared_uri(root), layout.VALIDATION_FILE)))
     result: dict[str, Any] = {
         "run_id": run_id, "profile": config.profile, "runner": config.runner, "artifacts_uri": root,
         "teacher": {"model_uri": teacher_uri, "macro_f1": teacher_eval.get("macro_f1"),
                     "majority_macro_f1": teacher_eval.get("majority_macro_f1"),
                     "after_sft_macro_f1": teacher_eval.get("after_sft", {}).get("macro_f1"),
-                    "test_pairs": teacher_eval.get("test_pairs")},
+                    "test_pairs": teacher_eval.get("test_pairs"), "decision": teacher_decision},
         "data": _data_summary(config, inputs, validation),
-        "annotation": {key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")},
+        "annotation": ({key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")}
+                       if annotations else {"skipped": teacher_decision["reason"]}),
         "students": {method: {"macro_f1": f1, "qwk": evaluated["qwk"][method],
                               **({"ordinal_macro_f1": evaluated["ordinal"][method]["macro_f1"],
-                                  "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {})}
+                                  "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {}),
+                              "training": {key: training[method][key] for key in TRAINING_FIGURES}}
                      for method, f1 in evaluated["macro_f1"].items()},
         "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": gate.get("decoding", config.gate.decoding),
         "retention": evaluated["retention"], "teacher_vs_gold_only": evaluated.get("teacher_vs_gold_only"),
@@ -226,6 +233,12 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     storage.fetch_dir(result["model_uri"], workdir / "model")
     result["gitops_manifests"] = str(storage.fetch_dir(layout.rollout_uri(root), workdir / "rollout"))
 
+    if config.ab_stable_method not in training:
+        # The gold-only branch trained one student: there is no stable model to replay the canary against.
+        result["ab"] = {"skipped": f"the stable model ({config.ab_stable_method}) was not trained: "
+                                   f"{teacher_decision['reason']}"}
+        stages.end("ab_analysis_pipeline", "skipped: only the gold-only student was trained")
+        return result
     export_evaluated(outputs["models"].path, evaluation, root, scheme, MODEL_NAME, stable_version,
                      ExportConfig(onnx=False, bfloat16=False, openvino_int8=False), method=config.ab_stable_method)
     events_uri = layout.ab_events_uri(root)

@@ -222,6 +222,10 @@ class TeacherRunConfig(StrictModel):
         default=None, description="Teacher profile (a name from teacher/profiles.py; an unknown name is refused with the list) or a TeacherConfig YAML; None = the run's profile.")
     model_uri: str = Field(default="", description="A published teacher model (s3:// or directory); skips CPT, SFT, reward model and DPO.")
     eval_pairs: int = Field(default=0, ge=0, description="Gold test pairs the teacher answers (0: all, needed for retention).")
+    min_gain_over_majority: float | None = Field(
+        default=0.02, ge=0, le=1, description="Dev macro-F1 by which a teacher trained in the run on a CPU must beat "
+        "the majority class; otherwise annotation and distillation are skipped and the gold-only student is trained "
+        "alone (a given model_uri or a teacher trained on a GPU is always used). None never skips.")
 
 
 class AnnotationRunConfig(EngineConfig):
@@ -278,6 +282,10 @@ class RunSettings(StrictModel):
         "stable model.")
     evaluation: EvaluationConfig = Field(description="Evaluation of the trained students.")
     ab_users: int = Field(ge=100, description="Simulated users in the local A/B replay.")
+    student_profile: str = Field(description="Student profile (STUDENT_PROFILES) on the built-in data.")
+    own_data_student_profile: str = Field(
+        description="Student profile on your labelled data (--labeled): its budget must fit data of any size, so it "
+        "trains until dev stops improving rather than for the built-in data's fixed steps.")
 
 
 class RunProfile(RunSettings, frozen=True):
@@ -307,10 +315,14 @@ class RunConfig(RunSettings):
         default="vanilla", description="Student method exported as the 'stable' model of the local A/B replay (the "
         "exported primary method is the canary); must be one of student_methods.")
 
+    def active_student_profile(self) -> str:
+        """The student profile this run trains with: the built-in data's or your data's."""
+        return self.student_profile if self.inputs.builtin else self.own_data_student_profile
+
     @model_validator(mode="after")
     def _student_overrides_are_valid(self) -> RunConfig:
         try:
-            config = student_config_for(self.profile, **self.student)
+            config = student_config_for(self.active_student_profile(), **self.student)
         except ConfigError as error:
             raise ValueError(f"student: {error}") from None
         init = config.init
@@ -449,7 +461,9 @@ class StudentTrainConfig(StrictModel):
     projection_dim: int = Field(default=128, ge=8, description="Output size of the projection head g.")
     batch_size: int = Field(default=32, ge=2, description="Pairs per optimisation step (before accumulation).")
     gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-batches per optimizer step.")
-    epochs: float = Field(default=2.0, gt=0, description="Passes over the training set (ignored when max_steps is set).")
+    epochs: float = Field(
+        default=4.0, gt=0, description="Most passes over the training set (ignored when max_steps is set); early "
+        "stopping usually ends training sooner. The learning rate decays linearly over this budget.")
     max_steps: int | None = Field(default=None, ge=1, description="Optimizer steps; overrides epochs.")
     learning_rate: float = Field(
         default=1e-4, gt=0, description="Peak AdamW learning rate; 6-layer MiniLM tolerates the top of the BERT range."
@@ -457,10 +471,10 @@ class StudentTrainConfig(StrictModel):
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay (not on biases/LayerNorm).")
     warmup_ratio: float = Field(default=0.1, ge=0, lt=1, description="Share of steps with linear warm-up, then linear decay.")
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
-    eval_every_steps: int = Field(default=50, ge=1, description="Dev evaluation (and checkpoint) interval.")
+    eval_every_steps: int = Field(default=100, ge=1, description="Dev evaluation (and checkpoint) interval.")
     early_stopping_patience: int = Field(
-        default=0, ge=0, description="Stop after this many evaluations without dev macro-F1 gain; 0 disables."
-    )
+        default=3, ge=0, description="Stop after this many dev evaluations without a macro-F1 gain (the best "
+        "checkpoint is kept); 0 trains the whole budget.")
     seed: int = Field(default=13, description="Seed of initialisation, data order and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="'auto' uses CUDA when available.")
     amp: bool = Field(
@@ -501,11 +515,13 @@ class StudentProfile(StudentTrainConfig, frozen=True):
 STUDENT_PROFILES: dict[str, StudentProfile] = {
     # Seconds on 2 CPU cores: a random 2-layer BERT; proves the wiring, not the quality.
     "smoke": StudentProfile(init="tiny", max_length=64, reasoning_max_length=128, batch_size=16, max_steps=12,
-                            eval_every_steps=6, learning_rate=1e-3, projection_dim=32),
-    # Minutes on 2 CPU cores: the real MiniLM student, short sequences and a fixed step budget.
-    # The learning rate was chosen on dev (a higher one overshoots, a lower one does not learn in 100 steps).
+                            eval_every_steps=6, learning_rate=1e-3, projection_dim=32, early_stopping_patience=0),
+    # Minutes on 2 CPU cores: the real MiniLM student, short sequences and a fixed step budget for the built-in
+    # data. The learning rate was chosen on dev (a higher one overshoots, a lower one does not learn in 100 steps).
     "demo": StudentProfile(init="minilm", max_length=96, reasoning_max_length=192, batch_size=32, max_steps=100,
-                           learning_rate=2e-4, eval_every_steps=50),
+                           learning_rate=2e-4, eval_every_steps=50, early_stopping_patience=0),
+    # Your data: StudentTrainConfig's own defaults, trained until dev macro-F1 stops improving.
+    "full": StudentProfile(),
 }
 
 
@@ -556,7 +572,7 @@ SCRATCH_ENVIRONMENT = {"HF_HOME": f"{SCRATCH_MOUNT}/huggingface", "TMPDIR": f"{S
 # Steps that only move records or decide (gate, deploy) need a fraction of a training step's.
 _LIGHT = StepResources(cpu_request="250m", cpu_limit="1", memory_request="512Mi", memory_limit="2Gi")
 DEFAULT_STEP_RESOURCES: dict[str, StepResources] = {
-    "use_existing_model": _LIGHT, "gate": _LIGHT, "deploy_canary": _LIGHT, "promote_or_rollback": _LIGHT,
+    "use_existing_model": _LIGHT, "check_teacher": _LIGHT, "skip_annotation": _LIGHT, "gate": _LIGHT, "deploy_canary": _LIGHT, "promote_or_rollback": _LIGHT,
     "merge_annotations": StepResources(cpu_request="500m", cpu_limit="1", memory_request="1Gi", memory_limit="4Gi"),
     "analyze_ab": StepResources(cpu_request="500m", cpu_limit="1", memory_request="1Gi", memory_limit="4Gi"),
     "prepare_data": StepResources(cpu_request="1", cpu_limit="2", memory_request="2Gi", memory_limit="4Gi"),
@@ -692,7 +708,7 @@ RUN_PROFILES: dict[str, RunProfile] = {
         annotation=AnnotationRunConfig(shards=2, samples=2, max_new_tokens=128, max_pairs=40),
         student_methods=list(DEFAULT_STUDENT_METHODS),
         evaluation=EvaluationConfig(latency_requests=5),
-        ab_users=4000),
+        ab_users=4000, student_profile="smoke", own_data_student_profile="smoke"),
     "demo": RunProfile(
         description="The built-in data with the demo teacher and the real MiniLM student (the README's `make demo`).",
         data=DataGenerationConfig(),
@@ -703,5 +719,5 @@ RUN_PROFILES: dict[str, RunProfile] = {
         # teacher helps at all; `train-student --methods …` and benchmarks/method_comparison.py run every baseline.
         student_methods=[PRIMARY_STUDENT_METHOD, "gold_only", "vanilla"],
         evaluation=EvaluationConfig(latency_requests=15),
-        ab_users=20000),
+        ab_users=20000, student_profile="demo", own_data_student_profile="full"),
 }

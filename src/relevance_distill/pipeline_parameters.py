@@ -10,6 +10,7 @@ from typing import Any
 from relevance_distill.config import (
     DEFAULT_PROFILE,
     DEFAULT_STUDENT_METHODS,
+    RUN_PROFILES,
     AnnotationRunConfig,
     EngineConfig,
     EvaluationConfig,
@@ -21,6 +22,11 @@ from relevance_distill.config import (
 )
 from relevance_distill.rollout.abtest import ABTestConfig
 from relevance_distill.rollout.isvc import InferenceServiceConfig
+
+
+def teacher_gain_parameter(min_gain: float | None) -> float:
+    """TeacherRunConfig.min_gain_over_majority as a pipeline parameter (a float): None, 'never skip', is -1."""
+    return -1.0 if min_gain is None else min_gain
 
 
 def gold_only_loss_parameter(max_loss: float | None) -> float:
@@ -38,7 +44,9 @@ def pipeline_defaults(cluster: KubernetesConfig | None = None) -> dict[str, Any]
     return {
         "teacher_profile": DEFAULT_PROFILE,
         "teacher_eval_pairs": field_default(TeacherRunConfig, "eval_pairs"),
-        "student_profile": DEFAULT_PROFILE,
+        "teacher_min_gain_over_majority": teacher_gain_parameter(field_default(TeacherRunConfig, "min_gain_over_majority")),
+        # A compiled pipeline always trains on its user's data.
+        "student_profile": RUN_PROFILES[DEFAULT_PROFILE].own_data_student_profile,
         "input_format": field_default(PrepareDataConfig, "input_format"),
         "label_scheme": field_default(PrepareDataConfig, "label_scheme"),
         "split_strategy": field_default(PrepareDataConfig, "split_strategy"),

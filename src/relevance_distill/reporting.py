@@ -36,13 +36,20 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
         qwk = f", QWK {teacher['qwk']:.4f}" if teacher.get("qwk") is not None else ""
         table.add_row("teacher macro-F1", f"{teacher['macro_f1']:.4f}{qwk} (majority class {teacher['majority_macro_f1']:.4f}, "
                                           f"{teacher['test_pairs']} test pairs)")
+    decision = teacher.get("decision")
+    if decision:
+        table.add_row("distil from the teacher?", ("yes: " if decision["distil"] else "no: ") + decision["reason"])
     counts = summary["annotation"]
-    table.add_row("teacher annotations", f"{counts['annotated']} of {counts['rows_in']} pairs "
+    table.add_row("teacher annotations", f"skipped ({counts['skipped'].split(':')[0]})" if "skipped" in counts else
+                  f"{counts['annotated']} of {counts['rows_in']} pairs "
                   f"({counts['quarantined']} quarantined, {counts['shards']} shards): {counts['labels']}")
     for method, result in summary["students"].items():
         ordinal = (f"; ordinal decoding: macro-F1 {result['ordinal_macro_f1']:.4f}, QWK {result['ordinal_qwk']:.4f}"
                    if "ordinal_qwk" in result else "")
-        table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}")
+        trained = result.get("training")
+        budget = (f"; trained {trained['epochs']:g} epochs ({trained['steps']} steps, best dev at step "
+                  f"{trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
+        table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}{budget}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", "not measured" if retention is None else f"{retention:.4f}")
     versus = summary.get("teacher_vs_gold_only")
@@ -53,7 +60,10 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
     published = gate.get("published_method")
     table.add_row("published model", "none" if not summary["model_uri"] else
                   f"{published} ({'the gold-only student: see the gate' if published != gate.get('candidate_method') else 'distilled'}): {summary['model_uri']}")
-    if "ab" in summary:
+    if "skipped" in summary.get("ab", {}):
+        table.add_row("A/B decision (simulated)", f"skipped: {summary['ab']['skipped'].split(':')[0]}")
+        table.add_row("canary manifests", summary["gitops_manifests"])
+    elif "ab" in summary:
         table.add_row("A/B decision (simulated)", f"{summary['ab']['decision']}: {'; '.join(summary['ab']['reasons'])}")
         table.add_row("canary manifests", summary["gitops_manifests"])
     table.add_row("report", summary["report"])

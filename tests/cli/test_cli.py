@@ -107,39 +107,36 @@ def test_train_student_without_a_terminal_prints_periodic_progress_lines(builtin
 
 
 def test_run_smoke_end_to_end(tmp_path):
-    """The main job as a user runs it: a real process, the pipelines under kfp.local, embedded S3 started and stopped."""
+    """The main job as a user runs it: a real process, the pipelines under kfp.local, embedded S3 started and stopped.
+
+    The smoke teacher (80 SFT steps of a random 2-layer model) labels the majority class, so the first run takes the
+    gold-only branch; the rerun is given that teacher, which is never skipped, and distils."""
     workdir = tmp_path / "run"
     process = subprocess.run([sys.executable, "-m", "relevance_distill.cli", "run", "--profile", "smoke", "--workdir", str(workdir)],
                              capture_output=True, text=True, timeout=900)
     assert process.returncode == 0, process.stderr[-3000:] + process.stdout[-3000:]
     summary = json.loads((workdir / "summary.json").read_text())
-    assert set(summary["students"]) == set(DEFAULT_STUDENT_METHODS)
-    for method in DEFAULT_STUDENT_METHODS:
-        assert 0 <= summary["students"][method]["macro_f1"] <= 1
     teacher = summary["teacher"]
     assert 0 <= teacher["macro_f1"] <= 1 and 0 <= teacher["majority_macro_f1"] <= 1
     assert teacher["test_pairs"] > 0  # the whole gold test split, so retention is on the same set as the students
-    assert summary["retention"] == pytest.approx(summary["students"][PRIMARY_STUDENT_METHOD]["macro_f1"] / teacher["macro_f1"])
-    versus = summary["teacher_vs_gold_only"]  # on dev, with an interval over dev queries
-    assert versus["split"] == "dev" and versus["test"]["gold_only_macro_f1"] == summary["students"]["gold_only"]["macro_f1"]
-    low, high = versus["ci"]
-    assert low <= versus["difference"] <= high
-    assert versus["teacher_beats_gold_only"].startswith({"better": "yes", "worse": "no", "not distinguishable": "not shown"}[versus["verdict"]])
-    assert summary["gate"]["published_method"] in summary["students"]
-    assert "gold-only" in process.stdout
-    counts = summary["annotation"]
-    assert counts["shards"] == 2 and counts["rows_in"] == 40 == counts["annotated"] + counts["quarantined"]
+    # A teacher at the majority class on dev: no annotation, no distillation, the gold-only student alone, said so.
+    decision = teacher["decision"]
+    assert decision["distil"] is False
+    assert decision["teacher_dev_macro_f1"] - decision["majority_dev_macro_f1"] <= decision["min_gain_over_majority"]
+    assert "gold-only student is trained alone" in decision["reason"]
+    assert summary["annotation"] == {"skipped": decision["reason"]}
+    assert set(summary["students"]) == {"gold_only"}
+    trained = summary["students"]["gold_only"]["training"]
+    assert trained["steps"] == 12 and trained["stop_reason"] == "step budget (12 steps)" and trained["epochs"] > 0
+    assert summary["gate"]["passed"] is True and summary["gate"]["published_method"] == "gold_only"
+    assert summary["model_uri"].endswith(f"/models/relevance/v{summary['run_id']}")
+    assert "not trained" in summary["ab"]["skipped"]
+    assert "distil from the teacher?" in process.stdout and "skipped" in process.stdout
     # Every teacher step published its model to S3 with a manifest listing weights and config.
     assert set(teacher["steps"]) == {"cpt", "sft", "reward", "dpo"}
     assert all({"config.json", "model.safetensors"} <= set(step["files"]) for step in teacher["steps"].values())
-    assert summary["gate"]["passed"] is True
-    assert summary["model_uri"].endswith(f"/models/relevance/v{summary['run_id']}")
     manifest = json.loads((workdir / "model" / "manifest.json").read_text())
     assert {"model.safetensors", "label_scheme.json", "relevance_distill.json", "model.onnx"} <= set(manifest["files"])
-    assert summary["ab"]["decision"] in {"promote", "continue", "rollback"}
-    assert (Path(summary["gitops_manifests"]) / "overlays" / "canary" / "canary-traffic-percent.yaml").is_file()
-    assert summary["ab"]["action"] in {"none", "gitops"}
-    assert "teacher macro-F1" in process.stdout and "teacher annotations" in process.stdout
     # Readable: every pipeline task as one line with its duration, library chatter only in the per-task logs.
     shown = process.stdout.splitlines() + process.stderr.splitlines()
     table = next(i for i, line in enumerate(shown) if line.lstrip().startswith("┌"))
@@ -152,12 +149,14 @@ def test_run_smoke_end_to_end(tmp_path):
     executed = {path.name for path in (workdir / "kfp").glob("relevance-*/**/executor_output.json")
                 for path in [path.parent]}
     assert {task["task"] for task in summary["tasks"]} == executed
+    assert not any(name.startswith(("annotate-shard", "merge-annotations")) for name in executed), executed
     for task in summary["tasks"]:
         assert task["status"] == "SUCCESS" and Path(task["log"]).is_file()
         assert any(line.split()[:2] == ["ok", task["task"]] and f"({clock(task['seconds'])})" in line
                    for line in shown), task
 
-    # A second run reuses the first run's teacher: no teacher step runs, the same teacher figures come back.
+    # A second run reuses the first run's teacher: no teacher step runs, the same teacher figures come back, and a
+    # given teacher is always distilled from.
     rerun = tmp_path / "rerun"
     process = subprocess.run([sys.executable, "-m", "relevance_distill.cli", "run", "--profile", "smoke", "--workdir", str(rerun),
                               "--teacher-model-uri", teacher["local_copy"]], capture_output=True, text=True, timeout=900)
@@ -165,6 +164,24 @@ def test_run_smoke_end_to_end(tmp_path):
     again = json.loads((rerun / "summary.json").read_text())
     assert again["teacher"]["model_uri"] == teacher["local_copy"] and "steps" not in again["teacher"]
     assert again["teacher"]["macro_f1"] == teacher["macro_f1"]
+    assert again["teacher"]["decision"]["distil"] is True and "given" in again["teacher"]["decision"]["reason"]
     ran = {path.name for path in (rerun / "kfp").glob("relevance-distillation-*/*") if path.is_dir()}
     assert not ran & {"teacher-cpt", "teacher-sft", "reward-model", "teacher-preference"}, ran
     assert any(n.startswith("use-existing-model") for n in ran) and any(n.startswith("for-loop") for n in ran), ran
+    assert set(again["students"]) == set(DEFAULT_STUDENT_METHODS)
+    for method in DEFAULT_STUDENT_METHODS:
+        assert 0 <= again["students"][method]["macro_f1"] <= 1
+    assert again["retention"] == pytest.approx(again["students"][PRIMARY_STUDENT_METHOD]["macro_f1"] / again["teacher"]["macro_f1"])
+    versus = again["teacher_vs_gold_only"]  # on dev, with an interval over dev queries
+    assert versus["split"] == "dev" and versus["test"]["gold_only_macro_f1"] == again["students"]["gold_only"]["macro_f1"]
+    low, high = versus["ci"]
+    assert low <= versus["difference"] <= high
+    assert versus["teacher_beats_gold_only"].startswith({"better": "yes", "worse": "no", "not distinguishable": "not shown"}[versus["verdict"]])
+    assert again["gate"]["published_method"] in again["students"] and again["gate"]["passed"] is True
+    assert "gold-only" in process.stdout
+    counts = again["annotation"]
+    assert counts["shards"] == 2 and counts["rows_in"] == 40 == counts["annotated"] + counts["quarantined"]
+    assert again["ab"]["decision"] in {"promote", "continue", "rollback"}
+    assert (Path(again["gitops_manifests"]) / "overlays" / "canary" / "canary-traffic-percent.yaml").is_file()
+    assert again["ab"]["action"] in {"none", "gitops"}
+    assert "teacher macro-F1" in process.stdout and "teacher annotations" in process.stdout

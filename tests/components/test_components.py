@@ -176,3 +176,40 @@ def test_teacher_and_annotation_components(prepared, tmp_path):
                                            shard_uris=shards, input_uri="s3://components/raw/logs.jsonl", max_pairs=20)
     assert merged == "s3://components/annotations/merged/annotations.jsonl"
     assert merged_stats.metadata["rows_in"] == 20 == merged_stats.metadata["annotated"] + merged_stats.metadata["quarantined"]
+
+
+def test_a_teacher_at_the_majority_class_leads_to_the_gold_only_student_alone(prepared, tmp_path):
+    """check_teacher → skip_annotation → train_student, as the pipeline's gold-only branch runs them: a teacher
+    trained in the run whose dev macro-F1 is the majority class's is skipped; a given teacher never is."""
+    from components.check_teacher.component import check_teacher
+    from components.skip_annotation.component import skip_annotation
+
+    _, outputs, _ = prepared
+    at_majority = {"macro_f1": 0.18, "majority_macro_f1": 0.18, "test_pairs": 40, "trained_on": "cpu",
+                   "dev": {"pairs": 40, "macro_f1": 0.183, "majority_macro_f1": 0.183, "qwk": 0.0, "parse_rate": 1.0}}
+    storage.write_text("s3://components/majority-teacher/evaluation.json", json.dumps(at_majority))
+    methods = "crsd_no_verdict,gold_only,vanilla"
+    checked = check_teacher.python_func(teacher_model_uri="s3://components/majority-teacher", student_methods=methods)
+    decision = json.loads(checked.decision)
+    assert checked.distil is False and checked.student_methods == "gold_only"
+    assert decision["teacher_dev_macro_f1"] == decision["majority_dev_macro_f1"] == 0.183
+    assert "0.1830 vs the majority class 0.1830 on 40 dev pairs" in decision["reason"]
+    # A teacher the user gave, or the check switched off (a negative margin), is used as it is.
+    given = check_teacher.python_func(teacher_model_uri="s3://components/majority-teacher", student_methods=methods,
+                                      given_teacher_model_uri="s3://components/majority-teacher")
+    assert given.distil is True and given.student_methods == methods
+    off = check_teacher.python_func(teacher_model_uri="s3://components/majority-teacher", student_methods=methods,
+                                    min_gain_over_majority=-1.0)
+    assert off.distil is True and "off" in json.loads(off.decision)["reason"]
+    # Trained on a GPU: never skipped either.
+    storage.write_text("s3://components/gpu-teacher/evaluation.json", json.dumps({**at_majority, "trained_on": "cuda"}))
+    assert check_teacher.python_func(teacher_model_uri="s3://components/gpu-teacher", student_methods=methods).distil
+
+    assert skip_annotation.python_func(output_uri="s3://components/skipped-annotations", decision=checked.decision) == ""
+    assert json.loads(storage.read_text("s3://components/skipped-annotations/skipped.json")) == decision
+    # The gold-only student trains without annotations although the pipeline still names the pairs to annotate.
+    models, training = artifact(dsl.Model, tmp_path / "models"), artifact(dsl.Metrics, tmp_path / "training")
+    train_student.python_func(train_uri=outputs.train_uri, dev_uri=outputs.dev_uri, models=models, training=training,
+                              methods=checked.student_methods, profile="smoke", annotations_uri="",
+                              annotated_pairs_uri=outputs.unlabeled_uri, config_json=json.dumps({"max_steps": 2}))
+    assert models.metadata["methods"] == ["gold_only"]

@@ -70,6 +70,20 @@ def test_training_changes_weights(builtin_splits, scheme, tmp_path):
     assert result["steps"] == 3 and (tmp_path / "a" / "best" / "projection_head.safetensors").is_file()
 
 
+def test_training_stops_when_dev_stops_improving_and_says_why(builtin_splits, scheme, tmp_path):
+    config = student_config_for("smoke", max_steps=None, epochs=3, eval_every_steps=1, early_stopping_patience=1,
+                                learning_rate=1e-12)
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
+    # The first evaluation sets the best score; a model that does not move cannot beat it at the second.
+    assert result["stopped_early"] is True and result["steps"] == 2 and result["best_step"] == 1
+    assert result["stop_reason"] == "no dev macro-F1 gain in 1 evaluations"
+    assert result["total_steps"] == 3 * (len(builtin_splits["train"]) // config.batch_size)
+    assert result["epochs"] == round(2 * config.batch_size / len(builtin_splits["train"]), 2)
+    budget = train_student(config.model_copy(update={"max_steps": 2, "early_stopping_patience": 0}), scheme,
+                           builtin_splits["train"], builtin_splits["dev"], tmp_path / "fixed")
+    assert budget["stopped_early"] is False and budget["stop_reason"] == "step budget (2 steps)"
+
+
 def test_resume_continues_from_last_checkpoint(builtin_splits, scheme, tmp_path):
     first = student_config_for("smoke", max_steps=4, eval_every_steps=2)
     train_student(first, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)

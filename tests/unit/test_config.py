@@ -74,6 +74,22 @@ def test_own_data_settings():
         parse_config(RunConfig, {"student": {"max_stepz": 1}})
 
 
+def test_your_data_trains_students_until_dev_stops_improving():
+    """The built-in data's fixed 100 demo steps never reach a user's data: it gets the 'full' student profile (most
+    epochs and patience), and so does the compiled pipeline, which always trains on a user's data."""
+    from relevance_distill.config import StudentTrainConfig, student_config_for
+    from relevance_distill.pipeline_parameters import pipeline_defaults
+
+    own = parse_config(RunConfig, {"inputs": {"labeled_uri": "train.csv.zip"}, "prepare": {"input_format": "crowdflower"}})
+    assert own.active_student_profile() == "full" == pipeline_defaults()["student_profile"]
+    full = student_config_for("full")
+    assert full == StudentTrainConfig() and full.max_steps is None and full.epochs > 1 and full.early_stopping_patience > 0
+    demo = student_config_for(RunConfig().active_student_profile())
+    assert (demo.max_steps, demo.early_stopping_patience) == (100, 0)
+    smoke = parse_config(RunConfig, {"profile": "smoke", "inputs": {"labeled_uri": "pairs.jsonl"}})
+    assert smoke.active_student_profile() == "smoke"
+
+
 def test_the_documented_crowdflower_config_loads():
     from pathlib import Path
 

@@ -104,10 +104,13 @@ def train_from_uris(train_uri: str, dev_uri: str, output_dir: str | Path, method
                     extra_gold_uri: str = "") -> dict[str, Any]:
     """The student training step: read the splits (and the teacher's annotations), assemble the training set with
     ``training_pairs`` and train every method (EXTRA_GOLD_URI: gold-labelled pairs for gold_augmented). Returns
-    per-method results and the data counts."""
+    per-method results and the data counts. Students that never see a teacher (gold_only, gold_augmented) train
+    on gold labels alone, so when they are all the methods the annotated pairs are not read: a run that skipped
+    annotation (its teacher did not learn) trains them without annotations."""
+    teacher_free = not any(config.model_copy(update={"method": method}).uses_teacher for method in methods)
     annotations = load_annotations(annotations_uri or None)
     gold = read_models(train_uri, QueryServicePair)
-    annotated = read_models(annotated_pairs_uri, QueryServicePair) if annotated_pairs_uri else []
+    annotated = read_models(annotated_pairs_uri, QueryServicePair) if annotated_pairs_uri and not teacher_free else []
     pairs, counts = training_pairs(gold, annotated, annotations)
     extra = read_models(extra_gold_uri, QueryServicePair) if extra_gold_uri else None
     results = train_methods(methods, config, scheme, pairs, read_models(dev_uri, QueryServicePair), output_dir,

@@ -336,11 +336,19 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         [[examples[i].pair.pair_id for i in batch] for batch in batches[: total_steps * config.gradient_accumulation_steps]]
     ).encode()).hexdigest()
     steps_done = len(history["steps"])
+    if stopped_early:
+        stop_reason = f"no dev macro-F1 gain in {config.early_stopping_patience} evaluations"
+    elif config.max_steps:
+        stop_reason = f"step budget ({config.max_steps} steps)"
+    else:
+        stop_reason = f"epoch budget ({config.epochs:g} epochs)"
     result = {
         "method": config.method,
         "steps": steps_done,
         "total_steps": total_steps,
+        "epochs": round(steps_done * micro_batch * config.gradient_accumulation_steps / max(len(examples), 1), 2),
         "stopped_early": stopped_early,
+        "stop_reason": stop_reason,
         "best_dev_macro_f1": best_f1,
         "best_step": max(history["evals"], key=lambda e: e["dev_macro_f1"])["step"] if history["evals"] else None,
         "seconds": round(time.monotonic() - started, 2),
@@ -353,6 +361,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     }
     history["result"] = result
     (output / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
-    report_result(f"student {config.method}: best dev macro-F1 {best_f1:.4f} at step {result['best_step']} "
-                  f"of {steps_done}{' (stopped early)' if stopped_early else ''}")
+    report_result(f"student {config.method}: best dev macro-F1 {best_f1:.4f} at step {result['best_step']} of "
+                  f"{steps_done} ({result['epochs']:g} epochs; stopped: {stop_reason})")
     return result

@@ -138,12 +138,19 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
             dev = after.pop("dev", None)
             extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
                                       "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after,
-                                      **({"dev": dev} if dev else {})}
+                                      "trained_on": trained_on(config.device), **({"dev": dev} if dev else {})}
             report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after DPO ({before['macro_f1']:.4f} after SFT, "
                           f"majority class {after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
                 "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": _without_config(metrics),
                 **({"evaluation": extra[EVALUATION_FILE]} if extra else {})}
+
+
+def trained_on(device: str) -> str:
+    """The device type a teacher step with DEVICE ('auto', 'cpu', 'cuda') trained on (recorded with its evaluation)."""
+    import torch
+
+    return "cuda" if device != "cpu" and torch.cuda.is_available() else "cpu"
 
 
 def load_reward_model(uri: str, scheme: LabelScheme) -> RewardModel:
