@@ -57,3 +57,8 @@ def train_throughput(monkeypatch) -> ModuleType:
 @pytest.fixture
 def stage_profile(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "stage_profile")  # the script imports its sibling _machine
+
+
+@pytest.fixture
+def own_data(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "own_data")  # the script imports its sibling _machine

@@ -118,3 +118,24 @@ def test_run_refuses_a_missing_file_and_an_unknown_format(tmp_path):
                               "--labeled", str(tmp_path / "absent.csv"), "--format", "tsv"],
                              capture_output=True, text=True, timeout=300)
     assert unknown.returncode != 0 and "'crowdflower'" in unknown.stderr + unknown.stdout and "tsv" in unknown.stderr + unknown.stdout
+
+
+def test_a_fixed_qbqtc_test_set_is_read_in_its_own_format(tmp_path):
+    """`--test FILE` with `--format qbqtc`: the test file is QBQTC JSON lines like the labelled one, read by the same
+    adapter; its pairs are the test set (fingerprinted) and its queries leave train and dev."""
+    queries = [f"查询{index}" for index in range(40)]
+    rows = [{"id": index, "query": queries[index % 40], "title": f"标题{index} {queries[index % 40]}", "label": str(index % 3)}
+            for index in range(400)]
+    test_rows = [{"id": 1000 + index, "query": queries[index], "title": f"测试标题{index}", "label": str(index % 3)}
+                 for index in range(8)]
+    labeled, test = _write(tmp_path / "train.json", rows), _write(tmp_path / "test.json", test_rows)
+    summary = prepare_dataset(str(labeled), str(tmp_path / "out"), _config(input_format="qbqtc", label_scheme="qbqtc"),
+                              test_uri=str(test))
+    written = [json.loads(line) for line in (tmp_path / "out" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(written) == summary["test"]["pairs"] == 8
+    assert summary["test"]["fingerprint"] == fingerprint_entries([f"{row['pair_id']}\t{row['label']}" for row in written])
+    held_out = {normalised_query(query) for query in queries[:8]}
+    for name in ("train", "dev"):
+        kept = (tmp_path / "out" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert kept and not {normalised_query(json.loads(line)["query"]) for line in kept} & held_out
+    assert summary["validation"]["test_query_leaks_removed"] == 80  # 10 labelled pairs for each of the 8 test queries

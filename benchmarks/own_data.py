@@ -1,0 +1,115 @@
+"""The README's own-data commands, run as a user runs them, with what each published and how long it took.
+
+    python benchmarks/own_data.py --json benchmarks/results/own_data.json [--only crowdflower,qbqtc]
+
+Each dataset's command is ``relevance-distill run --labeled FILE --format FORMAT`` with no other flag (the README's),
+in its own work directory. The result file keeps one entry per dataset with its own provenance, so the datasets
+can be measured one at a time (``--only``) and the file still holds both: rows in / kept / quarantined, the test
+set's fingerprint, every student's macro-F1 and QWK under argmax and ordinal decoding with its training budget,
+the teacher's figures and whether the run distilled from it, what was published, and the wall time of every
+task. Prints the README's table (a test compares it with the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+# The README's own-data commands: dataset -> (labelled file under ../shared/data, format).
+COMMANDS = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc": ("qbqtc/dev.json", "qbqtc")}
+
+
+def command_for(dataset: str, workdir: Path) -> list[str]:
+    path, input_format = COMMANDS[dataset]
+    return ["relevance-distill", "run", "--labeled", f"../shared/data/{path}", "--format", input_format,
+            "--workdir", str(workdir)]
+
+
+def entry_from_summary(summary: dict, wall_seconds: float) -> dict:
+    """What the result file keeps of a run's summary.json."""
+    data, gate = summary["data"], summary["gate"]
+    teacher = summary["teacher"]
+    return {
+        "rows": {"in": data["rows_in"], "kept": data["kept"], "quarantined": data["quarantined"],
+                 "quarantine_reasons": data["quarantine_reasons"]},
+        "test": {"pairs": data["test"]["pairs"], "fingerprint": data["test"]["fingerprint"]},
+        "teacher": {"test_macro_f1": teacher["macro_f1"], "majority_macro_f1": teacher["majority_macro_f1"],
+                    "distilled_from": teacher["decision"]["distil"], "decision": teacher["decision"]["reason"]},
+        "students": {method: {"argmax": {"macro_f1": result["macro_f1"], "qwk": result["qwk"]},
+                              "ordinal": ({"macro_f1": result["ordinal_macro_f1"], "qwk": result["ordinal_qwk"]}
+                                          if "ordinal_qwk" in result else None),
+                              "training": result.get("training")}
+                     for method, result in summary["students"].items()},
+        "gate": {"passed": gate["passed"], "decoding": summary.get("gate_decoding"), "reasons": gate["reasons"]},
+        "published": gate.get("published_method") if summary["model_uri"] else None,
+        "wall_seconds": round(wall_seconds, 1),
+        "tasks": {task["task"]: task["seconds"] for task in summary.get("tasks", [])},
+    }
+
+
+def markdown_table(document: dict) -> str:
+    """The README's own-data table for a result file."""
+    lines = ["| data (command) | rows in / kept / quarantined | test pairs | teacher | published student | "
+             "test macro-F1 | test QWK | run time | machine |", "|---|---|---|---|---|---|---|---|---|"]
+    for dataset, entry in document["datasets"].items():
+        rows, published = entry["rows"], entry["published"]
+        decoding = entry["gate"]["decoding"] or "argmax"
+        if published:
+            figures = entry["students"][published][decoding] or entry["students"][published]["argmax"]
+            trained = entry["students"][published]["training"] or {}
+            student = (f"{published}, {decoding} decoding ({trained.get('epochs', '?')} epochs, "
+                       f"stopped: {trained.get('stop_reason', '?')})")
+            macro_f1, qwk = f"{figures['macro_f1']:.3f}", f"{figures['qwk']:.3f}"
+        else:
+            student, macro_f1, qwk = "none: " + "; ".join(entry["gate"]["reasons"]), "–", "–"
+        teacher = entry["teacher"]
+        used = "distilled from" if teacher["distilled_from"] else "skipped"
+        lines.append(f"| {dataset} (`--format {COMMANDS[dataset][1]}`) | {rows['in']:,} / {rows['kept']:,} / "
+                     f"{rows['quarantined']:,} | {entry['test']['pairs']:,} | macro-F1 {teacher['test_macro_f1']:.3f} "
+                     f"(majority class {teacher['majority_macro_f1']:.3f}): {used} | {student} | {macro_f1} | {qwk} | "
+                     f"{entry['wall_seconds'] / 60:.1f} min | {entry['provenance']['machine']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, required=True, help="Result file (entries of other datasets are kept).")
+    parser.add_argument("--only", default=",".join(COMMANDS), help=f"Comma-separated datasets of {sorted(COMMANDS)}.")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "own-data")
+    args = parser.parse_args()
+    datasets = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(datasets) - set(COMMANDS))
+    if unknown:
+        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import provenance
+
+    document = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else {"datasets": {}}
+    for dataset in datasets:
+        if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():
+            sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
+        workdir = args.workdir / dataset
+        command = command_for(dataset, workdir)
+        executable = str(Path(sys.executable).parent / command[0])
+        print(f"{dataset}: {shlex.join(command)}", flush=True)
+        started = time.monotonic()
+        subprocess.run([executable, *command[1:]], cwd=ROOT, check=True)
+        wall = time.monotonic() - started
+        summary = json.loads((workdir / "summary.json").read_text(encoding="utf-8"))
+        record = provenance(test_set_sha256=summary["test_set_sha256"])
+        record["command"] = shlex.join(command)
+        document["datasets"][dataset] = {**entry_from_summary(summary, wall), "provenance": record}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(markdown_table(document))
+
+
+if __name__ == "__main__":
+    main()
