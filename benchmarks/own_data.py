@@ -99,12 +99,13 @@ def main() -> None:
         command = command_for(dataset, workdir)
         executable = str(Path(sys.executable).parent / command[0])
         print(f"{dataset}: {shlex.join(command)}", flush=True)
+        # Where the run starts from (the commit it ran, the tree's state then): a later commit must not claim it.
+        record = {**provenance(), "command": shlex.join(command)}
         started = time.monotonic()
         subprocess.run([executable, *command[1:]], cwd=ROOT, check=True)
         wall = time.monotonic() - started
         summary = json.loads((workdir / "summary.json").read_text(encoding="utf-8"))
-        record = provenance(test_set_sha256=summary["test_set_sha256"])
-        record["command"] = shlex.join(command)
+        record["test_set_sha256"] = summary["test_set_sha256"]
         document["datasets"][dataset] = {**entry_from_summary(summary, wall), "provenance": record}
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -23,8 +23,8 @@ from components.gate.component import gate
 from components.images import COMPONENT_IMAGES, image
 from components.merge_annotations.component import merge_annotations
 from components.prepare_data.component import prepare_data
-from components.skip_annotation.component import skip_annotation
 from components.reward_model.component import reward_model
+from components.skip_annotation.component import skip_annotation
 from components.teacher_cpt.component import teacher_cpt
 from components.teacher_preference.component import teacher_preference
 from components.teacher_sft.component import teacher_sft
@@ -130,7 +130,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                              "existing CPT model")
                 sft = configure(teacher_sft(train_uri=train_uri, init_model_uri=dsl.OneOf(cpt.outputs["Output"], existing_cpt.output),
                                             output_uri=layout.teacher_step_uri(artifacts_uri, "sft"), profile=teacher_profile,
-                                            config_json=sft_config_json, label_scheme=label_scheme, **on_nodes),
+                                            config_json=sft_config_json, label_scheme=label_scheme,
+                                            dev_uri=prepared.outputs["dev_uri"], **on_nodes),
                                 "teacher_sft")
             with dsl.Else(name="existing-sft"):
                 existing_sft = configure(use_existing_model(model_uri=sft_model_uri), "use_existing_model",

@@ -27,11 +27,17 @@ from relevance_distill.builtin_world.plugin import PLUGIN as BUILTIN_WORLD
 from relevance_distill.config import KubernetesConfig, RunConfig
 from relevance_distill.data.prepare import InputDataError
 from relevance_distill.data.readers import read_models, write_jsonl
-from relevance_distill.evaluation.evaluate import TRAINING_RECORD, read_prediction_scores
+from relevance_distill.evaluation.evaluate import (
+    TRAINING_RECORD,
+    read_prediction_scores,
+)
 from relevance_distill.evaluation.retention import published_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated
 from relevance_distill.layout import model_uri
-from relevance_distill.pipeline_parameters import gold_only_loss_parameter
+from relevance_distill.pipeline_parameters import (
+    gold_only_loss_parameter,
+    teacher_gain_parameter,
+)
 from relevance_distill.progress import INTERVAL_ENVIRONMENT, clock
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 from relevance_distill.rollout.simulate import replay_scores
@@ -172,7 +178,9 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
             labeled_test_uri=inputs["test_uri"], products_uri=inputs["products_uri"], gate_decoding=config.gate.decoding,
             sft_config_json=plugin_json, reward_config_json=plugin_json,
             teacher_model_uri=config.teacher.model_uri, teacher_profile=config.teacher_profile(),
-            teacher_eval_pairs=config.teacher.eval_pairs, annotation_engine=annotation.engine,
+            teacher_eval_pairs=config.teacher.eval_pairs,
+            teacher_min_gain_over_majority=teacher_gain_parameter(config.teacher.min_gain_over_majority),
+            annotation_engine=annotation.engine,
             annotation_samples=annotation.samples, annotation_temperature=annotation.temperature,
             annotation_max_new_tokens=annotation.max_new_tokens, annotation_max_pairs=annotation.max_pairs,
             stable_model_uri=stable_uri, label_scheme=scheme.name, input_format=config.prepare.input_format,

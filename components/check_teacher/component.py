@@ -24,7 +24,11 @@ def check_teacher(
     import json
     from collections import namedtuple
 
-    from relevance_distill.config import GOLD_ONLY_METHOD, TeacherRunConfig, field_default
+    from relevance_distill.config import (
+        GOLD_ONLY_METHOD,
+        TeacherRunConfig,
+        field_default,
+    )
     from relevance_distill.evaluation.retention import published_evaluation
     from relevance_distill.evaluation.teacher_check import distillation_decision
     from relevance_distill.progress import report_result

@@ -79,6 +79,25 @@ def test_cpt_then_sft_change_weights(data, tmp_path):
     assert not list((tmp_path / "sft" / "model").glob("*.bin"))  # safetensors only
 
 
+def test_sft_gives_up_on_a_model_that_stays_at_the_majority_class(data, tmp_path):
+    """A random tiny model after a few steps answers no better than the majority class on dev: with give_up_checks 2
+    and a check every 2 steps it stops at step 4 of 40 and says so in its metrics; a model with a better dev figure
+    would go on (the streak restarts)."""
+    _, pairs = data
+    config = SFTStageConfig(init="tiny", tiny_hidden_size=64, tiny_heads=1, tiny_layers=1, max_steps=40, batch_size=4,
+                            max_length=256, save_steps=100, give_up_checks=2, give_up_check_every_steps=2,
+                            give_up_check_pairs=12, rationales={"max_new_tokens": 16})
+    metrics = run_sft(config, pairs[:64], SCHEME, tmp_path / "sft", dev_pairs=pairs[64:90])
+    give_up = metrics["give_up"]
+    assert give_up["gave_up_at_step"] == 4 and [check["step"] for check in give_up["checks"]] == [2, 4]
+    assert all(check["dev_macro_f1"] <= give_up["majority_macro_f1"] for check in give_up["checks"])
+    assert give_up["pairs"] == 12 and (tmp_path / "sft" / "model" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "sft" / "metrics.json").read_text())["give_up"]["gave_up_at_step"] == 4
+    # Without dev pairs nothing is checked: the whole budget trains.
+    whole = run_sft(config.model_copy(update={"max_steps": 6}), pairs[:64], SCHEME, tmp_path / "whole")
+    assert "give_up" not in whole and whole["loss_curve"]
+
+
 def test_rule_dimensions():
     config = RewardConfig()
     query, service = "hotpot in Chaoyang", "Golden Hotpot (Chaoyang) | category: Food > Hotpot"

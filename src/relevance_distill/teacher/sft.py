@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from relevance_distill.llm.loading import load_causal_lm
 from relevance_distill.plugins import DatasetPlugin, load_plugin, require_checks
+from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
 from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
@@ -22,6 +23,7 @@ from relevance_distill.teacher.common import (
     setup_training_process,
     train_and_save,
 )
+from relevance_distill.teacher.evaluate import evaluate_teacher, majority_baseline
 from relevance_distill.teacher.rationales import RationaleConfig
 
 
@@ -56,6 +58,15 @@ class SFTStageConfig(TeacherTrainConfig):
         "reasoned again by the dataset's rules. Augmented copies keep each pair's outcomes, so without these a teacher "
         "can recall a training pair's outcomes instead of comparing what it writes. These pairs are extra labelled "
         "data: a fair comparison gives the gold-only student the same pairs (`gold_augmented`). Empty: none.")
+    give_up_checks: int = Field(
+        default=0, ge=0, description="Stop SFT early when this many dev checks in a row (one every "
+        "`give_up_check_every_steps`) find the model no better than the majority class on the gold dev pairs: a "
+        "teacher that is not learning, which the run then skips (evaluation/teacher_check.py). Needs the dev pairs "
+        "(the pipeline passes them); 0 never checks.")
+    give_up_check_every_steps: int = Field(default=250, ge=1, description="Steps between two give-up checks.")
+    give_up_check_pairs: int = Field(
+        default=200, ge=10, description="Gold dev pairs each give-up check labels (greedy, answers as long as "
+        "`rationales.max_new_tokens`).")
     oversample_pattern: str = Field(
         default="", description="Regular expression (Python `re`) searched in each answer: an example whose answer "
         "matches gets `oversample_copies` augmented copies more than the others, so a rare reasoning step is seen about "
@@ -171,10 +182,43 @@ def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -
                                                                                      extra)
 
 
+def give_up_callback(config: SFTStageConfig, tokenizer: Any, train_pairs: list[QueryServicePair],
+                     dev_pairs: list[QueryServicePair], scheme: LabelScheme, record: dict[str, Any]) -> Any:
+    """A TrainerCallback that labels the first ``give_up_check_pairs`` gold DEV_PAIRS every
+    ``give_up_check_every_steps`` and stops training after ``give_up_checks`` checks in a row at or below the
+    majority class's macro-F1 on them; RECORD collects the checks and the step it gave up at. Every worker of a
+    launch checks the same pairs greedily, so all reach the same decision."""
+    from transformers import TrainerCallback
+
+    pairs = [pair for pair in dev_pairs if pair.label][: config.give_up_check_pairs]
+    majority = majority_baseline(train_pairs, pairs, scheme)
+    record.update({"checks": [], "pairs": len(pairs), "majority_macro_f1": majority, "gave_up_at_step": None})
+
+    class GiveUp(TrainerCallback):
+        streak = 0
+
+        def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+            if state.global_step % config.give_up_check_every_steps:
+                return control
+            training = model.training
+            result = evaluate_teacher(model, tokenizer, pairs, scheme, None, config.rationales.max_new_tokens)
+            model.train(training)
+            record["checks"].append({"step": state.global_step, "dev_macro_f1": result["macro_f1"]})
+            self.streak = self.streak + 1 if result["macro_f1"] <= majority else 0
+            if self.streak >= config.give_up_checks:
+                record["gave_up_at_step"] = state.global_step
+                control.should_training_stop = True
+            return control
+
+    return GiveUp()
+
+
 def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: LabelScheme, output_dir: str | Path,
-            init_uri: str | None = None, checkpoint_uri: str | None = None, label_only: bool = False) -> dict[str, Any]:
+            init_uri: str | None = None, checkpoint_uri: str | None = None, label_only: bool = False,
+            dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """Train from ``init_uri`` (the CPT model) or ``config.init``; saves OUTPUT/model. LABEL_ONLY: the answers are
-    the labels alone (``teacher/rationales.py`` decides)."""
+    the labels alone (``teacher/rationales.py`` decides). With DEV_PAIRS and ``give_up_checks`` a model that stays at
+    the majority class stops early (``give_up_callback``; metrics ``give_up``)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -194,8 +238,17 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())
-    return train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples),
+    give_up: dict[str, Any] = {}
+    if config.give_up_checks and dev_pairs:
+        trainer.add_callback(give_up_callback(config, tokenizer, pairs, dev_pairs, scheme, give_up))
+    metrics = train_and_save(trainer, tokenizer, output, {"step": "sft", "examples": len(examples),
                                                      "counterfactual_pairs": len(moved),
                                                      "oversampled_examples": sum(map(bool, oversampled(config, originals))),
                                                      "answer_format": "label_only" if label_only else "reasoning",
-                                                     "config": config.model_dump()}, checkpoint_uri)
+                                                     "config": config.model_dump(),
+                                                     **({"give_up": give_up} if give_up else {})}, checkpoint_uri)
+    if give_up.get("gave_up_at_step"):
+        report_result(f"teacher sft gave up at step {give_up['gave_up_at_step']}: no better than the majority class "
+                      f"({give_up['majority_macro_f1']:.4f}) on {give_up['pairs']} dev pairs at {config.give_up_checks} "
+                      "checks in a row")
+    return metrics

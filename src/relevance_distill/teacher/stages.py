@@ -82,11 +82,13 @@ def cpt_step(config: CPTConfig, corpus_uri: str, output_uri: str, scheme: LabelS
 
 
 def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
-             init_uri: str | None, workdir: str | Path | None = None) -> dict[str, Any]:
+             init_uri: str | None, workdir: str | Path | None = None,
+             dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """Reasoning SFT from INIT_URI (the CPT model), or from ``config.init`` without one.
 
     Gold pairs without reasoning first get chains from the reasoning model (``teacher/rationales.py``); the
-    records are published as OUTPUT_URI/rationales.jsonl and the counts go into the model's metrics.json.
+    records are published as OUTPUT_URI/rationales.jsonl and the counts go into the model's metrics.json. With
+    DEV_PAIRS a model that stays at the majority class gives up early (``config.give_up_checks``).
     """
     sft_pairs, rationales, records = from_main(write_rationales, train_pairs, scheme, config.rationales,
                                                init_uri or config.init)
@@ -95,7 +97,7 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
                       f"{rationales['sent']} gold pairs without reasoning; SFT answers: {rationales['answer_format']}")
     with _workdir(workdir, "sft") as local:
         metrics = run_sft(config, sft_pairs, scheme, local, init_uri, storage.join(output_uri, "checkpoints"),
-                          label_only=rationales["answer_format"] == "label_only")
+                          label_only=rationales["answer_format"] == "label_only", dev_pairs=dev_pairs)
         metrics["rationales"] = rationales
 
         def record() -> None:
