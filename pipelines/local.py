@@ -219,7 +219,9 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
                               "training": {key: training[method][key] for key in TRAINING_FIGURES}}
                      for method, f1 in evaluated["macro_f1"].items()},
         "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": gate.get("decoding", config.gate.decoding),
-        "retention": evaluated["retention"], "teacher_vs_gold_only": evaluated.get("teacher_vs_gold_only"),
+        # The gold-only student alone learnt nothing from the teacher: a ratio of the two would mean nothing.
+        "retention": evaluated["retention"] if teacher_decision["distil"] else None,
+        "teacher_vs_gold_only": evaluated.get("teacher_vs_gold_only"),
         "gate": gate, "model_uri": None,
         "report": str(evaluation / "report.html"), "stages": stages.done,
     }

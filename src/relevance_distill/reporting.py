@@ -40,7 +40,7 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
     if decision:
         table.add_row("distil from the teacher?", ("yes: " if decision["distil"] else "no: ") + decision["reason"])
     counts = summary["annotation"]
-    table.add_row("teacher annotations", f"skipped ({counts['skipped'].split(':')[0]})" if "skipped" in counts else
+    table.add_row("teacher annotations", "skipped: the teacher was not distilled from (above)" if "skipped" in counts else
                   f"{counts['annotated']} of {counts['rows_in']} pairs "
                   f"({counts['quarantined']} quarantined, {counts['shards']} shards): {counts['labels']}")
     for method, result in summary["students"].items():
@@ -51,7 +51,8 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
                   f"{trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
         table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}{budget}")
     retention = summary["retention"]
-    table.add_row("retention (student ÷ teacher macro-F1)", "not measured" if retention is None else f"{retention:.4f}")
+    table.add_row("retention (student ÷ teacher macro-F1)", f"{retention:.4f}" if retention is not None else
+                  "not measured: no student learnt from the teacher" if decision and not decision["distil"] else "not measured")
     versus = summary.get("teacher_vs_gold_only")
     table.add_row("teacher beats the gold-only student?",
                   versus["teacher_beats_gold_only"] if versus else "not measured (no teacher labels on the dev pairs)")

@@ -124,7 +124,7 @@ def test_run_smoke_end_to_end(tmp_path):
     assert decision["distil"] is False
     assert decision["teacher_dev_macro_f1"] - decision["majority_dev_macro_f1"] <= decision["min_gain_over_majority"]
     assert "gold-only student is trained alone" in decision["reason"]
-    assert summary["annotation"] == {"skipped": decision["reason"]}
+    assert summary["annotation"] == {"skipped": decision["reason"]} and summary["retention"] is None
     assert set(summary["students"]) == {"gold_only"}
     trained = summary["students"]["gold_only"]["training"]
     assert trained["steps"] == 12 and trained["stop_reason"] == "step budget (12 steps)" and trained["epochs"] > 0
