@@ -63,8 +63,6 @@ _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
              "cpt": {**_TINY, "max_steps": 100, "batch_size": 8, "max_length": 256, "learning_rate": 2e-3},
              "sft": {**_TINY, "max_steps": 1500, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3,
                      "save_steps": 250,
-                     # A model still at the majority class after 500 steps is not learning the data: stop there.
-                     "give_up_checks": 2, "give_up_check_every_steps": 250,
                      # The CPT model writes the chains where the data has none.
                      "rationales": {"max_pairs": 256, "samples": 2, "max_new_tokens": 128}},
              # Heads on the SFT model, which already reads chains and labels: a few hundred steps suffice where a
@@ -88,9 +86,8 @@ _BUILTIN = {"dataset_plugin": "builtin"}
 _PROFILE_SETTINGS["strong"] = {
     **_PROFILE_SETTINGS["deep"], "profile": "strong",
     "cpt": {**_PROFILE_SETTINGS["deep"]["cpt"], "max_steps": 1000},
-    # Measured whole (benchmarks/teacher_budget.py): no give-up checks.
     "sft": {**_PROFILE_SETTINGS["deep"]["sft"], **_BUILTIN, "max_steps": 6000, "learning_rate": 1e-3,
-            "augment_copies": 7, "number_shift": 100, "give_up_checks": 0},
+            "augment_copies": 7, "number_shift": 100},
     "reward": {**_PROFILE_SETTINGS["deep"]["reward"], **_BUILTIN}}
 # Six layers, and counterfactual pairs for every check the built-in world's rule engine can flip: augmented copies
 # never change an outcome within a pair, so without them a teacher can recall outcomes instead of comparing.
