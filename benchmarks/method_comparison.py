@@ -148,7 +148,12 @@ def sft_extra_pairs(args: argparse.Namespace, train: list[Any]) -> list[Any]:
 
 def budget_settings(config: Any) -> dict[str, Any]:
     """The student settings every cached result of one comparison must share (all but method and seed)."""
-    return config.model_dump(exclude={"method", "seed", "device", "resume", "num_threads"})
+    return effective_settings(config.model_dump(exclude={"method", "seed", "device", "resume", "num_threads"}))
+
+
+def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """SETTINGS without what does not change training: the epoch budget when a step budget replaces it."""
+    return {key: value for key, value in settings.items() if not (key == "epochs" and settings.get("max_steps"))}
 
 
 def result_path(results_dir: Path, seed: int, method: str) -> Path:
@@ -160,7 +165,7 @@ def read_cached_result(cached: Path, settings: dict[str, Any]) -> dict[str, Any]
     if not cached.is_file():
         return None
     result = json.loads(cached.read_text(encoding="utf-8"))
-    if result["settings"] != settings:
+    if effective_settings(result["settings"]) != effective_settings(settings):
         raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
                          "another --results (and --workdir) for another budget")
     return result
