@@ -243,6 +243,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     storage.fetch_dir(result["model_uri"], workdir / "model")
     result["gitops_manifests"] = str(storage.fetch_dir(layout.rollout_uri(root), workdir / "rollout"))
 
+    prepared = storage.fetch_dir(layout.prepared_uri(root), workdir / "prepared")
     if config.ab_stable_method not in training:
         # The gold-only branch trained one student: there is no stable model to replay the canary against.
         result["ab"] = {"skipped": f"the stable model ({config.ab_stable_method}) was not trained: "
@@ -252,7 +253,6 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     export_evaluated(outputs["models"].path, evaluation, root, scheme, MODEL_NAME, stable_version,
                      ExportConfig(onnx=False, bfloat16=False, openvino_int8=False), method=config.ab_stable_method)
     events_uri = layout.ab_events_uri(root)
-    prepared = storage.fetch_dir(layout.prepared_uri(root), workdir / "prepared")
     rows = replay_scores(read_models(str(prepared / layout.TEST_FILE), QueryServicePair), scheme.names,
                          read_prediction_scores(evaluation, config.ab_stable_method),
                          read_prediction_scores(evaluation, gate["published_method"]), config.ab_users,
