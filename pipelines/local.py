@@ -28,8 +28,8 @@ from relevance_distill.config import KubernetesConfig, RunConfig
 from relevance_distill.data.prepare import InputDataError
 from relevance_distill.data.readers import read_models, write_jsonl
 from relevance_distill.evaluation.evaluate import (
-    TRAINING_RECORD,
     read_prediction_scores,
+    training_record,
 )
 from relevance_distill.evaluation.retention import published_evaluation
 from relevance_distill.export import ExportConfig, export_evaluated
@@ -202,7 +202,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     teacher_decision = json.loads(outputs["teacher_decision"])
     annotations = (json.loads(storage.read_text(storage.join(layout.merged_annotations_uri(root), layout.STATS_FILE)))
                    if teacher_decision["distil"] else None)
-    training = json.loads((Path(outputs["models"].path) / TRAINING_RECORD).read_text(encoding="utf-8"))
+    training = training_record(outputs["models"].path)
     validation = json.loads(storage.read_text(storage.join(layout.prepared_uri(root), layout.VALIDATION_FILE)))
     result: dict[str, Any] = {
         "run_id": run_id, "profile": config.profile, "runner": config.runner, "artifacts_uri": root,

@@ -251,12 +251,17 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
     return {**summary, "methods": results, "report": str(report)}
 
 
-def trained_methods(models_dir: str | Path) -> list[str]:
-    """The methods a student training run produced, in training order (from its training record)."""
+def training_record(models_dir: str | Path) -> dict[str, Any]:
+    """A student training run's record: method -> training result, in training order."""
     record = Path(models_dir) / TRAINING_RECORD
     if not record.is_file():
         raise FileNotFoundError(f"{models_dir} has no {TRAINING_RECORD}: it is not the output of the student trainer")
-    return list(json.loads(record.read_text(encoding="utf-8")))
+    return json.loads(record.read_text(encoding="utf-8"))
+
+
+def trained_methods(models_dir: str | Path) -> list[str]:
+    """The methods a student training run produced, in training order (from its training record)."""
+    return list(training_record(models_dir))
 
 
 def evaluate_trained(models_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,
