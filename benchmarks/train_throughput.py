@@ -6,7 +6,9 @@ Samples per second of optimisation (data collation, forward, backward, optimizer
 ``gold_only``, ``vanilla`` and ``crsd_no_verdict`` trained by our trainer (``student.train.train_student``, the path a
 run takes) at the profile's settings, and for the same model (the packaged MiniLM with the same classifier head),
 pairs, batch size, sequence length, learning-rate schedule, threads and precision fine-tuned by the Hugging Face
-``Trainer`` with ``DataCollatorWithPadding``, what a user would otherwise write. The built-in data's gold pairs, with
+``Trainer`` with ``DataCollatorWithPadding``, what a user would otherwise write. Both are measured with batches of
+similar length (our ``group_by_length`` default; the Trainer's ``group_by_length=True``) and with a plain shuffle
+(``_plain``: our ``group_by_length: false``; the Trainer's default). The built-in data's gold pairs, with
 their reasoning chains standing in for the teacher's, feed every method. Ratios are printed and written with the
 CPU model, its flags and the thread count (``benchmarks/_machine.provenance``): compare only figures of one run.
 """
@@ -37,15 +39,16 @@ def stand_in_annotations(pairs: list[QueryServicePair]) -> dict[str, Annotation]
             for pair in pairs if pair.label is not None}
 
 
-def ours(method: str, config, scheme, train, dev, annotations, directory: Path) -> dict:
-    result = train_student(config.model_copy(update={"method": method}), scheme, train, dev,
-                           directory / method, annotations)
+def ours(method: str, config, scheme, train, dev, annotations, directory: Path, grouped: bool = True) -> dict:
+    name = method if grouped else f"{method}_plain"
+    result = train_student(config.model_copy(update={"method": method, "group_by_length": grouped}), scheme, train,
+                           dev, directory / name, annotations)
     seconds = result["train_seconds"]  # optimisation only: the trainer keeps dev evaluation out of it
     return {"steps": result["steps"], "train_seconds": seconds,
             "samples_per_second": result["steps"] * config.batch_size / seconds}
 
 
-def hf_trainer(config, scheme, train, directory: Path) -> dict:
+def hf_trainer(config, scheme, train, directory: Path, grouped: bool) -> dict:
     """The same model and pairs through transformers.Trainer (what a user would otherwise write)."""
     from datasets import Dataset
     from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
@@ -62,7 +65,7 @@ def hf_trainer(config, scheme, train, directory: Path) -> dict:
 
     dataset = Dataset.from_dict(rows).map(tokenize, batched=True, remove_columns=["query", "service"])
     arguments = TrainingArguments(
-        output_dir=str(directory / "hf"), per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
+        output_dir=str(directory / f"hf-{grouped}"), group_by_length=grouped, per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
         learning_rate=config.learning_rate, weight_decay=config.weight_decay,
         warmup_steps=int(config.warmup_ratio * config.max_steps),
         max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", logging_strategy="no", save_strategy="no",
@@ -92,10 +95,13 @@ def markdown_row(document: dict) -> str:
     return (f"| training throughput (`train_throughput.py --steps {setup['steps']}`, {setup['profile']} settings: "
             f"{setup['init']}, batch {setup['batch_size']}, {setup['max_length']}/{setup['reasoning_max_length']} tokens, "
             f"bf16 autocast {'on' if setup['bf16_autocast'] else 'off'}; {where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
-            f"{where['threads']} threads; one run) | samples/s: HF `Trainer` {rate['hf_trainer']:.1f} · gold_only "
-            f"{rate['gold_only']:.1f} · vanilla {rate['vanilla']:.1f} · crsd_no_verdict {rate['crsd_no_verdict']:.1f}; "
-            f"gold_only ÷ HF Trainer **{ratios['gold_only_over_hf_trainer']:.2f}** (target ≥ 1), crsd_no_verdict ÷ "
-            f"vanilla time per sample **{ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f}** (target ≤ 2.1 "
+            f"{where['threads']} threads; one run) | samples/s with batches grouped by length (with a plain shuffle): "
+            f"HF `Trainer` {rate['hf_trainer']:.1f} ({rate['hf_trainer_plain']:.1f}) · gold_only {rate['gold_only']:.1f} "
+            f"({rate['gold_only_plain']:.1f}) · vanilla {rate['vanilla']:.1f} ({rate['vanilla_plain']:.1f}) · "
+            f"crsd_no_verdict {rate['crsd_no_verdict']:.1f} ({rate['crsd_no_verdict_plain']:.1f}); gold_only ÷ HF Trainer "
+            f"**{ratios['gold_only_over_hf_trainer']:.2f}** both grouped, {ratios['gold_only_over_hf_trainer_plain']:.2f} "
+            f"over the Trainer's default (target ≥ 1), crsd_no_verdict ÷ vanilla time per sample "
+            f"**{ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f}** (target ≤ 2.1 "
             f"{'met' if ratios['crsd_no_verdict_time_per_sample_over_vanilla'] <= 2.1 else 'not met'}) |")
 
 
@@ -121,22 +127,30 @@ def main() -> None:
         pairs = read_models(str(directory / "data" / "labeled.jsonl"), QueryServicePair)
         dev, train = pairs[:64], pairs[64:]
         annotations = stand_in_annotations(train)
-        results = {"hf_trainer": hf_trainer(config, scheme, train, directory)}
-        results.update({method: ours(method, config, scheme, train, dev, annotations, directory) for method in METHODS})
+        results = {"hf_trainer": hf_trainer(config, scheme, train, directory, grouped=True),
+                   "hf_trainer_plain": hf_trainer(config, scheme, train, directory, grouped=False)}
+        for grouped in (True, False):
+            results.update({method if grouped else f"{method}_plain":
+                            ours(method, config, scheme, train, dev, annotations, directory, grouped)
+                            for method in METHODS})
     for method, figures in results.items():
-        print(f"{method:16s} {figures['samples_per_second']:8.1f} samples/s ({figures['steps']} steps in "
+        print(f"{method:22s} {figures['samples_per_second']:8.1f} samples/s ({figures['steps']} steps in "
               f"{figures['train_seconds']:.1f} s)")
-    ratios = {"gold_only_over_hf_trainer": results["gold_only"]["samples_per_second"] / results["hf_trainer"]["samples_per_second"],
-              "crsd_no_verdict_time_per_sample_over_vanilla": results["vanilla"]["samples_per_second"]
-              / results["crsd_no_verdict"]["samples_per_second"]}
-    print(f"gold_only ÷ HF Trainer samples/s: {ratios['gold_only_over_hf_trainer']:.2f} (target >= 1); "
-          f"crsd_no_verdict ÷ vanilla time per sample: {ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f} "
-          "(target <= 2.1)")
+    rate = {method: figures["samples_per_second"] for method, figures in results.items()}
+    ratios = {"gold_only_over_hf_trainer": rate["gold_only"] / rate["hf_trainer"],
+              "gold_only_over_hf_trainer_plain": rate["gold_only"] / rate["hf_trainer_plain"],
+              "crsd_no_verdict_time_per_sample_over_vanilla": rate["vanilla"] / rate["crsd_no_verdict"],
+              **{f"{method}_grouped_over_plain": rate[method] / rate[f"{method}_plain"] for method in METHODS}}
+    print(f"gold_only ÷ HF Trainer samples/s: {ratios['gold_only_over_hf_trainer']:.2f} with both grouped by length, "
+          f"{ratios['gold_only_over_hf_trainer_plain']:.2f} over the Trainer's default (target >= 1); crsd_no_verdict ÷ "
+          f"vanilla time per sample: {ratios['crsd_no_verdict_time_per_sample_over_vanilla']:.2f} (target <= 2.1); "
+          "length-grouped ÷ plain samples/s: "
+          + ", ".join(f"{method} {ratios[f'{method}_grouped_over_plain']:.2f}" for method in METHODS))
     if args.json:
         document = {"setup": {"profile": args.profile, "steps": args.steps, "batch_size": config.batch_size,
                               "max_length": config.max_length, "reasoning_max_length": config.reasoning_max_length,
                               "init": config.init, "bf16_autocast": amp_active(config), "train_pairs": len(train)},
-                    "samples_per_second": {m: r["samples_per_second"] for m, r in results.items()},
+                    "samples_per_second": rate,
                     "runs": results, "ratios": ratios,
                     "provenance": provenance(threads=torch.get_num_threads())}
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -461,6 +461,10 @@ class StudentTrainConfig(StrictModel):
     projection_dim: int = Field(default=128, ge=8, description="Output size of the projection head g.")
     batch_size: int = Field(default=32, ge=2, description="Pairs per optimisation step (before accumulation).")
     gradient_accumulation_steps: int = Field(default=1, ge=1, description="Micro-batches per optimizer step.")
+    group_by_length: bool = Field(
+        default=True, description="Batch pairs of similar length (sorted within windows of batches of the shuffled epoch, "
+        "student.train.LENGTH_GROUP_WINDOW_BATCHES; the batches then shuffled), so that a batch pads to its own "
+        "length; false: a plain shuffle.")
     epochs: float = Field(
         default=4.0, gt=0, description="Most passes over the training set (ignored when max_steps is set); early "
         "stopping usually ends training sooner. The learning rate decays linearly over this budget.")

@@ -217,3 +217,31 @@ def test_compute_matched_methods_train_after_their_references():
     with pytest.raises(ConfigError, match=r"add \['vanilla'\]"):
         training_order(["crsd", "vanilla_compute_matched"])
     assert compute_matched_steps({"steps": 100, "train_seconds": 270.0}, {"steps": 100, "train_seconds": 100.0}) == 270
+
+
+def test_length_grouped_batches_pad_less_and_still_cover_every_example_once_per_epoch():
+    import random
+
+    from relevance_distill.student.train import LENGTH_GROUP_WINDOW_BATCHES, batch_order
+
+    rng = random.Random(0)
+    lengths = [rng.randint(10, 128) for _ in range(3200)]
+    steps_per_epoch = len(lengths) // 32
+    plain = batch_order(len(lengths), 32, 2 * steps_per_epoch, seed=5)
+    grouped = batch_order(len(lengths), 32, 2 * steps_per_epoch, seed=5, lengths=lengths)
+    assert grouped == batch_order(len(lengths), 32, 2 * steps_per_epoch, seed=5, lengths=lengths)
+    for order in (plain, grouped):
+        for epoch in (order[:steps_per_epoch], order[steps_per_epoch:]):
+            assert sorted(i for batch in epoch for i in batch) == list(range(len(lengths)))
+
+    def padded_tokens(order):
+        return sum(32 * max(lengths[i] for i in batch) for batch in order)
+
+    real = 2 * sum(lengths)
+    assert 1 - real / padded_tokens(plain) > 0.35  # a random batch pads to near the longest length
+    assert 1 - real / padded_tokens(grouped) < 0.05
+    # Long and short batches alternate: the batch order is not sorted by length within a window.
+    window = [max(lengths[i] for i in batch) for batch in grouped[:LENGTH_GROUP_WINDOW_BATCHES]]
+    assert window != sorted(window) and window != sorted(window, reverse=True)
+    with pytest.raises(ValueError, match="3 lengths for 4 examples"):
+        batch_order(4, 2, 1, seed=0, lengths=[1, 2, 3])

@@ -72,12 +72,19 @@ def predict_probabilities(classifier: Any, encoder: Any, pairs: list[QueryServic
     classifier.eval()
     device = device or next(classifier.parameters()).device
     standard, _ = encoder.encode_pairs(pairs)
+    # Batches of similar length pad little; the rows go back to the pairs' order at the end.
+    order = sorted(range(len(standard)), key=lambda i: len(standard[i].input_ids))
     outputs = []
     with torch.inference_mode():
-        for start in range(0, len(standard), batch_size):
-            batch = {k: v.to(device) for k, v in collate(standard[start : start + batch_size], encoder.pad_id).items()}
+        for start in range(0, len(order), batch_size):
+            views = [standard[i] for i in order[start : start + batch_size]]
+            batch = {k: v.to(device) for k, v in collate(views, encoder.pad_id).items()}
             outputs.append(torch.softmax(classifier(**batch).logits.float(), dim=-1).cpu().numpy())
-    return np.concatenate(outputs) if outputs else np.zeros((0, classifier.config.num_labels))
+    if not outputs:
+        return np.zeros((0, classifier.config.num_labels))
+    probabilities = np.empty((len(order), classifier.config.num_labels), dtype=np.float32)
+    probabilities[order] = np.concatenate(outputs)
+    return probabilities
 
 
 def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], scheme: LabelScheme,

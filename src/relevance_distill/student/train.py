@@ -127,17 +127,35 @@ def native_bf16(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int) -> list[list[int]]:
-    """Indices of each step's batch: seeded reshuffle per epoch, independent of the method."""
+# Pairs grouped by length come from windows of this many batches (Hugging Face's LengthGroupedSampler uses the same
+# multiple): wide enough that most batches hold pairs of one length, narrow enough that each batch is still a
+# random draw from its stretch of the shuffled epoch.
+LENGTH_GROUP_WINDOW_BATCHES = 50
+
+
+def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int,
+                lengths: list[int] | None = None) -> list[list[int]]:
+    """Indices of each step's batch: a seeded reshuffle per epoch, independent of the method.
+
+    With LENGTH (tokens per example), each window of LENGTH_GROUP_WINDOW_BATCHES batches of the shuffled epoch is
+    sorted by length before it is cut into batches, and the epoch's batches are then shuffled: a batch pads to
+    about its own length instead of the epoch's longest, and long and short batches still alternate.
+    """
+    if lengths is not None and len(lengths) != num_examples:
+        raise ValueError(f"{len(lengths)} lengths for {num_examples} examples")
     rng = random.Random(seed)
     batches: list[list[int]] = []
+    window = batch_size * LENGTH_GROUP_WINDOW_BATCHES
     while len(batches) < total_steps:
         order = list(range(num_examples))
         rng.shuffle(order)
-        for start in range(0, num_examples - batch_size + 1, batch_size):
-            batches.append(order[start : start + batch_size])
-            if len(batches) == total_steps:
-                break
+        if lengths is not None:
+            order = [i for start in range(0, num_examples, window)
+                     for i in sorted(order[start : start + window], key=lengths.__getitem__)]
+        epoch = [order[start : start + batch_size] for start in range(0, num_examples - batch_size + 1, batch_size)]
+        if lengths is not None:
+            rng.shuffle(epoch)
+        batches.extend(epoch[: total_steps - len(batches)])
     return batches
 
 
@@ -224,6 +242,9 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     examples, counts = build_examples(train_pairs, scheme, annotations)
     counts["teacher_pairs_left_out"] = teacher_pairs_left_out
     counts["extra_gold_pairs"] = len(added)
+    # The vocabulary (a tiny init's tokenizer, the CJK characters added to MiniLM's) is built from the full chains, so
+    # that methods trained on the same pairs start from the same weights and tokens and share length-grouped batches.
+    texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
     if config.method == "crsd_no_verdict":
         stripped = [without_verdict(e.reasoning) for e in examples]
         examples = [replace(e, reasoning=text) for e, (text, _) in zip(examples, stripped)]
@@ -232,7 +253,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         raise ValueError(f"{len(examples)} training examples is fewer than one batch of {config.batch_size}")
     dev_examples = [pair for pair in dev_pairs if pair.label is not None]
 
-    texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
     classifier, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary,
                                             config.reset_pooler)
     torch.manual_seed(config.seed)
@@ -246,7 +266,9 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     micro_batch = config.batch_size
     steps_per_epoch = len(examples) // (micro_batch * config.gradient_accumulation_steps)
     total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
-    batches = batch_order(len(examples), micro_batch, total_steps * config.gradient_accumulation_steps, config.seed)
+    # Grouped by the standard view's length, which every method shares, so that all methods see the same batches.
+    batches = batch_order(len(examples), micro_batch, total_steps * config.gradient_accumulation_steps, config.seed,
+                          [len(view.input_ids) for view in standard] if config.group_by_length else None)
     optimizer = _optimizer(model, config)
     scheduler = _linear_schedule(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = CRSDWeights(temperature=config.temperature,
