@@ -7,9 +7,9 @@ Samples per second of optimisation (data collation, forward, backward, optimizer
 run takes) at the profile's settings, and for the same model (the packaged MiniLM with the same classifier head),
 pairs, batch size, sequence length, learning-rate schedule, threads and precision fine-tuned by the Hugging Face
 ``Trainer`` with ``DataCollatorWithPadding``, what a user would otherwise write. Both are measured with batches of
-similar length (our ``group_by_length`` default; the Trainer's ``group_by_length=True``) and with a plain shuffle
-(``_plain``: our ``group_by_length: false``; the Trainer's default). The built-in data's gold pairs, with
-their reasoning chains standing in for the teacher's, feed every method. Ratios are printed and written with the
+similar length (our ``group_by_length`` default; the Trainer's ``train_sampling_strategy="group_by_length"``) and
+with a plain shuffle (``_plain``: our ``group_by_length: false``; the Trainer's default). The built-in data's gold
+pairs, with their reasoning chains standing in for the teacher's, feed every method. Ratios are printed and written with the
 CPU model, its flags and the thread count (``benchmarks/_machine.provenance``): compare only figures of one run.
 """
 
@@ -65,7 +65,8 @@ def hf_trainer(config, scheme, train, directory: Path, grouped: bool) -> dict:
 
     dataset = Dataset.from_dict(rows).map(tokenize, batched=True, remove_columns=["query", "service"])
     arguments = TrainingArguments(
-        output_dir=str(directory / f"hf-{grouped}"), group_by_length=grouped, per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
+        output_dir=str(directory / f"hf-{grouped}"), train_sampling_strategy="group_by_length" if grouped else "random",
+        per_device_train_batch_size=config.batch_size, max_steps=config.max_steps,
         learning_rate=config.learning_rate, weight_decay=config.weight_decay,
         warmup_steps=int(config.warmup_ratio * config.max_steps),
         max_grad_norm=config.max_grad_norm, lr_scheduler_type="linear", logging_strategy="no", save_strategy="no",
