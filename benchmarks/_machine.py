@@ -13,7 +13,20 @@ def machine() -> str:
     info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
     bf16 = "with" if "avx512_bf16" in info or "amx_bf16" in info else "without"
-    return f"{os.cpu_count()}-CPU {model} {bf16} bf16"
+    limits = isa_limits()
+    limited = f", limited to {'/'.join(sorted(set(v.upper() for v in limits.values())))} ({', '.join(limits)})" if limits else ""
+    return f"{os.cpu_count()}-CPU {model} {bf16} bf16{limited}"
+
+
+# Environment variables that keep the math libraries to an older instruction set (oneDNN, ATen's own kernels, MKL):
+# a CPU with AVX-512 set to AVX2 stands in for one without it.
+ISA_LIMIT_VARIABLES = ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def isa_limits() -> dict[str, str]:
+    import os
+
+    return {name: os.environ[name] for name in ISA_LIMIT_VARIABLES if os.environ.get(name)}
 
 
 # CPU flags that change what a figure means here: vector width and reduced-precision instructions.
@@ -21,7 +34,8 @@ RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "
 
 
 def provenance(test_set_sha256: str | None = None, threads: int | None = None) -> dict:
-    """Where a result comes from: commit (and whether the tree had uncommitted changes), the command, the UTC date,
+    """Where a result comes from: commit (and whether the tree had uncommitted changes other than result files, which a
+    benchmark writing several entries changes itself), the command, the UTC date,
     the CPU model and its relevant flags, the threads torch used, and the test set's fingerprint when one was read."""
     import datetime
     import os
@@ -47,11 +61,11 @@ def provenance(test_set_sha256: str | None = None, threads: int | None = None) -
             threads = torch.get_num_threads()
         except ImportError:
             threads = None
-    record = {"commit": git("rev-parse", "HEAD") or "unknown", "uncommitted_changes": bool(git("status", "--porcelain")),
+    record = {"commit": git("rev-parse", "HEAD") or "unknown", "uncommitted_changes": bool(git("status", "--porcelain", "--", ".", ":!benchmarks/results")),
               "command": " ".join(shlex.quote(part) for part in [Path(sys.executable).name, *sys.argv]),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "cpu": model, "cpus": os.cpu_count(), "cpu_flags": sorted(flags & set(RELEVANT_FLAGS)),
-              "threads": threads, "machine": machine()}
+              "threads": threads, "isa_limits": isa_limits(), "machine": machine()}
     if test_set_sha256:
         record["test_set_sha256"] = test_set_sha256
     return record

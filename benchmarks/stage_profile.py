@@ -32,6 +32,7 @@ from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.student.crsd import CRSDWeights
 from relevance_distill.student.model import StudentModel, load_classifier
 from relevance_distill.student.train import (
+    batch_order,
     build_examples,
     method_loss,
     native_bf16,
@@ -53,9 +54,10 @@ def profile_method(method: str, config, scheme, examples, dev_pairs, steps: int,
     targets = torch.tensor([scheme.index(e.label) for e in examples])
     soft = torch.tensor([e.soft_target for e in examples])
     phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
-    rng = torch.Generator().manual_seed(0)
-    for step in range(warmup + steps):
-        rows = torch.randperm(len(examples), generator=rng)[: config.batch_size].tolist()
+    # The trainer's batches: grouped by the standard view's length unless the profile turns it off.
+    batches = batch_order(len(examples), config.batch_size, warmup + steps, config.seed,
+                          [len(view.input_ids) for view in standard] if config.group_by_length else None)
+    for step, rows in enumerate(batches):
         began = time.perf_counter()
         batch = collate([standard[i] for i in rows], encoder.pad_id)
         batch_r = collate([reasoning[i] for i in rows], encoder.pad_id) if method.startswith("crsd") else None
@@ -80,13 +82,19 @@ def profile_method(method: str, config, scheme, examples, dev_pairs, steps: int,
             "dev_pairs": len(dev_pairs)}
 
 
+def limited(where: dict) -> str:
+    """How the run kept the math libraries to an older instruction set (``_machine.isa_limits``), if it did."""
+    limits = where.get("isa_limits") or {}
+    return (" limited to " + ", ".join(f"{name}={value}" for name, value in limits.items())) if limits else ""
+
+
 def markdown_table(document: dict) -> str:
     """The docs' table for a result file (docs/benchmarks.md carries it; a test compares)."""
     setup, where = document["setup"], document["provenance"]
     lines = [f"Student step profile (`stage_profile.py --steps {setup['steps']}`, {setup['profile']} settings: "
              f"batch {setup['batch_size']}, {setup['max_length']}/{setup['reasoning_max_length']} tokens; "
-             f"{where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} "
-             "threads; medians of one run), ms per optimizer step:", "",
+             f"{where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}){limited(where)}, "
+             f"{where['threads']} threads; medians of one run), ms per optimizer step:", "",
              "| method | precision | data | forward | backward | optimizer | step | dev evaluation |",
              "|---|---|---|---|---|---|---|---|"]
     for key, result in document["results"].items():

@@ -62,3 +62,8 @@ def stage_profile(monkeypatch) -> ModuleType:
 @pytest.fixture
 def own_data(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "own_data")  # the script imports its sibling _machine
+
+
+@pytest.fixture
+def padding(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "padding")  # the script imports its sibling _machine

@@ -245,3 +245,16 @@ def test_length_grouped_batches_pad_less_and_still_cover_every_example_once_per_
     assert window != sorted(window) and window != sorted(window, reverse=True)
     with pytest.raises(ValueError, match="3 lengths for 4 examples"):
         batch_order(4, 2, 1, seed=0, lengths=[1, 2, 3])
+
+
+def test_bf16_autocast_is_off_where_onednn_may_not_use_bf16_instructions(monkeypatch):
+    from relevance_distill.student.train import native_bf16
+
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert native_bf16(torch.device("cpu")) is False
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "avx512_core_vnni")
+    assert native_bf16(torch.device("cpu")) is False
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "ALL")
+    with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+        flags = cpuinfo.read().split()
+    assert native_bf16(torch.device("cpu")) is ("avx512_bf16" in flags or "amx_bf16" in flags)

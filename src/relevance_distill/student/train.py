@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import random
 import re
 import shutil
@@ -115,11 +116,18 @@ def resolve_device(choice: str) -> torch.device:
     return choose_device(choice, "student training")
 
 
+# oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
 def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 matmuls run natively here: CUDA, or a CPU with AVX512-BF16 or AMX (elsewhere CPU autocast only
-    emulates bf16 and is slower than fp32)."""
+    """Whether bf16 matmuls run natively here: CUDA, or a CPU with AVX512-BF16 or AMX that oneDNN may use
+    (ONEDNN_MAX_CPU_ISA set below AVX512_CORE_BF16 forbids it). Elsewhere CPU autocast only emulates bf16 and is
+    slower than fp32."""
     if device.type == "cuda":
         return True
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISAS_WITHOUT_BF16:
+        return False
     try:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
     except OSError:

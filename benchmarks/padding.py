@@ -1,0 +1,117 @@
+"""How much of a training batch is padding, with a plain shuffle and with the trainer's length-grouped batches.
+
+    python benchmarks/padding.py [--json OUT]
+
+For the built-in data (at the ``demo`` student profile's token budgets, the profile ``make demo`` trains) and for
+each own-data file of the README that ``../shared/data`` holds (at the ``full`` profile's budgets, the profile
+your data gets): the standard views of every pair, tokenized by the packaged MiniLM tokenizer as the trainer
+builds them (``encoding.ViewEncoder``), cut into one epoch of batches by ``student.train.batch_order`` with and
+without lengths. Printed and written: the share of padded tokens and the tokens per batch, and their ratio, which
+bounds what grouping can save in a step whose cost follows its tokens. No training runs, so the figures do not
+depend on the CPU; ``train_throughput.py`` measures the time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+OWN_DATA = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc": ("qbqtc/dev.json", "qbqtc")}
+
+
+def padding(lengths: list[int], batch_size: int, seed: int, grouped: bool) -> dict[str, float]:
+    """Padded share and tokens per batch of one epoch's batches."""
+    from relevance_distill.student.train import batch_order
+
+    steps = len(lengths) // batch_size
+    batches = batch_order(len(lengths), batch_size, steps, seed, lengths if grouped else None)
+    real = sum(lengths[i] for batch in batches for i in batch)
+    padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
+    return {"padded_share": 1 - real / padded, "tokens_per_batch": padded / len(batches)}
+
+
+def measure(pairs: list, profile: str, scheme) -> dict:
+    from relevance_distill.config import student_config_for
+    from relevance_distill.encoding import ViewEncoder
+    from relevance_distill.student.model import load_classifier
+
+    config = student_config_for(profile)
+    texts = [text for pair in pairs for text in (pair.query, pair.service.to_text())]
+    _, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary)
+    standard, _ = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(pairs)
+    lengths = [len(view.input_ids) for view in standard]
+    plain = padding(lengths, config.batch_size, config.seed, grouped=False)
+    grouped = padding(lengths, config.batch_size, config.seed, grouped=True)
+    return {"profile": profile, "pairs": len(pairs), "batch_size": config.batch_size, "max_length": config.max_length,
+            "mean_length": sum(lengths) / len(lengths), "plain": plain, "grouped": grouped,
+            "tokens_per_batch_grouped_over_plain": grouped["tokens_per_batch"] / plain["tokens_per_batch"]}
+
+
+def own_pairs(path: str, input_format: str) -> tuple[list, object]:
+    """The file's pairs as the adapter reads them (rows it rejects are left out, as prepare quarantines them)."""
+    from relevance_distill.config import DEFAULT_SCHEME_FOR_FORMAT
+    from relevance_distill.data.adapters import open_adapter
+    from relevance_distill.schemas import get_label_scheme
+
+    scheme = get_label_scheme(DEFAULT_SCHEME_FOR_FORMAT[input_format])
+    adapter, pairs = open_adapter(input_format, str(SHARED_DATA / path)), []
+    for _, row in adapter.rows:
+        try:
+            pairs.append(adapter.to_pair(row, scheme))
+        except ValueError:  # RowError and pydantic's ValidationError: what prepare quarantines
+            continue
+    return pairs, scheme
+
+
+def markdown_row(document: dict) -> str:
+    """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    parts = [f"{name} ({figures['profile']} profile, {figures['pairs']:,} pairs, mean {figures['mean_length']:.0f} of "
+             f"{figures['max_length']} tokens): {figures['plain']['padded_share']:.0%} → "
+             f"{figures['grouped']['padded_share']:.0%}, tokens per batch × "
+             f"{figures['tokens_per_batch_grouped_over_plain']:.2f}" for name, figures in document["datasets"].items()]
+    return (f"| padding in training batches of the standard view, plain shuffle → grouped by length (`padding.py`; "
+            f"MiniLM tokenizer, one epoch, seed of the profile) | {' · '.join(parts)} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", type=Path, help="write the figures and their provenance here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import provenance
+
+    from relevance_distill.builtin_world.generate import generate_dataset
+    from relevance_distill.config import DataGenerationConfig
+    from relevance_distill.data.readers import read_models
+    from relevance_distill.schemas import QueryServicePair, get_label_scheme
+
+    results = {}
+    with tempfile.TemporaryDirectory() as name:
+        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), Path(name))
+        builtin = read_models(str(Path(name) / "labeled.jsonl"), QueryServicePair)
+        results["builtin"] = measure(builtin, "demo", get_label_scheme("local_services"))
+    for dataset, (path, input_format) in OWN_DATA.items():
+        if (SHARED_DATA / path).is_file():
+            pairs, scheme = own_pairs(path, input_format)
+            results[dataset] = measure(pairs, "full", scheme)
+        else:
+            print(f"{dataset}: {SHARED_DATA / path} is absent, skipped")
+    for dataset, figures in results.items():
+        print(f"{dataset:12s} {figures['pairs']:6d} pairs, mean {figures['mean_length']:.1f} of {figures['max_length']} "
+              f"tokens: padded {figures['plain']['padded_share']:.1%} plain, {figures['grouped']['padded_share']:.1%} "
+              f"grouped; tokens per batch grouped ÷ plain {figures['tokens_per_batch_grouped_over_plain']:.2f}")
+    document = {"datasets": results, "provenance": provenance()}
+    print(markdown_row(document))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        print(f"written: {args.json}")
+
+
+if __name__ == "__main__":
+    main()
