@@ -7,7 +7,8 @@ each own-data file of the README that ``../shared/data`` holds (at the ``full`` 
 your data gets): the standard views of every pair, tokenized by the packaged MiniLM tokenizer as the trainer
 builds them (``encoding.ViewEncoder``), cut into one epoch of batches by ``student.train.batch_order`` with and
 without lengths. Printed and written: the share of padded tokens and the tokens per batch, and their ratio, which
-bounds what grouping can save in a step whose cost follows its tokens. No training runs, so the figures do not
+bounds what grouping can save in a step whose cost follows its tokens. Where the pairs carry reasoning chains (the
+built-in data), also the mean length of ``crsd_no_verdict``'s reasoning view. No training runs, so the figures do not
 depend on the CPU; ``train_throughput.py`` measures the time.
 """
 
@@ -39,16 +40,23 @@ def measure(pairs: list, profile: str, scheme) -> dict:
     from relevance_distill.config import student_config_for
     from relevance_distill.encoding import ViewEncoder
     from relevance_distill.student.model import load_classifier
+    from relevance_distill.student.train import without_verdict
 
     config = student_config_for(profile)
     texts = [text for pair in pairs for text in (pair.query, pair.service.to_text())]
     _, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary)
     standard, _ = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(pairs)
     lengths = [len(view.input_ids) for view in standard]
+    chains = [without_verdict(pair.reasoning)[0] for pair in pairs if pair.reasoning]
+    if chains:  # the data carries reasoning chains: how long crsd_no_verdict's reasoning view is
+        with_chains = [pair for pair in pairs if pair.reasoning]
+        _, reasoning = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(with_chains, chains)
+        reasoning_mean = sum(len(view.input_ids) for view in reasoning) / len(reasoning)
     plain = padding(lengths, config.batch_size, config.seed, grouped=False)
     grouped = padding(lengths, config.batch_size, config.seed, grouped=True)
     return {"profile": profile, "pairs": len(pairs), "batch_size": config.batch_size, "max_length": config.max_length,
-            "mean_length": sum(lengths) / len(lengths), "plain": plain, "grouped": grouped,
+            "mean_length": sum(lengths) / len(lengths),
+            "reasoning_view_mean_length": reasoning_mean if chains else None, "plain": plain, "grouped": grouped,
             "tokens_per_batch_grouped_over_plain": grouped["tokens_per_batch"] / plain["tokens_per_batch"]}
 
 
