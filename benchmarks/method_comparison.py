@@ -54,9 +54,9 @@ REFERENCE_METHOD = "crsd"
 # The sweep's student budget on top of the demo student profile: at 100 steps (the demo's) every dev curve still
 # rises steeply; by 400 CRSD's has levelled off, the cheaper methods' have not (the README's curve table), which
 # vanilla_compute_matched measures, and a 1,200-step budget (its own --results, benchmarks/results/
-# method_comparison_1200) compares converged students. The committed cache was trained with exactly this and
-# refuses anything else.
-SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50}
+# method_comparison_1200) compares converged students. The committed cache was trained with exactly this, on a
+# plain shuffle, and refuses anything else.
+SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50, "group_by_length": False}
 
 
 def readme_markers(block: str = README_BLOCK) -> tuple[str, str]:
@@ -152,7 +152,9 @@ def budget_settings(config: Any) -> dict[str, Any]:
 
 
 def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """SETTINGS without what does not change training: the epoch budget when a step budget replaces it."""
+    """SETTINGS without what does not change training (the epoch budget when a step budget replaces it), and with
+    ``group_by_length`` false where a result predates that field: it was trained on a plain shuffle."""
+    settings = {"group_by_length": False, **settings}
     return {key: value for key, value in settings.items() if not (key == "epochs" and settings.get("max_steps"))}
 
 
