@@ -5,14 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def cpu() -> tuple[str, set[str]]:
+    """This CPU's model name and flags, from /proc/cpuinfo (unknown and none where it is absent)."""
+    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
+    lines = info.splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "unknown CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    return model, flags
+
+
 def machine() -> str:
     """The CPU a run was measured on: figures move between machines (instruction sets, fp32 numerics), so every
     run says where it ran."""
     import os
 
-    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
-    bf16 = "with" if "avx512_bf16" in info or "amx_bf16" in info else "without"
+    model, flags = cpu()
+    bf16 = "with" if flags & {"avx512_bf16", "amx_bf16"} else "without"
     limits = isa_limits()
     limited = f", limited to {'/'.join(sorted(set(v.upper() for v in limits.values())))} ({', '.join(limits)})" if limits else ""
     return f"{os.cpu_count()}-CPU {model} {bf16} bf16{limited}"
@@ -51,9 +59,7 @@ def provenance(test_set_sha256: str | None = None, threads: int | None = None) -
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    info = Path("/proc/cpuinfo").read_text(encoding="utf-8") if Path("/proc/cpuinfo").is_file() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    model, flags = cpu()
     if threads is None:
         try:
             import torch

@@ -22,6 +22,8 @@ from pathlib import Path
 
 
 def splits(directory: Path | None, scheme_name: str) -> tuple[list, list, object]:
+    from _builtin_pairs import builtin_labelled_pairs
+
     from relevance_distill.data.readers import read_models
     from relevance_distill.schemas import QueryServicePair, get_label_scheme
 
@@ -29,12 +31,7 @@ def splits(directory: Path | None, scheme_name: str) -> tuple[list, list, object
     if directory is not None:
         return (read_models(str(directory / "train.jsonl"), QueryServicePair),
                 read_models(str(directory / "dev.jsonl"), QueryServicePair), scheme)
-    from relevance_distill.builtin_world.generate import generate_dataset
-    from relevance_distill.config import DataGenerationConfig
-
-    with tempfile.TemporaryDirectory() as name:
-        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), Path(name))
-        pairs = read_models(str(Path(name) / "labeled.jsonl"), QueryServicePair)
+    pairs = builtin_labelled_pairs()
     return pairs[320:], pairs[:320], scheme
 
 

@@ -163,11 +163,12 @@ def result_path(results_dir: Path, seed: int, method: str) -> Path:
 
 
 def read_cached_result(cached: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
-    """A cached seed × method result (None when there is none), refused when another budget made it."""
+    """A cached seed × method result (None when there is none), refused when another budget made it. SETTINGS:
+    ``budget_settings`` of this comparison."""
     if not cached.is_file():
         return None
     result = json.loads(cached.read_text(encoding="utf-8"))
-    if effective_settings(result["settings"]) != effective_settings(settings):
+    if effective_settings(result["settings"]) != settings:
         raise SystemExit(f"{cached} was trained with other settings ({result['settings']}), not {settings}: use "
                          "another --results (and --workdir) for another budget")
     return result

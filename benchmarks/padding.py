@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,18 +44,17 @@ def measure(pairs: list, profile: str, scheme) -> dict:
     config = student_config_for(profile)
     texts = [text for pair in pairs for text in (pair.query, pair.service.to_text())]
     _, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary)
-    standard, _ = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(pairs)
+    with_chains = [i for i, pair in enumerate(pairs) if pair.reasoning]
+    chains = [without_verdict(pair.reasoning or "")[0] for pair in pairs] if with_chains else None
+    standard, reasoning = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(pairs, chains)
     lengths = [len(view.input_ids) for view in standard]
-    chains = [without_verdict(pair.reasoning)[0] for pair in pairs if pair.reasoning]
-    if chains:  # the data carries reasoning chains: how long crsd_no_verdict's reasoning view is
-        with_chains = [pair for pair in pairs if pair.reasoning]
-        _, reasoning = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(with_chains, chains)
-        reasoning_mean = sum(len(view.input_ids) for view in reasoning) / len(reasoning)
+    # The data carries reasoning chains: how long crsd_no_verdict's reasoning view is where a pair has one.
+    reasoning_mean = sum(len(reasoning[i].input_ids) for i in with_chains) / len(with_chains) if with_chains else None
     plain = padding(lengths, config.batch_size, config.seed, grouped=False)
     grouped = padding(lengths, config.batch_size, config.seed, grouped=True)
     return {"profile": profile, "pairs": len(pairs), "batch_size": config.batch_size, "max_length": config.max_length,
             "mean_length": sum(lengths) / len(lengths),
-            "reasoning_view_mean_length": reasoning_mean if chains else None, "plain": plain, "grouped": grouped,
+            "reasoning_view_mean_length": reasoning_mean, "plain": plain, "grouped": grouped,
             "tokens_per_batch_grouped_over_plain": grouped["tokens_per_batch"] / plain["tokens_per_batch"]}
 
 
@@ -91,18 +89,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the figures and their provenance here")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _builtin_pairs import builtin_labelled_pairs
     from _machine import provenance
 
-    from relevance_distill.builtin_world.generate import generate_dataset
-    from relevance_distill.config import DataGenerationConfig
-    from relevance_distill.data.readers import read_models
-    from relevance_distill.schemas import QueryServicePair, get_label_scheme
+    from relevance_distill.schemas import get_label_scheme
 
-    results = {}
-    with tempfile.TemporaryDirectory() as name:
-        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), Path(name))
-        builtin = read_models(str(Path(name) / "labeled.jsonl"), QueryServicePair)
-        results["builtin"] = measure(builtin, "demo", get_label_scheme("local_services"))
+    results = {"builtin": measure(builtin_labelled_pairs(), "demo", get_label_scheme("local_services"))}
     for dataset, (path, input_format) in OWN_DATA.items():
         if (SHARED_DATA / path).is_file():
             pairs, scheme = own_pairs(path, input_format)

@@ -17,25 +17,22 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from relevance_distill.builtin_world.generate import generate_dataset
-from relevance_distill.config import DataGenerationConfig, student_config_for
-from relevance_distill.data.readers import read_models
+from relevance_distill.config import student_config_for
 from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.evaluation.evaluate import predict_probabilities
-from relevance_distill.schemas import QueryServicePair, get_label_scheme
+from relevance_distill.schemas import get_label_scheme
 from relevance_distill.student.crsd import CRSDWeights
 from relevance_distill.student.model import StudentModel, load_classifier
 from relevance_distill.student.train import (
-    batch_order,
     build_examples,
     method_loss,
     native_bf16,
+    training_batches,
     without_verdict,
 )
 
@@ -54,9 +51,7 @@ def profile_method(method: str, config, scheme, examples, dev_pairs, steps: int,
     targets = torch.tensor([scheme.index(e.label) for e in examples])
     soft = torch.tensor([e.soft_target for e in examples])
     phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
-    # The trainer's batches: grouped by the standard view's length unless the profile turns it off.
-    batches = batch_order(len(examples), config.batch_size, warmup + steps, config.seed,
-                          [len(view.input_ids) for view in standard] if config.group_by_length else None)
+    batches = training_batches(config, standard, warmup + steps)
     for step, rows in enumerate(batches):
         began = time.perf_counter()
         batch = collate([standard[i] for i in rows], encoder.pad_id)
@@ -114,13 +109,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _builtin_pairs import builtin_labelled_pairs
     from _machine import provenance
 
     config = student_config_for(args.profile)
     scheme = get_label_scheme("local_services")
-    with tempfile.TemporaryDirectory() as directory:
-        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), directory)
-        pairs = read_models(str(Path(directory) / "labeled.jsonl"), QueryServicePair)
+    pairs = builtin_labelled_pairs()
     dev_pairs, train_pairs = pairs[:320], pairs[320:]
     examples, _ = build_examples(train_pairs, scheme)
     precisions = ["fp32"] + (["bf16"] if native_bf16(torch.device("cpu")) else [])

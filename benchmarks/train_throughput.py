@@ -23,9 +23,7 @@ from pathlib import Path
 
 import torch
 
-from relevance_distill.builtin_world.generate import generate_dataset
-from relevance_distill.config import DataGenerationConfig, student_config_for
-from relevance_distill.data.readers import read_models
+from relevance_distill.config import student_config_for
 from relevance_distill.schemas import Annotation, QueryServicePair, get_label_scheme
 from relevance_distill.student.train import train_student
 
@@ -117,16 +115,16 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _builtin_pairs import builtin_labelled_pairs
     from _machine import provenance
 
     config = student_config_for(args.profile, max_steps=args.steps, eval_every_steps=args.steps, resume=False,
                                 amp=not args.no_amp, early_stopping_patience=0)
     scheme = get_label_scheme("local_services")
+    pairs = builtin_labelled_pairs()
+    dev, train = pairs[:64], pairs[64:]
     with tempfile.TemporaryDirectory() as name:
         directory = Path(name)
-        generate_dataset(DataGenerationConfig(num_log_pairs=0, corpus_documents=0), directory / "data")
-        pairs = read_models(str(directory / "data" / "labeled.jsonl"), QueryServicePair)
-        dev, train = pairs[:64], pairs[64:]
         annotations = stand_in_annotations(train)
         results = {"hf_trainer": hf_trainer(config, scheme, train, directory, grouped=True),
                    "hf_trainer_plain": hf_trainer(config, scheme, train, directory, grouped=False)}

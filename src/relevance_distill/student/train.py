@@ -167,6 +167,14 @@ def batch_order(num_examples: int, batch_size: int, total_steps: int, seed: int,
     return batches
 
 
+def training_batches(config: StudentTrainConfig, standard: list[Any], count: int) -> list[list[int]]:
+    """The trainer's first COUNT micro-batches over the examples whose standard views are STANDARD: grouped by the
+    standard view's length (which every method shares, so all methods see the same batches) unless
+    ``config.group_by_length`` is false."""
+    lengths = [len(view.input_ids) for view in standard] if config.group_by_length else None
+    return batch_order(len(standard), config.batch_size, count, config.seed, lengths)
+
+
 # Methods that learn the teacher's distribution (KD_TARGETS) instead of a label: soft CE, whose gradient is
 # that of KL(teacher ‖ student).
 KD_METHODS = ("vote_kd", "logit_kd")
@@ -274,9 +282,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     micro_batch = config.batch_size
     steps_per_epoch = len(examples) // (micro_batch * config.gradient_accumulation_steps)
     total_steps = config.max_steps or max(1, math.ceil(config.epochs * steps_per_epoch))
-    # Grouped by the standard view's length, which every method shares, so that all methods see the same batches.
-    batches = batch_order(len(examples), micro_batch, total_steps * config.gradient_accumulation_steps, config.seed,
-                          [len(view.input_ids) for view in standard] if config.group_by_length else None)
+    batches = training_batches(config, standard, total_steps * config.gradient_accumulation_steps)
     optimizer = _optimizer(model, config)
     scheduler = _linear_schedule(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = CRSDWeights(temperature=config.temperature,
