@@ -484,7 +484,7 @@ class StudentTrainConfig(StrictModel):
     amp: bool = Field(
         default=True, description="bf16 autocast where the hardware runs bf16 natively: CUDA, and CPUs with AVX512-BF16 or "
         "AMX (student steps 2.1x faster on a 2-core EPYC, benchmarks/crsd_step_cost.py); weights and evaluation stay fp32.")
-    num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; None keeps torch's default.")
+    num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads; None: the container's CPU limit (cgroup), at most the CPUs this process may run on.")
     resume: bool = Field(default=True, description="Continue from OUTPUT/checkpoint-last when it exists.")
 
     @model_validator(mode="after")

@@ -1,17 +1,29 @@
-"""Which device a step runs on, and failing at once when a step that was given GPUs cannot see them.
+"""Which device a step runs on, how many CPU threads it uses, and failing at once when a step that was given GPUs
+cannot see them.
 
 A compiled pipeline tells each GPU step how many GPUs it requested (``GPUS_ENVIRONMENT``): a CPU build of torch, a
 node without the device plugin or a wrong image would otherwise train a 7B model on the CPU for days without a word.
 ``device: auto`` stays for local runs and says in the log which device it chose.
+
+CPU threads: torch starts one intra-op thread per CPU it may run on, and a pod's ``resources.limits.cpu`` does not
+change which CPUs those are (the cgroup's CPU quota throttles the pod instead). A step with a 2-CPU limit on a
+64-core node would run 64 threads in the time of 2 and spend most of it throttled, so every step fits torch's threads
+to the cgroup's limit (``fit_cpu_threads``) unless it was given a thread count.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from pathlib import Path
 from typing import Any
 
 # Set by the compiled pipeline on every step that requests GPUs (pipelines/kubernetes.py): how many it requested.
 GPUS_ENVIRONMENT = "RELEVANCE_DISTILL_GPUS"
+
+
+# Where the kernel's cgroup hierarchies are mounted (v2: one tree; v1: one tree per controller, e.g. ``cpu,cpuacct``).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 class GPUUnavailable(RuntimeError):
@@ -53,8 +65,9 @@ def require_gpus(step: str, count: int | None = None) -> int:
     return count
 
 
-def choose_device(choice: str, step: str) -> Any:
-    """The torch device for CHOICE ('auto', 'cpu' or 'cuda') after ``require_gpus``; the choice is printed."""
+def choose_device(choice: str, step: str, threads: int | None = None) -> Any:
+    """The torch device for CHOICE ('auto', 'cpu' or 'cuda') after ``require_gpus``; the choice is printed, and
+    torch's CPU threads are fitted to the container (``fit_cpu_threads``; THREADS: a count the step was given)."""
     import torch
 
     require_gpus(step)
@@ -67,4 +80,71 @@ def choose_device(choice: str, step: str) -> Any:
     why = (torch.cuda.get_device_name(0) if cuda else
            "asked for" if choice == "cpu" else f"no CUDA device visible, {_torch_build(torch)}")
     print(f"{step}: device {device.type} ({why})", flush=True)
+    fit_cpu_threads(step, threads)
     return device
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def _up_to(mount: Path, cgroup_path: str) -> list[Path]:
+    """MOUNT/CGROUP_PATH and each directory above it up to MOUNT (inside a container with its own cgroup namespace
+    the path is ``/`` and MOUNT holds the container's own limits)."""
+    parts = [part for part in cgroup_path.split("/") if part]
+    return [mount.joinpath(*parts[:depth]) for depth in range(len(parts), -1, -1)]
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT, membership: str | None = None) -> float | None:
+    """The CPUs per period this process's cgroup may use (a pod's ``resources.limits.cpu``): the tightest quota from
+    its cgroup up to the root, in cgroup v2 (``cpu.max``) or v1 (``cpu.cfs_quota_us`` / ``cpu.cfs_period_us``); None
+    without one. MEMBERSHIP: the text of ``/proc/self/cgroup`` (read when None)."""
+    if membership is None:
+        membership = _read(Path("/proc/self/cgroup")) or ""
+    limits: list[float] = []
+    for line in membership.splitlines():
+        hierarchy, controllers, cgroup_path = (line.split(":", 2) + ["", ""])[:3]
+        if hierarchy == "0" and not controllers:
+            for directory in _up_to(root, cgroup_path):
+                quota, _, period = (_read(directory / "cpu.max") or "max").partition(" ")
+                if quota != "max" and period:
+                    limits.append(int(quota) / int(period))
+        elif "cpu" in controllers.split(","):
+            mounts = [root / controllers, root / "cpu", root / "cpu,cpuacct"]
+            mount = next((path for path in mounts if (path / "cpu.cfs_quota_us").is_file()), None)
+            for directory in _up_to(mount, cgroup_path) if mount else []:
+                quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
+                if quota and period and int(quota) > 0:
+                    limits.append(int(quota) / int(period))
+    return min(limits) if limits else None
+
+
+def container_cpus(root: Path = CGROUP_ROOT, membership: str | None = None) -> int:
+    """CPUs this process may use: its cgroup's CPU limit rounded up (``cgroup_cpu_limit``), at most the CPUs it is
+    allowed to run on. Threads beyond it only make the kernel throttle the container."""
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = cgroup_cpu_limit(root, membership)
+    return allowed if limit is None else max(1, min(allowed, math.ceil(limit)))
+
+
+def fit_cpu_threads(step: str, threads: int | None = None) -> int:
+    """Set torch's intra-op threads for STEP: THREADS when given; else, when torch would use more, the container's
+    CPUs shared among the processes torchrun started on this node (``LOCAL_WORLD_SIZE``), said in one line. A
+    smaller count (``OMP_NUM_THREADS``, ``torch.set_num_threads``) is kept. Returns the count in use."""
+    import torch
+
+    if threads is None:
+        cpus = container_cpus()
+        processes = int(os.environ.get("LOCAL_WORLD_SIZE", "") or 1)
+        share = max(1, cpus // max(1, processes))
+        current = torch.get_num_threads()
+        if current <= share:
+            return current
+        print(f"{step}: {share} CPU thread(s), not torch's {current}: this container may use {cpus} CPU(s)"
+              + (f", shared by {processes} processes" if processes > 1 else ""), flush=True)
+        threads = share
+    torch.set_num_threads(threads)
+    return threads

@@ -55,3 +55,62 @@ def test_every_gpu_step_fails_before_training_when_its_gpus_are_missing(monkeypa
     monkeypatch.delenv(GPUS_ENVIRONMENT)
     with pytest.raises(GPUUnavailable, match="teacher training was given 1 GPU"):  # the config's own 'cuda'
         TeacherTrainConfig(device="cuda").training_arguments(tmp_path)
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_the_cgroup_cpu_limit_is_read_in_v2_and_v1_the_tightest_on_the_way_to_the_root(tmp_path):
+    """A pod's resources.limits.cpu reaches the process as a CFS quota: cgroup v2's cpu.max or v1's
+    cpu.cfs_quota_us / cpu.cfs_period_us (files laid out as the kernel mounts them)."""
+    from relevance_distill.devices import cgroup_cpu_limit, container_cpus
+
+    v2 = tmp_path / "v2"
+    _write(v2 / "kubepods" / "cpu.max", "400000 100000\n")
+    _write(v2 / "kubepods" / "pod-a" / "cpu.max", "150000 100000\n")
+    _write(v2 / "kubepods" / "pod-b" / "cpu.max", "max 100000\n")
+    assert cgroup_cpu_limit(v2, "0::/kubepods/pod-a\n") == 1.5
+    assert cgroup_cpu_limit(v2, "0::/kubepods/pod-b\n") == 4.0  # unlimited itself, limited above
+    assert cgroup_cpu_limit(v2, "0::/\n") is None  # a container's own namespace: the mount is its cgroup
+    _write(v2 / "cpu.max", "50000 100000\n")
+    assert cgroup_cpu_limit(v2, "0::/\n") == 0.5
+    assert container_cpus(v2, "0::/\n") == 1  # at least one CPU
+
+    v1 = tmp_path / "v1"
+    _write(v1 / "cpu,cpuacct" / "cpu.cfs_quota_us", "-1\n")
+    _write(v1 / "cpu,cpuacct" / "cpu.cfs_period_us", "100000\n")
+    _write(v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_quota_us", "100000\n")
+    _write(v1 / "cpu,cpuacct" / "docker" / "abc" / "cpu.cfs_period_us", "100000\n")
+    membership = "12:memory:/docker/abc\n4:cpu,cpuacct:/docker/abc\n0::/\n"
+    assert cgroup_cpu_limit(v1, membership) == 1.0
+    assert container_cpus(v1, membership) == 1
+    assert cgroup_cpu_limit(v1, "4:cpu,cpuacct:/\n") is None  # quota -1: no limit
+    assert cgroup_cpu_limit(tmp_path / "absent", "4:cpu,cpuacct:/x\n0::/x\n") is None
+
+
+@pytest.fixture
+def torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_cpu_threads_are_fitted_to_the_container_and_shared_among_local_processes(monkeypatch, capsys, torch_threads):
+    from relevance_distill.devices import container_cpus, fit_cpu_threads
+
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    cpus = container_cpus()
+    torch.set_num_threads(cpus + 2)  # what torch starts with on a node larger than the pod's limit
+    assert fit_cpu_threads("student training") == cpus == torch.get_num_threads()
+    assert f"student training: {cpus} CPU thread(s), not torch's {cpus + 2}" in capsys.readouterr().out
+
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", str(2 * cpus))  # torchrun's processes on this node share the CPUs
+    assert fit_cpu_threads("teacher training") == 1 == torch.get_num_threads()
+    assert f"shared by {2 * cpus} processes" in capsys.readouterr().out
+
+    monkeypatch.delenv("LOCAL_WORLD_SIZE")
+    assert fit_cpu_threads("student evaluation") == 1  # a smaller count someone chose is kept, silently
+    assert capsys.readouterr().out == ""
+    assert fit_cpu_threads("student evaluation", cpus + 1) == cpus + 1 == torch.get_num_threads()  # a count given wins

@@ -96,13 +96,12 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
 
     Inputs are built with the token budget the model was trained with (its ``views.json``).
     """
-    import torch
 
+    from relevance_distill.devices import fit_cpu_threads
     from relevance_distill.encoding import ViewEncoder, load_view_settings
     from relevance_distill.evaluation.latency import request_latency_ms
 
-    if num_threads:
-        torch.set_num_threads(num_threads)
+    fit_cpu_threads("student evaluation", num_threads)
     gold_pairs = [pair for pair in test_pairs if pair.label is not None]
     if not gold_pairs:
         raise ValueError("the test set has no labelled pairs")

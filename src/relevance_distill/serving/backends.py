@@ -22,12 +22,12 @@
 
 from __future__ import annotations
 
-import math
-import os
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+
+from relevance_distill.devices import container_cpus
 
 BACKEND_FILES = {"onnx": "model.onnx", "onnx_optimized": "model.opt.onnx", "onnx_int8": "model.int8.onnx",
                  "openvino": "model.ov.xml", "openvino_int8": "model.ov_int8.xml"}
@@ -58,19 +58,6 @@ class BackendUnavailable(RuntimeError):
 class Backend(Protocol):
     def logits(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Logits [N, labels] for int64 ``input_ids``, ``attention_mask``, ``token_type_ids`` of shape [N, T]."""
-
-
-def container_cpus() -> int:
-    """CPUs this process may use: the cgroup's CPU limit (a pod's ``resources.limits.cpu``), else the CPUs it is
-    allowed to run on. Threads beyond the limit only make the kernel throttle the container."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            return max(1, min(allowed, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return allowed
 
 
 class TorchBackend:

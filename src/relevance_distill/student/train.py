@@ -111,9 +111,10 @@ def build_examples(pairs: list[QueryServicePair], scheme: LabelScheme,
     return examples, counts
 
 
-def resolve_device(choice: str) -> torch.device:
-    """The device CHOICE names; a step given GPUs that cannot see them fails here (``devices.require_gpus``)."""
-    return choose_device(choice, "student training")
+def resolve_device(choice: str, threads: int | None = None) -> torch.device:
+    """The device CHOICE names; a step given GPUs that cannot see them fails here (``devices.require_gpus``). CPU
+    threads: THREADS, else fitted to the container (``devices.fit_cpu_threads``)."""
+    return choose_device(choice, "student training", threads)
 
 
 # oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
@@ -236,9 +237,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     ``gold_augmented`` adds to the gold pairs, and no other method reads them."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, config.num_threads)
     teacher_pairs_left_out = 0
     if not config.uses_teacher:
         gold_pairs = [pair for pair in train_pairs if pair.label is not None]
@@ -390,6 +389,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         "seconds": round(time.monotonic() - started, 2),
         "train_seconds": round(history.get("train_seconds", 0.0), 2),
         "device": device.type,
+        "threads": torch.get_num_threads(),
         "examples": counts,
         "batch_order_sha256": fingerprint,
         "best_model_dir": str(output / BEST_DIR),
