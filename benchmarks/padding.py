@@ -24,12 +24,15 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 OWN_DATA = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc": ("qbqtc/dev.json", "qbqtc")}
 
 
-def padding(lengths: list[int], batch_size: int, seed: int, grouped: bool) -> dict[str, float]:
-    """Padded share and tokens per batch of one epoch's batches."""
+def padding(lengths: list[int], batch_size: int, seed: int, grouped: bool,
+            padded_lengths: list[int] | None = None) -> dict[str, float]:
+    """Padded share and tokens per batch of one epoch's batches (grouped by LENGTHS when GROUPED); PADDED_LENGTHS:
+    the lengths of another view of the same examples whose padding is measured in those batches (default LENGTHS)."""
     from relevance_distill.student.train import batch_order
 
     steps = len(lengths) // batch_size
     batches = batch_order(len(lengths), batch_size, steps, seed, lengths if grouped else None)
+    lengths = padded_lengths or lengths
     real = sum(lengths[i] for batch in batches for i in batch)
     padded = sum(len(batch) * max(lengths[i] for i in batch) for batch in batches)
     return {"padded_share": 1 - real / padded, "tokens_per_batch": padded / len(batches)}
@@ -52,10 +55,18 @@ def measure(pairs: list, profile: str, scheme) -> dict:
     reasoning_mean = sum(len(reasoning[i].input_ids) for i in with_chains) / len(with_chains) if with_chains else None
     plain = padding(lengths, config.batch_size, config.seed, grouped=False)
     grouped = padding(lengths, config.batch_size, config.seed, grouped=True)
-    return {"profile": profile, "pairs": len(pairs), "batch_size": config.batch_size, "max_length": config.max_length,
-            "mean_length": sum(lengths) / len(lengths),
-            "reasoning_view_mean_length": reasoning_mean, "plain": plain, "grouped": grouped,
-            "tokens_per_batch_grouped_over_plain": grouped["tokens_per_batch"] / plain["tokens_per_batch"]}
+    figures = {"profile": profile, "pairs": len(pairs), "batch_size": config.batch_size, "max_length": config.max_length,
+               "mean_length": sum(lengths) / len(lengths),
+               "reasoning_view_mean_length": reasoning_mean, "plain": plain, "grouped": grouped,
+               "tokens_per_batch_grouped_over_plain": grouped["tokens_per_batch"] / plain["tokens_per_batch"]}
+    if with_chains:
+        # The same grouped batches (every method shares them, keyed by the standard view): how much crsd_no_verdict's
+        # reasoning view pads in them, and how many tokens a crsd step carries against a vanilla step.
+        in_batches = padding(lengths, config.batch_size, config.seed, True, [len(v.input_ids) for v in reasoning])
+        figures["reasoning_view_grouped"] = {
+            **in_batches, "crsd_over_vanilla_tokens": 1 + in_batches["tokens_per_batch"] / grouped["tokens_per_batch"],
+            "crsd_over_vanilla_tokens_unpadded": 1 + reasoning_mean / figures["mean_length"]}
+    return figures
 
 
 def own_pairs(path: str, input_format: str) -> tuple[list, object]:
@@ -80,8 +91,13 @@ def markdown_row(document: dict) -> str:
              f"{figures['max_length']} tokens): {figures['plain']['padded_share']:.0%} → "
              f"{figures['grouped']['padded_share']:.0%}, tokens per batch × "
              f"{figures['tokens_per_batch_grouped_over_plain']:.2f}" for name, figures in document["datasets"].items()]
+    crsd = [f"in the same batches {name}'s reasoning view pads {figures['reasoning_view_grouped']['padded_share']:.0%}, "
+            f"so a crsd_no_verdict step carries {figures['reasoning_view_grouped']['crsd_over_vanilla_tokens']:.2f} × a "
+            f"vanilla step's tokens ({figures['reasoning_view_grouped']['crsd_over_vanilla_tokens_unpadded']:.2f} "
+            "without padding)" for name, figures in document["datasets"].items() if "reasoning_view_grouped" in figures]
     return (f"| padding in training batches of the standard view, plain shuffle → grouped by length (`padding.py`; "
-            f"MiniLM tokenizer, one epoch, seed of the profile) | {' · '.join(parts)} |")
+            f"MiniLM tokenizer, one epoch, seed of the profile) | {' · '.join(parts)}{'; ' if crsd else ''}"
+            f"{'; '.join(crsd)} |")
 
 
 def main() -> None:
