@@ -79,3 +79,22 @@ def test_the_measured_counterfactual_candidates_are_the_counterfactual_profile_o
         _, cpt = budget.candidate_config("demo", budget.CANDIDATES[budget.CANDIDATES[name].get("cpt_from", name)])
         assert sft == profile.sft.model_copy(update={"seed": seed}), name
         assert cpt == profile.cpt.model_copy(update={"seed": seed}), name
+
+
+def test_the_dev_selection_table_lists_every_dev_run_and_bolds_the_best_on_dev(budget, tmp_path):
+    def run(name, dev, test=None):
+        return {"candidate": name, "profile": "strong", "scored_on": "dev", "macro_f1": dev, "qwk": 0.8,
+                "parse_rate": 1.0, "majority_macro_f1": 0.14, "train_seconds": 600.0, "machine": "here",
+                "provenance": {"threads": 1}, **({"test": {"macro_f1": test}} if test else {})}
+
+    document = {"runs": [{"candidate": "old", "scored_on": "test", "macro_f1": 0.99},
+                         run("strong", 0.81), run("counterfactual", 0.88, test=0.9)]}
+    table = budget.dev_selection_table(document)
+    assert "old" not in table  # scored on test before dev selection: not a candidate of this choice
+    assert "| **counterfactual** (chosen) | strong | 0.880 |" in table and "| 0.900 |" in table
+    assert "| strong | strong | 0.810 |" in table and table.count("| – |") == 1
+    readme = tmp_path / "evidence.md"
+    start, end = budget.DEV_SELECTION_MARKERS
+    readme.write_text(f"before\n{start}\nstale\n{end}\nafter\n")
+    budget.write_dev_selection(readme, document)
+    assert readme.read_text() == f"before\n{start}\n{table}\n{end}\nafter\n"
