@@ -81,6 +81,18 @@ def child(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(figures), encoding="utf-8")
 
 
+def markdown_row(document: dict) -> str:
+    """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    setup, runs, where = document["setup"], document["runs"], document["provenance"]
+    return (f"| student training under a {setup['cpu_limit']:g}-CPU cgroup limit on {setup['visible_cpus']} visible CPUs "
+            f"(`cpu_threads.py --cpus {setup['cpu_limit']:g} --steps {setup['steps']}`, {setup['method']}, "
+            f"{setup['profile']} settings; {where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}); "
+            f"one run) | torch's default {runs['unfitted']['threads']} threads "
+            f"{runs['unfitted']['samples_per_second']:.1f} samples/s, fitted to the limit "
+            f"{runs['fitted']['threads']} thread(s) {runs['fitted']['samples_per_second']:.1f}: "
+            f"**{document['fitted_over_unfitted']:.2f} ×** |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cpus", type=float, default=1.0, help="the cgroup's CPU limit (a pod's limits.cpu)")

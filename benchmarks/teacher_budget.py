@@ -232,6 +232,8 @@ def candidate_cpt_model(name: str, profile: str, overrides: dict[str, Any], spli
 
 
 def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: dict[str, str], workdir: Path) -> dict:
+    import torch
+
     from relevance_distill.schemas import get_label_scheme
     from relevance_distill.teacher.stages import (
         read_pairs,
@@ -257,7 +259,8 @@ def train_candidate(name: str, profile: str, overrides: dict[str, Any], splits: 
     result = {"candidate": name, "profile": overrides.get("profile", profile), "overrides": overrides, "model_uri": sft["model_uri"],
               "scored_on": "dev", "dev_pairs": evaluation["pairs"], **{key: evaluation[key] for key in SCORES},
               "majority_macro_f1": evaluation["majority_macro_f1"], "cpt_seconds": round(cpt_seconds, 1),
-              "train_seconds": round(train_seconds, 1), "final_sft_loss": sft["metrics"]["loss_curve"][-1]["loss"]}
+              "train_seconds": round(train_seconds, 1), "threads": torch.get_num_threads(),
+              "final_sft_loss": sft["metrics"]["loss_curve"][-1]["loss"]}
     if "preference" in overrides:
         result = {**result, **preference_result(profile, overrides, sft["model_uri"], train, dev, out, evaluation)}
         result["train_seconds"] = round(time.monotonic() - started, 1)
@@ -422,7 +425,7 @@ def dev_selection_table(document: dict[str, Any]) -> str:
     if not runs:
         return "No candidate has been scored on dev yet."
     chosen = max(runs, key=lambda run: run["macro_f1"])
-    lines = ["| candidate | profile | dev macro-F1 | dev QWK | parse rate | majority class | training | machine, threads "
+    lines = ["| candidate | profile | dev macro-F1 | dev QWK | parse rate | majority class | training | machine, training threads "
              "| test macro-F1 (read after the choice) |", "|---|---|---|---|---|---|---|---|---|"]
     for run in runs:
         name = f"**{run['candidate']}** (chosen)" if run is chosen else run["candidate"]
@@ -430,7 +433,7 @@ def dev_selection_table(document: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {run['profile']} | {run['macro_f1']:.3f} | {run['qwk']:.3f} | {run['parse_rate']:.3f} | "
             f"{run['majority_macro_f1']:.3f} | {run['train_seconds'] / 60:.1f} min | {run['machine']}, "
-            f"{run['provenance'].get('threads', '?')} | {test} |")
+            f"{run.get('threads', 'not recorded')} | {test} |")
     return "\n".join(lines)
 
 

@@ -67,3 +67,8 @@ def own_data(monkeypatch) -> ModuleType:
 @pytest.fixture
 def padding(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "padding")  # the script imports its sibling _machine
+
+
+@pytest.fixture
+def cpu_threads(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "cpu_threads")  # the script imports its siblings at run time

@@ -38,3 +38,9 @@ def test_a_step_under_a_one_cpu_limit_trains_with_one_thread_and_the_cgroup_is_r
     assert document["runs"]["fitted"]["threads"] == 1
     assert document["runs"]["fitted"]["cgroup_cpu_limit"] == 1.0
     assert not [p for p in Path("/sys/fs/cgroup").rglob("relevance-distill-cpu-threads-*")]
+
+
+def test_the_docs_row_is_the_result_files(cpu_threads):
+    document = json.loads((ROOT / "benchmarks" / "results" / "cpu_threads.json").read_text())
+    assert document["runs"]["fitted"]["threads"] < document["runs"]["unfitted"]["threads"]
+    assert cpu_threads.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()

@@ -85,7 +85,7 @@ def test_the_dev_selection_table_lists_every_dev_run_and_bolds_the_best_on_dev(b
     def run(name, dev, test=None):
         return {"candidate": name, "profile": "strong", "scored_on": "dev", "macro_f1": dev, "qwk": 0.8,
                 "parse_rate": 1.0, "majority_macro_f1": 0.14, "train_seconds": 600.0, "machine": "here",
-                "provenance": {"threads": 1}, **({"test": {"macro_f1": test}} if test else {})}
+                "threads": 1, **({"test": {"macro_f1": test}} if test else {})}
 
     document = {"runs": [{"candidate": "old", "scored_on": "test", "macro_f1": 0.99},
                          run("strong", 0.81), run("counterfactual", 0.88, test=0.9)]}
@@ -98,3 +98,12 @@ def test_the_dev_selection_table_lists_every_dev_run_and_bolds_the_best_on_dev(b
     readme.write_text(f"before\n{start}\nstale\n{end}\nafter\n")
     budget.write_dev_selection(readme, document)
     assert readme.read_text() == f"before\n{start}\n{table}\n{end}\nafter\n"
+
+
+def test_the_docs_dev_selection_is_the_result_files(budget):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    document = json.loads((root / "benchmarks" / "results" / "teacher_budget.json").read_text(encoding="utf-8"))
+    assert [run for run in document["runs"] if run.get("scored_on") == "dev"], "no run scored on dev is recorded"
+    assert budget.dev_selection_table(document) in (root / "docs" / "evidence.md").read_text(encoding="utf-8")
