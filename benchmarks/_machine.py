@@ -75,3 +75,12 @@ def provenance(test_set_sha256: str | None = None, threads: int | None = None) -
     if test_set_sha256:
         record["test_set_sha256"] = test_set_sha256
     return record
+
+
+def write_result(path: Path, document: dict) -> None:
+    """Write a benchmark's result DOCUMENT (figures and provenance) as indented JSON to PATH and say where."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    print(f"written: {path}")

@@ -22,7 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
+from relevance_distill.devices import CGROUP_ROOT
+
 PERIOD_US = 100_000
 
 
@@ -111,7 +112,7 @@ def main() -> None:
         parser.error(f"--cpus {args.cpus:g} must be below the {visible} CPUs this process may run on, or nothing is "
                      "oversubscribed")
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _machine import provenance
+    from _machine import provenance, write_result
 
     directory, procs = make_cgroup(args.cpus)
     try:
@@ -129,9 +130,7 @@ def main() -> None:
         document = {"setup": {"cpu_limit": args.cpus, "visible_cpus": visible, "steps": args.steps,
                               "profile": args.profile, "method": "gold_only"},
                     "runs": runs, "fitted_over_unfitted": ratio, "provenance": provenance()}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
-        print(f"written: {args.json}")
+        write_result(args.json, document)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ range, and the ratio of optimisation time, with provenance.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -46,7 +45,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _machine import provenance
+    from _machine import provenance, write_result
 
     from relevance_distill.config import student_config_for
     from relevance_distill.student.train import train_student
@@ -84,9 +83,7 @@ def main() -> None:
                               "method": args.method, "profile": args.profile, "max_steps": config.max_steps,
                               "epochs": config.epochs, "seeds": seeds, "train_pairs": len(train), "dev_pairs": len(dev)},
                     "runs": runs, "summary": summary, "provenance": provenance()}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
-        print(f"written: {args.json}")
+        write_result(args.json, document)
 
 
 if __name__ == "__main__":

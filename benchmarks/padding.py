@@ -15,7 +15,6 @@ depend on the CPU; ``train_throughput.py`` measures the time.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _builtin_pairs import builtin_labelled_pairs
-    from _machine import provenance
+    from _machine import provenance, write_result
 
     from relevance_distill.schemas import get_label_scheme
 
@@ -124,9 +123,7 @@ def main() -> None:
     document = {"datasets": results, "provenance": provenance()}
     print(markdown_row(document))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
-        print(f"written: {args.json}")
+        write_result(args.json, document)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ CPU model, its flags and the thread count (``benchmarks/_machine.provenance``): 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -116,7 +115,7 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _builtin_pairs import builtin_labelled_pairs
-    from _machine import provenance
+    from _machine import provenance, write_result
 
     config = student_config_for(args.profile, max_steps=args.steps, eval_every_steps=args.steps, resume=False,
                                 amp=not args.no_amp, early_stopping_patience=0)
@@ -152,9 +151,7 @@ def main() -> None:
                     "samples_per_second": rate,
                     "runs": results, "ratios": ratios,
                     "provenance": provenance(threads=torch.get_num_threads())}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(document, indent=2), encoding="utf-8")
-        print(f"written: {args.json}")
+        write_result(args.json, document)
 
 
 if __name__ == "__main__":

@@ -96,7 +96,6 @@ def evaluate_student(model_dir: str | Path, test_pairs: list[QueryServicePair], 
 
     Inputs are built with the token budget the model was trained with (its ``views.json``).
     """
-
     from relevance_distill.devices import fit_cpu_threads
     from relevance_distill.encoding import ViewEncoder, load_view_settings
     from relevance_distill.evaluation.latency import request_latency_ms
