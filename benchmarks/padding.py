@@ -8,7 +8,8 @@ your data gets): the standard views of every pair, tokenized by the packaged Min
 builds them (``encoding.ViewEncoder``), cut into one epoch of batches by ``student.train.batch_order`` with and
 without lengths. Printed and written: the share of padded tokens and the tokens per batch, and their ratio, which
 bounds what grouping can save in a step whose cost follows its tokens. Where the pairs carry reasoning chains (the
-built-in data), also the mean length of ``crsd_no_verdict``'s reasoning view. No training runs, so the figures do not
+built-in data), also the mean length of ``crsd_no_verdict``'s reasoning view and of ``crsd_chain_view``'s (the query and
+the chain without the service text). No training runs, so the figures do not
 depend on the CPU; ``train_throughput.py`` measures the time.
 """
 
@@ -48,7 +49,9 @@ def measure(pairs: list, profile: str, scheme) -> dict:
     _, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary)
     with_chains = [i for i, pair in enumerate(pairs) if pair.reasoning]
     chains = [without_verdict(pair.reasoning or "")[0] for pair in pairs] if with_chains else None
-    standard, reasoning = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length).encode_pairs(pairs, chains)
+    encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
+    standard, reasoning = encoder.encode_pairs(pairs, chains)
+    _, chain_views = encoder.encode_pairs(pairs, chains, reasoning_with_service=False) if chains else (None, None)
     lengths = [len(view.input_ids) for view in standard]
     # The data carries reasoning chains: how long crsd_no_verdict's reasoning view is where a pair has one.
     reasoning_mean = sum(len(reasoning[i].input_ids) for i in with_chains) / len(with_chains) if with_chains else None
@@ -61,10 +64,13 @@ def measure(pairs: list, profile: str, scheme) -> dict:
     if with_chains:
         # The same grouped batches (every method shares them, keyed by the standard view): how much crsd_no_verdict's
         # reasoning view pads in them, and how many tokens a crsd step carries against a vanilla step.
-        in_batches = padding(lengths, config.batch_size, config.seed, True, [len(v.input_ids) for v in reasoning])
-        figures["reasoning_view_grouped"] = {
-            **in_batches, "crsd_over_vanilla_tokens": 1 + in_batches["tokens_per_batch"] / grouped["tokens_per_batch"],
-            "crsd_over_vanilla_tokens_unpadded": 1 + reasoning_mean / figures["mean_length"]}
+        for key, views in (("reasoning_view_grouped", reasoning), ("chain_view_grouped", chain_views)):
+            view_lengths = [len(view.input_ids) for view in views]
+            in_batches = padding(lengths, config.batch_size, config.seed, True, view_lengths)
+            view_mean = sum(view_lengths[i] for i in with_chains) / len(with_chains)
+            figures[key] = {
+                **in_batches, "crsd_over_vanilla_tokens": 1 + in_batches["tokens_per_batch"] / grouped["tokens_per_batch"],
+                "crsd_over_vanilla_tokens_unpadded": 1 + view_mean / figures["mean_length"]}
     return figures
 
 
@@ -93,7 +99,11 @@ def markdown_row(document: dict) -> str:
     crsd = [f"in the same batches {name}'s reasoning view pads {figures['reasoning_view_grouped']['padded_share']:.0%}, "
             f"so a crsd_no_verdict step carries {figures['reasoning_view_grouped']['crsd_over_vanilla_tokens']:.2f} × a "
             f"vanilla step's tokens ({figures['reasoning_view_grouped']['crsd_over_vanilla_tokens_unpadded']:.2f} "
-            "without padding)" for name, figures in document["datasets"].items() if "reasoning_view_grouped" in figures]
+            "without padding)" + (f", a crsd_chain_view step (query and chain, no service text) "
+                                  f"{figures['chain_view_grouped']['crsd_over_vanilla_tokens']:.2f} × "
+                                  f"({figures['chain_view_grouped']['crsd_over_vanilla_tokens_unpadded']:.2f})"
+                                  if "chain_view_grouped" in figures else "")
+            for name, figures in document["datasets"].items() if "reasoning_view_grouped" in figures]
     return (f"| padding in training batches of the standard view, plain shuffle → grouped by length (`padding.py`; "
             f"MiniLM tokenizer, one epoch, seed of the profile) | {' · '.join(parts)}{'; ' if crsd else ''}"
             f"{'; '.join(crsd)} |")

@@ -236,7 +236,7 @@ class AnnotationRunConfig(EngineConfig):
 
 
 StudentMethod = Literal["crsd", "vanilla", "gold_only", "gold_augmented", "vote_kd", "logit_kd", "crsd_no_kl", "crsd_no_contrastive",
-                        "crsd_no_verdict", "vanilla_compute_matched"]
+                        "crsd_no_verdict", "crsd_chain_view", "vanilla_compute_matched"]
 STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
 # The method a run gates, exports and canaries when it trained it: CRSD with the verdict sentence cut from the
 # reasoning view, so that the view no longer hands the student the answer, and cheaper per step than 'crsd' (the
@@ -430,7 +430,8 @@ class StudentTrainConfig(StrictModel):
         "given to the trainer, e.g. those the teacher's SFT saw beyond the gold pairs: the control for extra data); vote_kd (soft CE to the teacher's self-consistency vote shares); logit_kd "
         "(KL to the teacher's label distribution read from its label-token probabilities, Annotation.label_probs); "
         "crsd_no_kl (λ = 0); crsd_no_contrastive (γ = 0); crsd_no_verdict (reasoning view without the chain's final "
-        "verdict sentence); vanilla_compute_matched (vanilla for as many steps as CRSD's training time buys). On "
+        "verdict sentence); crsd_chain_view (crsd_no_verdict whose reasoning view is the query and the chain without the "
+        "service text: about half the tokens); vanilla_compute_matched (vanilla for as many steps as CRSD's training time buys). On "
         "gold pairs every KD method's target is the gold label.",
     )
     init: str = Field(
@@ -504,6 +505,16 @@ class StudentTrainConfig(StrictModel):
     @property
     def uses_reasoning_view(self) -> bool:
         return self.method.startswith("crsd")
+
+    @property
+    def cuts_verdict(self) -> bool:
+        """The reasoning view drops the chain's final verdict sentence (it would hand the student the answer)."""
+        return self.method in ("crsd_no_verdict", "crsd_chain_view")
+
+    @property
+    def reasoning_view_has_service(self) -> bool:
+        """The reasoning view repeats the service text before the chain (all CRSD methods but crsd_chain_view)."""
+        return self.method != "crsd_chain_view"
 
     @property
     def uses_teacher(self) -> bool:

@@ -2,6 +2,7 @@
 
 Standard view:  ``[CLS] query [SEP] service [SEP]``            (the only view in production)
 Reasoning view: ``[CLS] query [SEP] service [SEP] reasoning [SEP]``
+                or, without the service, ``[CLS] query [SEP] reasoning [SEP]`` (``crsd_chain_view``)
 
 Truncation never fails: the query keeps at most ``max_query_tokens``; the service gets the rest of
 ``max_length``; in the reasoning view the service keeps exactly the tokens it had in the standard view (so
@@ -48,8 +49,8 @@ class ViewEncoder:
     def _ids(self, texts: list[str]) -> list[list[int]]:
         return self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
 
-    def encode(self, queries: list[str], services: list[str], reasonings: list[str] | None = None
-               ) -> tuple[list[EncodedView], list[EncodedView] | None]:
+    def encode(self, queries: list[str], services: list[str], reasonings: list[str] | None = None,
+               reasoning_with_service: bool = True) -> tuple[list[EncodedView], list[EncodedView] | None]:
         query_ids = [ids[: self.max_query_tokens] for ids in self._ids(queries)]
         service_ids = self._ids(services)
         standard, service_kept = [], []
@@ -65,6 +66,13 @@ class ViewEncoder:
             return standard, None
         reasoning_views = []
         for query, service, reasoning in zip(query_ids, service_kept, self._ids(reasonings)):
+            if not reasoning_with_service:
+                reasoning = reasoning[: max(self.reasoning_max_length - len(query) - 3, 0)]
+                reasoning_views.append(EncodedView(
+                    input_ids=[self.cls_id, *query, self.sep_id, *reasoning, self.sep_id],
+                    token_type_ids=[0] * (len(query) + 2) + [1] * (len(reasoning) + 1),
+                ))
+                continue
             room = self.reasoning_max_length - len(query) - len(service) - 4
             reasoning = reasoning[: max(room, 0)]
             reasoning_views.append(EncodedView(
@@ -73,8 +81,10 @@ class ViewEncoder:
             ))
         return standard, reasoning_views
 
-    def encode_pairs(self, pairs: list[QueryServicePair], reasonings: list[str] | None = None):
-        return self.encode([p.query for p in pairs], [p.service.to_text() for p in pairs], reasonings)
+    def encode_pairs(self, pairs: list[QueryServicePair], reasonings: list[str] | None = None,
+                     reasoning_with_service: bool = True):
+        return self.encode([p.query for p in pairs], [p.service.to_text() for p in pairs], reasonings,
+                           reasoning_with_service)
 
 
 def collate_arrays(views: list[EncodedView], pad_id: int) -> dict[str, Any]:

@@ -212,6 +212,34 @@ def test_crsd_no_verdict_trains_on_chains_without_the_verdict(builtin_splits, sc
     assert result["examples"]["verdicts_removed"] == len(builtin_splits["train"])
 
 
+def test_crsd_chain_view_reads_the_query_and_the_chain_without_the_service(builtin_splits, scheme, tmp_path):
+    from relevance_distill.encoding import ViewEncoder
+    from relevance_distill.hf import train_wordpiece_tokenizer
+
+    tokenizer = train_wordpiece_tokenizer(["hotpot in chaoyang golden hotpot food the service is a hotpot place"] * 5,
+                                          vocab_size=200)
+    encoder = ViewEncoder(tokenizer, max_length=48, reasoning_max_length=56)
+    query, service, chain = "hotpot in chaoyang", "golden hotpot | food", "the service is a hotpot place " * 20
+
+    def ids(text):
+        return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    standard, full = encoder.encode([query], [service], [chain])
+    _, chain_only = encoder.encode([query], [service], [chain], reasoning_with_service=False)
+    cls, sep = tokenizer.cls_token_id, tokenizer.sep_token_id
+    assert standard[0].input_ids == [cls, *ids(query), sep, *ids(service), sep]
+    assert full[0].input_ids[: len(standard[0].input_ids)] == standard[0].input_ids
+    # Without the service the chain starts right after the query and fills the same budget.
+    view = chain_only[0]
+    assert view.input_ids == [cls, *ids(query), sep, *ids(chain)[: 56 - len(ids(query)) - 3], sep]
+    assert len(view.input_ids) == len(full[0].input_ids) == 56
+    assert view.token_type_ids == [0] * (len(ids(query)) + 2) + [1] * (len(view.input_ids) - len(ids(query)) - 2)
+
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2, method="crsd_chain_view")
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
+    assert result["examples"]["verdicts_removed"] == len(builtin_splits["train"])
+
+
 def test_compute_matched_methods_train_after_their_references():
     assert training_order(["vanilla_compute_matched", "crsd", "vanilla"]) == ["crsd", "vanilla", "vanilla_compute_matched"]
     with pytest.raises(ConfigError, match=r"add \['vanilla'\]"):

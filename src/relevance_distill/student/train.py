@@ -260,7 +260,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     # The vocabulary (a tiny init's tokenizer, the CJK characters added to MiniLM's) is built from the full chains, so
     # that methods trained on the same pairs start from the same weights and tokens and share length-grouped batches.
     texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
-    if config.method == "crsd_no_verdict":
+    if config.cuts_verdict:
         stripped = [without_verdict(e.reasoning) for e in examples]
         examples = [replace(e, reasoning=text) for e, (text, _) in zip(examples, stripped)]
         counts["verdicts_removed"] = sum(removed for _, removed in stripped)
@@ -273,7 +273,8 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     torch.manual_seed(config.seed)
     model = StudentModel(classifier, config.projection_dim).to(device)
     encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
-    standard, reasoning_views = encoder.encode_pairs([e.pair for e in examples], [e.reasoning for e in examples])
+    standard, reasoning_views = encoder.encode_pairs([e.pair for e in examples], [e.reasoning for e in examples],
+                                                     reasoning_with_service=config.reasoning_view_has_service)
     hard_targets = torch.tensor([scheme.index(e.label) for e in examples])
     soft_targets = torch.tensor([e.soft_target for e in examples], dtype=torch.float)
     kd_targets = kd_target_table(examples, config.method)
