@@ -31,10 +31,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _machine import provenance, write_result
+from own_data import COMMANDS, SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from own_data import COMMANDS, SHARED_DATA
 
 BASELINES = ("lexical_gbm", "minilm_cosine", "lexical_gbm+cosine")
 # Latin words and single CJK characters: QBQTC is Chinese, without spaces between words.
@@ -183,8 +183,6 @@ def score(probabilities: dict[str, np.ndarray], gold: dict[str, np.ndarray], gro
 
 
 def measure(dataset: str, threads: int) -> dict:
-    from _machine import provenance
-
     with tempfile.TemporaryDirectory(prefix="rd-own-data-baselines-") as directory:
         splits, scheme, summary = load_splits(dataset, Path(directory))
     gold = {name: np.array([scheme.index(p.label) for p in pairs]) for name, pairs in splits.items()}
@@ -253,8 +251,6 @@ def main() -> None:
             sys.exit(f"{dataset}: the test split here ({entry['test']['fingerprint'][:12]}…) is not the one in "
                      f"{students_file} ({students[dataset]['test']['fingerprint'][:12]}…); rerun own_data.py first")
         document["datasets"][dataset] = entry
-        from _machine import write_result
-
         write_result(args.json, document)
     print(markdown_table(document, students))
 

@@ -72,3 +72,8 @@ def padding(monkeypatch) -> ModuleType:
 @pytest.fixture
 def cpu_threads(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "cpu_threads")  # the script imports its siblings at run time
+
+
+@pytest.fixture
+def own_data_baselines(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "own_data_baselines")  # the script imports its siblings own_data, _machine
