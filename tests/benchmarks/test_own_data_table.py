@@ -43,3 +43,37 @@ def test_a_summary_becomes_an_entry(own_data):
                                                                                   "reasons": ["macro-F1 too low"]}}, 60.0)
     assert failed["published"] is None
     assert "none: macro-F1 too low" in own_data.markdown_table({"datasets": {"qbqtc": {**failed, "provenance": {"machine": "m"}}}})
+
+
+def test_the_baselines_table_is_their_result_file_on_the_same_test_sets(own_data_baselines):
+    results = ROOT / "benchmarks" / "results"
+    document = json.loads((results / "own_data_baselines.json").read_text(encoding="utf-8"))
+    students = json.loads((results / "own_data.json").read_text(encoding="utf-8"))["datasets"]
+    for dataset, entry in document["datasets"].items():
+        # The same test pairs as the README's command evaluated its student on.
+        assert entry["test"]["fingerprint"] == students[dataset]["test"]["fingerprint"]
+        assert entry["provenance"]["test_set_sha256"] == entry["test"]["fingerprint"]
+        assert {"commit", "command", "date", "cpu", "cpu_flags", "threads"} <= set(entry["provenance"])
+        assert set(entry["baselines"]) == set(own_data_baselines.BASELINES)
+        for result in entry["baselines"].values():
+            test = result["ordinal"]["test"]
+            assert test["qwk_ci"][0] <= test["qwk"] <= test["qwk_ci"][1]
+    assert own_data_baselines.markdown_table(document, students) in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
+
+
+def test_ordinal_cutpoints_come_from_dev_and_the_test_interval_resamples_queries(own_data_baselines):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    gold = {name: rng.integers(0, 3, 90) for name in ("dev", "test")}
+    # Dev: confident and right; test: the same model, so the figures differ only by the data.
+    probabilities = {name: np.eye(3)[gold[name]] * 0.8 + 0.2 / 3 for name in ("dev", "test")}
+    groups = np.repeat(np.arange(9), 10)
+    result = own_data_baselines.score(probabilities, gold, groups, 3)
+    assert result["argmax"]["test"]["macro_f1"] == 1.0 and result["ordinal"]["dev"]["qwk"] == 1.0
+    assert result["ordinal"]["test"]["qwk_ci"] == [1.0, 1.0]
+    noisy = {name: rng.uniform(0, 1, (90, 3)) for name in ("dev", "test")}
+    for name in noisy:
+        noisy[name][np.arange(90), gold[name]] += 0.3
+    interval = own_data_baselines.score(noisy, gold, groups, 3)["argmax"]["test"]["macro_f1_ci"]
+    assert interval[0] < interval[1]
