@@ -8,10 +8,10 @@
 The comparison that separates distillation from extra labelled data (docs/evidence.md):
 
     python benchmarks/method_comparison.py --teacher-profile counterfactual \
-        --methods gold_only,gold_augmented,vanilla,crsd_no_verdict --seeds 0,1,2 \
+        --methods gold_only,gold_augmented,vanilla,crsd_no_verdict,crsd_chain_view --seeds 0,1,2 \
         --student-overrides '{"max_steps": 1200, "eval_every_steps": 100}' \
         --cache benchmarks/results/distillation_comparison --workdir runs/distillation-comparison \
-        --differences crsd_no_verdict-gold_augmented,teacher-gold_augmented,vanilla-gold_augmented,gold_augmented-gold_only,crsd_no_verdict-vanilla \
+        --differences crsd_no_verdict-gold_augmented,teacher-gold_augmented,vanilla-gold_augmented,gold_augmented-gold_only,crsd_no_verdict-vanilla,crsd_chain_view-crsd_no_verdict \
         --json benchmarks/results/method_comparison.json
 
 Data: the main job's built-in data and splits (``data.prepare.prepare_builtin``). Teacher: trained here with a
