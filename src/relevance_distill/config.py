@@ -431,7 +431,7 @@ class StudentTrainConfig(StrictModel):
         "(KL to the teacher's label distribution read from its label-token probabilities, Annotation.label_probs); "
         "crsd_no_kl (λ = 0); crsd_no_contrastive (γ = 0); crsd_no_verdict (reasoning view without the chain's final "
         "verdict sentence); crsd_chain_view (crsd_no_verdict whose reasoning view is the query and the chain without the "
-        "service text: about half the tokens); vanilla_compute_matched (vanilla for as many steps as CRSD's training time buys). On "
+        "service text, a shorter view); vanilla_compute_matched (vanilla for as many steps as CRSD's training time buys). On "
         "gold pairs every KD method's target is the gold label.",
     )
     init: str = Field(
