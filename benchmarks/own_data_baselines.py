@@ -144,13 +144,18 @@ def fit_probabilities(baseline: str, features: dict[str, np.ndarray], gold: dict
 def query_bootstrap(gold: np.ndarray, predicted: np.ndarray, groups: np.ndarray, num_labels: int,
                     resamples: int = 1000, seed: int = 0) -> dict[str, list[float]]:
     """95 % percentile intervals of macro-F1 and QWK over resamples of whole queries."""
-    from relevance_distill.evaluation.metrics import macro_f1, quadratic_weighted_kappa
+    from relevance_distill.evaluation.metrics import (
+        macro_f1,
+        quadratic_weighted_kappa,
+        query_members,
+        resample_queries,
+    )
 
-    members = [np.flatnonzero(groups == query) for query in np.unique(groups)]
+    members = query_members(groups)
     rng = np.random.default_rng(seed)
     f1s, qwks = [], []
     for _ in range(resamples):
-        index = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        index = resample_queries(members, rng)
         f1s.append(macro_f1(gold[index], predicted[index], num_labels))
         qwks.append(quadratic_weighted_kappa(gold[index], predicted[index], num_labels))
     return {"macro_f1_ci": [float(np.percentile(f1s, 2.5)), float(np.percentile(f1s, 97.5))],

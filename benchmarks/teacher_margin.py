@@ -32,7 +32,7 @@ def margin(gold: np.ndarray, groups: np.ndarray, teachers: list[np.ndarray], stu
            num_labels: int, resamples: int, rng_seed: int = 0) -> dict[str, Any]:
     """Mean macro-F1 of TEACHERS and of STUDENTS (one prediction array per seed, -1: no label) with 95 % intervals, and
     the difference teacher − student with its interval, resampling test queries (GROUPS) jointly and seeds apart."""
-    from relevance_distill.evaluation.metrics import macro_f1
+    from relevance_distill.evaluation.metrics import macro_f1, query_members, resample_queries
 
     classes = num_labels + 1  # the unparsed class
 
@@ -40,11 +40,11 @@ def margin(gold: np.ndarray, groups: np.ndarray, teachers: list[np.ndarray], stu
         return macro_f1(gold[index], np.where(predicted[index] < 0, num_labels, predicted[index]), classes)
 
     rng = np.random.default_rng(rng_seed)
-    members = [np.flatnonzero(groups == query) for query in np.unique(groups)]
+    members = query_members(groups)
     everything = np.arange(len(gold))
     samples: dict[str, list[float]] = {"teacher": [], "student": [], "difference": []}
     for _ in range(resamples):
-        index = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        index = resample_queries(members, rng)
         teacher = float(np.mean([score(teachers[k], index) for k in rng.integers(0, len(teachers), len(teachers))]))
         student = float(np.mean([score(students[k], index) for k in rng.integers(0, len(students), len(students))]))
         samples["teacher"].append(teacher)

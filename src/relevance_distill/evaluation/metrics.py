@@ -168,6 +168,18 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
     return report
 
 
+def query_members(groups: list[str] | np.ndarray) -> list[np.ndarray]:
+    """The pair indices of each query (GROUPS: each pair's query key), queries in sorted order: the unit a query
+    bootstrap resamples, because a query's pairs are not independent of each other."""
+    groups = np.asarray(groups)
+    return [np.flatnonzero(groups == query) for query in np.unique(groups)]
+
+
+def resample_queries(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap resample: as many queries as MEMBERS holds, drawn with replacement, each with all its pairs."""
+    return np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+
+
 def paired_bootstrap(gold: np.ndarray, first: np.ndarray, second: np.ndarray, groups: list[str] | np.ndarray,
                      num_labels: int, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Macro-F1 of FIRST minus that of SECOND on the same gold pairs, with a 95 % percentile interval from resampling
@@ -178,11 +190,11 @@ def paired_bootstrap(gold: np.ndarray, first: np.ndarray, second: np.ndarray, gr
     if not (len(gold) == len(first) == len(second) == len(groups)) or not len(gold):
         raise ValueError(f"paired_bootstrap needs equal, non-empty arrays; got {len(gold)} gold, {len(first)} and "
                          f"{len(second)} predictions, {len(groups)} query keys")
-    members = [np.flatnonzero(groups == query) for query in np.unique(groups)]
+    members = query_members(groups)
     rng = np.random.default_rng(seed)
     samples = []
     for _ in range(resamples):
-        index = np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
+        index = resample_queries(members, rng)
         samples.append(macro_f1(gold[index], first[index], num_labels) - macro_f1(gold[index], second[index], num_labels))
     return {"difference": macro_f1(gold, first, num_labels) - macro_f1(gold, second, num_labels),
             "ci": [float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))],
