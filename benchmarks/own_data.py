@@ -54,15 +54,46 @@ def entry_from_summary(summary: dict, wall_seconds: float) -> dict:
     }
 
 
+def published_figures(entry: dict) -> tuple[str, str, dict] | None:
+    """The published student of a result entry, the decoding it was gated and served with, and its test figures
+    under that decoding (argmax where the entry has no ordinal figures); None when nothing was published."""
+    published = entry["published"]
+    if not published:
+        return None
+    decoding = entry["gate"]["decoding"] or "argmax"
+    return published, decoding, entry["students"][published][decoding] or entry["students"][published]["argmax"]
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--json (a result file whose other datasets' entries are kept) and --only (which of COMMANDS to measure)."""
+    parser.add_argument("--json", type=Path, required=True, help="Result file (entries of other datasets are kept).")
+    parser.add_argument("--only", default=",".join(COMMANDS), help=f"Comma-separated datasets of {sorted(COMMANDS)}.")
+
+
+def selected_datasets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list[str], dict]:
+    """The datasets --only names (an unknown one is a usage error) and the --json document to add them to."""
+    datasets = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(datasets) - set(COMMANDS))
+    if unknown:
+        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)}")
+    document = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else {"datasets": {}}
+    return datasets, document
+
+
+def require_shared_file(dataset: str) -> None:
+    """Exit with the missing path when DATASET's labelled file is not under ../shared/data."""
+    if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():
+        sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
+
+
 def markdown_table(document: dict) -> str:
     """The README's own-data table for a result file."""
     lines = ["| data (command) | rows in / kept / quarantined | test pairs | teacher | published student | "
              "test macro-F1 | test QWK | run time | machine |", "|---|---|---|---|---|---|---|---|---|"]
     for dataset, entry in document["datasets"].items():
-        rows, published = entry["rows"], entry["published"]
-        decoding = entry["gate"]["decoding"] or "argmax"
-        if published:
-            figures = entry["students"][published][decoding] or entry["students"][published]["argmax"]
+        rows, served = entry["rows"], published_figures(entry)
+        if served:
+            published, decoding, figures = served
             trained = entry["students"][published]["training"] or {}
             student = (f"{published}, {decoding} decoding ({trained.get('epochs', '?')} epochs, "
                        f"stopped: {trained.get('stop_reason', '?')})")
@@ -80,21 +111,15 @@ def markdown_table(document: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path, required=True, help="Result file (entries of other datasets are kept).")
-    parser.add_argument("--only", default=",".join(COMMANDS), help=f"Comma-separated datasets of {sorted(COMMANDS)}.")
+    add_dataset_arguments(parser)
     parser.add_argument("--workdir", type=Path, default=ROOT / "runs" / "own-data")
     args = parser.parse_args()
-    datasets = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(datasets) - set(COMMANDS))
-    if unknown:
-        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)}")
+    datasets, document = selected_datasets(parser, args)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _machine import provenance
 
-    document = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else {"datasets": {}}
     for dataset in datasets:
-        if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():
-            sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
+        require_shared_file(dataset)
         workdir = args.workdir / dataset
         command = command_for(dataset, workdir)
         executable = str(Path(sys.executable).parent / command[0])

@@ -32,7 +32,14 @@ from pathlib import Path
 
 import numpy as np
 from _machine import provenance, write_result
-from own_data import COMMANDS, SHARED_DATA
+from own_data import (
+    COMMANDS,
+    SHARED_DATA,
+    add_dataset_arguments,
+    published_figures,
+    require_shared_file,
+    selected_datasets,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -226,31 +233,24 @@ def markdown_table(document: dict, students: dict) -> str:
             test = result["ordinal"]["test"]
             lines.append(f"| {dataset} ({entry['test']['pairs']:,} test pairs, {queries} queries) | {baseline} | "
                          f"{result['ordinal']['dev']['qwk']:.3f} | {interval(test, 'qwk')} | {interval(test, 'macro_f1')} |")
-        student = students.get(dataset)
-        if student and student["published"]:
-            decoding = student["gate"]["decoding"] or "argmax"
-            figures = student["students"][student["published"]][decoding]
-            lines.append(f"| {dataset} | the README's command: {student['published']} student (fine-tuned MiniLM) | – | "
+        served = published_figures(students[dataset]) if dataset in students else None
+        if served:
+            published, _, figures = served
+            lines.append(f"| {dataset} | the README's command: {published} student (fine-tuned MiniLM) | – | "
                          f"{figures['qwk']:.3f} | {figures['macro_f1']:.3f} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", type=Path, required=True, help="Result file (entries of other datasets are kept).")
-    parser.add_argument("--only", default=",".join(COMMANDS), help=f"Comma-separated datasets of {sorted(COMMANDS)}.")
+    add_dataset_arguments(parser)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for the embeddings.")
     args = parser.parse_args()
-    datasets = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(datasets) - set(COMMANDS))
-    if unknown:
-        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)}")
+    datasets, document = selected_datasets(parser, args)
     students_file = ROOT / "benchmarks" / "results" / "own_data.json"
     students = json.loads(students_file.read_text(encoding="utf-8"))["datasets"] if students_file.is_file() else {}
-    document = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else {"datasets": {}}
     for dataset in datasets:
-        if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():
-            sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
+        require_shared_file(dataset)
         entry = measure(dataset, args.threads)
         if dataset in students and students[dataset]["test"]["fingerprint"] != entry["test"]["fingerprint"]:
             sys.exit(f"{dataset}: the test split here ({entry['test']['fingerprint'][:12]}…) is not the one in "

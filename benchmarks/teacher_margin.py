@@ -32,7 +32,11 @@ def margin(gold: np.ndarray, groups: np.ndarray, teachers: list[np.ndarray], stu
            num_labels: int, resamples: int, rng_seed: int = 0) -> dict[str, Any]:
     """Mean macro-F1 of TEACHERS and of STUDENTS (one prediction array per seed, -1: no label) with 95 % intervals, and
     the difference teacher − student with its interval, resampling test queries (GROUPS) jointly and seeds apart."""
-    from relevance_distill.evaluation.metrics import macro_f1, query_members, resample_queries
+    from relevance_distill.evaluation.metrics import (
+        macro_f1,
+        query_members,
+        resample_queries,
+    )
 
     classes = num_labels + 1  # the unparsed class
 
