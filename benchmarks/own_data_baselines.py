@@ -128,8 +128,10 @@ def cosine_features(splits: dict[str, list], threads: int) -> dict[str, np.ndarr
     return features
 
 
-def fit_probabilities(baseline: str, features: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Class probabilities on dev and test of BASELINE fitted on train."""
+def fit_probabilities(baseline: str, features: dict[str, np.ndarray], gold: dict[str, np.ndarray],
+                      num_labels: int) -> dict[str, np.ndarray]:
+    """Class probabilities (one column per label of the scheme, zero for a label train lacks) on dev and test of
+    BASELINE fitted on train."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
@@ -138,11 +140,10 @@ def fit_probabilities(baseline: str, features: dict[str, np.ndarray], gold: dict
     else:
         model = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, early_stopping=False)
     model.fit(features["train"], gold["train"])
-    num_labels = int(gold["train"].max()) + 1
     probabilities = {}
     for name in ("dev", "test"):
         present = model.predict_proba(features[name])
-        full = np.zeros((len(present), max(num_labels, len(model.classes_))))
+        full = np.zeros((len(present), num_labels))
         full[:, model.classes_] = present
         probabilities[name] = full
     return probabilities
@@ -207,7 +208,7 @@ def measure(dataset: str, threads: int) -> dict:
     entry = {"splits": {name: {"pairs": len(pairs), "queries": len({p.group_key for p in pairs})}
                         for name, pairs in splits.items()},
              "test": {"pairs": len(splits["test"]), "fingerprint": fingerprint},
-             "baselines": {baseline: score(fit_probabilities(baseline, inputs[baseline], gold), gold, groups,
+             "baselines": {baseline: score(fit_probabilities(baseline, inputs[baseline], gold, scheme.num_labels), gold, groups,
                                            scheme.num_labels) for baseline in BASELINES},
              "provenance": provenance(test_set_sha256=fingerprint, threads=threads)}
     for baseline, result in entry["baselines"].items():

@@ -77,3 +77,15 @@ def test_ordinal_cutpoints_come_from_dev_and_the_test_interval_resamples_queries
         noisy[name][np.arange(90), gold[name]] += 0.3
     interval = own_data_baselines.score(noisy, gold, groups, 3)["argmax"]["test"]["macro_f1_ci"]
     assert interval[0] < interval[1]
+
+
+def test_baseline_probabilities_have_a_column_for_every_label_of_the_scheme(own_data_baselines):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    features = {name: rng.normal(size=(40, 2)) for name in ("train", "dev", "test")}
+    gold = {name: rng.integers(0, 2, 40) for name in features}  # the scheme has 4 labels; train holds two
+    probabilities = own_data_baselines.fit_probabilities("minilm_cosine", features, gold, num_labels=4)
+    for name in ("dev", "test"):
+        assert probabilities[name].shape == (40, 4) and not probabilities[name][:, 2:].any()
+        assert np.allclose(probabilities[name].sum(axis=1), 1.0)
