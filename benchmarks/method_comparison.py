@@ -57,6 +57,9 @@ REFERENCE_METHOD = "crsd"
 # method_comparison_1200) compares converged students. The committed cache was trained with exactly this, on a
 # plain shuffle, and refuses anything else.
 SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50, "group_by_length": False}
+# The comparison keeps each cell's best checkpoint by dev macro-F1 under argmax and reports argmax test macro-F1 (the
+# protocol in docs/evidence.md), whatever decoding the trainer selects by for a user's run.
+COMPARISON_SELECTION_DECODING = "argmax"
 
 
 def readme_markers(block: str = README_BLOCK) -> tuple[str, str]:
@@ -153,8 +156,9 @@ def budget_settings(config: Any) -> dict[str, Any]:
 
 def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """SETTINGS without what does not change training (the epoch budget when a step budget replaces it), and with
-    ``group_by_length`` false where a result predates that field: it was trained on a plain shuffle."""
-    settings = {"group_by_length": False, **settings}
+    ``group_by_length`` false where a result predates that field (it was trained on a plain shuffle), and
+    ``selection_decoding`` argmax where it predates that one (its best checkpoint was chosen under argmax)."""
+    settings = {"group_by_length": False, "selection_decoding": "argmax", **settings}
     return {key: value for key, value in settings.items() if not (key == "epochs" and settings.get("max_steps"))}
 
 
@@ -430,7 +434,8 @@ def main() -> None:
     results_dir = Path(args.results) if args.results else cache
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     methods = training_order(parse_methods(args.methods))
-    config = student_config_for(args.student_profile, **json.loads(args.student_overrides))
+    config = student_config_for(args.student_profile, **{"selection_decoding": COMPARISON_SELECTION_DECODING,
+                                                           **json.loads(args.student_overrides)})
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")
     test = read_pairs(splits["test"])

@@ -85,6 +85,22 @@ class EngineConfig(StrictModel):
         return self
 
 
+# A graded scheme has at least this many labels: below it the ordinal decoder's single cut-point is just argmax on
+# two labels, so 'auto' decoding means argmax there.
+ORDINAL_DECODING_MIN_LABELS = 3
+
+
+def concrete_decoding(decoding: str, num_labels: int) -> str:
+    """DECODING ('auto', 'argmax' or 'ordinal') made concrete for a scheme of NUM_LABELS labels: 'auto' is 'ordinal'
+    for a graded scheme (ORDINAL_DECODING_MIN_LABELS or more), else 'argmax'. The gate and the trainer's checkpoint
+    selection read this one rule."""
+    if decoding not in ("auto", "argmax", "ordinal"):
+        raise ValueError(f"unknown decoding {decoding!r}; allowed: ['auto', 'argmax', 'ordinal']")
+    if decoding != "auto":
+        return decoding
+    return "ordinal" if num_labels >= ORDINAL_DECODING_MIN_LABELS else "argmax"
+
+
 class GateConfig(StrictModel):
     """Thresholds of the release gate."""
 
@@ -478,8 +494,13 @@ class StudentTrainConfig(StrictModel):
     max_grad_norm: float = Field(default=1.0, gt=0, description="Gradient clipping norm.")
     eval_every_steps: int = Field(default=100, ge=1, description="Dev evaluation (and checkpoint) interval.")
     early_stopping_patience: int = Field(
-        default=3, ge=0, description="Stop after this many dev evaluations without a macro-F1 gain (the best "
-        "checkpoint is kept); 0 trains the whole budget.")
+        default=3, ge=0, description="Stop after this many dev evaluations without a gain of the selection metric (the "
+        "best checkpoint is kept); 0 trains the whole budget.")
+    selection_decoding: Literal["auto", "argmax", "ordinal"] = Field(
+        default="auto", description="The decoder whose dev macro-F1 picks the best checkpoint and drives early "
+        "stopping, so that the kept checkpoint is the best under the decoding the gate checks and the model serves "
+        "(the pipelines pass the gate's decoding): 'argmax', 'ordinal' (cut-points tuned on dev at each evaluation), "
+        "or 'auto', resolved as GateConfig.decoding's 'auto' (concrete_decoding).")
     seed: int = Field(default=13, description="Seed of initialisation, data order and dropout.")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="'auto' uses CUDA when available.")
     amp: bool = Field(

@@ -8,6 +8,13 @@ from typing import Any
 from rich.table import Table
 
 
+def selection_phrase(trained: dict[str, Any]) -> str:
+    """How the best dev checkpoint was chosen, for a training record (older records lack the decoding)."""
+    if "selection_decoding" not in trained:
+        return ""
+    return f"macro-F1 ({trained['selection_decoding']}) {trained['best_dev_macro_f1']:.4f} "
+
+
 def run_summary_table(summary: dict[str, Any]) -> Table:
     """Teacher, annotations, students, retention, gate, published model, A/B decision, report, wall time."""
     table = Table(title=f"relevance-distill run {summary['run_id']} ({summary['profile']})", show_header=False)
@@ -47,8 +54,8 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
         ordinal = (f"; ordinal decoding: macro-F1 {result['ordinal_macro_f1']:.4f}, QWK {result['ordinal_qwk']:.4f}"
                    if "ordinal_qwk" in result else "")
         trained = result.get("training")
-        budget = (f"; trained {trained['epochs']:g} epochs ({trained['steps']} steps, best dev at step "
-                  f"{trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
+        budget = (f"; trained {trained['epochs']:g} epochs ({trained['steps']} steps, best dev "
+                  f"{selection_phrase(trained)}at step {trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
         table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}{budget}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", f"{retention:.4f}" if retention is not None else

@@ -76,7 +76,9 @@ def test_training_stops_when_dev_stops_improving_and_says_why(builtin_splits, sc
     result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
     # The first evaluation sets the best score; a model that does not move cannot beat it at the second.
     assert result["stopped_early"] is True and result["steps"] == 2 and result["best_step"] == 1
-    assert result["stop_reason"] == "no dev macro-F1 gain in 1 evaluations"
+    # The built-in scheme is graded, so 'auto' selects by the ordinal decoder, as the gate checks it.
+    assert result["selection_decoding"] == "ordinal"
+    assert result["stop_reason"] == "no dev macro-F1 (ordinal) gain in 1 evaluations"
     assert result["total_steps"] == 3 * (len(builtin_splits["train"]) // config.batch_size)
     assert result["epochs"] == round(2 * config.batch_size / len(builtin_splits["train"]), 2)
     budget = train_student(config.model_copy(update={"max_steps": 2, "early_stopping_patience": 0}), scheme,
@@ -92,6 +94,33 @@ def test_resume_continues_from_last_checkpoint(builtin_splits, scheme, tmp_path)
     history = json.loads((tmp_path / "history.json").read_text())
     assert [s["step"] for s in history["steps"]] == [1, 2, 3, 4, 5, 6]
     assert result["steps"] == 6
+
+
+@pytest.mark.parametrize("decoding", ["argmax", "ordinal"])
+def test_the_kept_checkpoint_is_the_best_under_the_selection_decoding(builtin_splits, scheme, tmp_path, decoding):
+    from relevance_distill.evaluation.evaluate import evaluate_student
+    from relevance_distill.student.train import SELECTION_KEYS
+
+    config = student_config_for("smoke", max_steps=6, eval_every_steps=1, selection_decoding=decoding)
+    result = train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
+    evals = json.loads((tmp_path / "history.json").read_text())["evals"]
+    key = SELECTION_KEYS[decoding]
+    best = max(evals, key=lambda e: e[key])
+    assert result["selection_decoding"] == decoding
+    assert (result["best_step"], result["best_dev_macro_f1"]) == (best["step"], best[key])
+    # The saved best model, decoded as the selection decoded it, scores what selected it on dev.
+    measured = evaluate_student(tmp_path / "best", builtin_splits["test"], scheme, latency_requests=0,
+                                dev_pairs=builtin_splits["dev"])["dev"]
+    kept = measured["macro_f1"] if decoding == "argmax" else measured["ordinal"]["macro_f1"]
+    assert kept == pytest.approx(best[key], abs=1e-6)
+
+
+def test_resume_refuses_a_checkpoint_selected_under_another_decoding(builtin_splits, scheme, tmp_path):
+    config = student_config_for("smoke", max_steps=2, eval_every_steps=2, selection_decoding="argmax")
+    train_student(config, scheme, builtin_splits["train"], builtin_splits["dev"], tmp_path)
+    with pytest.raises(ValueError, match="'argmax' decoding and this run asks for 'ordinal'"):
+        train_student(config.model_copy(update={"max_steps": 4, "selection_decoding": "ordinal"}), scheme,
+                      builtin_splits["train"], builtin_splits["dev"], tmp_path)
 
 
 class _RunsCodeWhenUnpickled:

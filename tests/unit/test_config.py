@@ -6,6 +6,7 @@ from relevance_distill.config import (
     ConfigError,
     PrepareDataConfig,
     RunConfig,
+    concrete_decoding,
     load_config,
     parse_config,
 )
@@ -96,3 +97,17 @@ def test_the_documented_crowdflower_config_loads():
     config = load_config(RunConfig, Path(__file__).resolve().parents[2] / "examples" / "crowdflower-kaggle.yaml")
     assert config.prepare.label_scheme == "crowdflower" and config.prepare.split_fractions["test"] == 0.2
     assert config.student == {"max_steps": 450, "eval_every_steps": 75} and config.teacher_profile() == "smoke"
+
+
+def test_auto_decoding_is_ordinal_for_a_graded_scheme_and_argmax_for_two_labels():
+    from relevance_distill.evaluation.gate import resolve_decoding
+
+    assert [concrete_decoding("auto", labels) for labels in (2, 3, 4)] == ["argmax", "ordinal", "ordinal"]
+    assert concrete_decoding("argmax", 4) == "argmax" and concrete_decoding("ordinal", 2) == "ordinal"
+    with pytest.raises(ValueError, match=r"unknown decoding 'expected'; allowed: \['auto', 'argmax', 'ordinal'\]"):
+        concrete_decoding("expected", 4)
+    # The gate reads the same rule from a metrics document: K - 1 cut-points for K labels.
+    for labels in (2, 3, 4):
+        metrics = {"test": {"ordinal": {"cutpoints": [k + 0.5 for k in range(labels - 1)]}}}
+        assert resolve_decoding("auto", metrics) == concrete_decoding("auto", labels)
+    assert resolve_decoding("auto", {"test": {}}) == "argmax"

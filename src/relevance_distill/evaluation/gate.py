@@ -11,17 +11,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from relevance_distill.config import GOLD_ONLY_METHOD, GateConfig
+from relevance_distill.config import GOLD_ONLY_METHOD, GateConfig, concrete_decoding
 from relevance_distill.layout import EVALUATION_SUMMARY
 
 
 def resolve_decoding(decoding: str, metrics: dict[str, Any]) -> str:
-    """DECODING with 'auto' made concrete for a metrics.json document: 'ordinal' when the model has cut-points for a
-    graded scheme (at least two, i.e. three labels or more), else 'argmax'."""
+    """DECODING with 'auto' made concrete for a metrics.json document (``concrete_decoding``): 'ordinal' when the
+    model has cut-points for a graded scheme (K - 1 of them for K labels), else 'argmax'."""
     if decoding != "auto":
         return decoding
     ordinal = metrics.get("test", {}).get("ordinal") or {}
-    return "ordinal" if len(ordinal.get("cutpoints") or []) >= 2 else "argmax"
+    cutpoints = ordinal.get("cutpoints") or []
+    return concrete_decoding(decoding, len(cutpoints) + 1) if cutpoints else "argmax"
 
 
 def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:

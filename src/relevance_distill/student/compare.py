@@ -94,7 +94,8 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
                                         Path(output_dir) / method, annotations, extra_gold_pairs)
     results = {method: results[method] for method in methods}
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
-    report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f}"
+    report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f} "
+                                                   f"({result['selection_decoding']})"
                                                    for method, result in results.items()))
     return results
 

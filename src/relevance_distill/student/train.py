@@ -26,7 +26,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from relevance_distill.config import GOLD_AUGMENTED_METHOD, StudentTrainConfig
+from relevance_distill.config import (
+    GOLD_AUGMENTED_METHOD,
+    StudentTrainConfig,
+    concrete_decoding,
+)
 from relevance_distill.devices import choose_device
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
 from relevance_distill.evaluation.evaluate import (
@@ -46,6 +50,8 @@ from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_en
 from relevance_distill.student.model import StudentModel, load_classifier
 
 CHECKPOINT_DIR = "checkpoint-last"
+# The history.json evaluation figure each selection decoding picks the best checkpoint by.
+SELECTION_KEYS = {"argmax": "dev_macro_f1", "ordinal": "dev_macro_f1_ordinal"}
 
 
 @dataclass(frozen=True)
@@ -289,6 +295,9 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                           exclude_same_label_negatives=config.exclude_same_label_negatives, **config.loss_weights())
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and native_bf16(device))
 
+    selection_decoding = concrete_decoding(config.selection_decoding, scheme.num_labels)
+    selection_key = SELECTION_KEYS[selection_decoding]
+
     history: dict[str, Any] = {"method": config.method, "total_steps": total_steps, "steps": [], "evals": []}
     start_step, best_f1, evals_without_gain = 0, -1.0, 0
     checkpoint = output / CHECKPOINT_DIR
@@ -301,20 +310,26 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         torch.set_rng_state(state["torch_rng"])
         start_step, best_f1, evals_without_gain, history = (state["step"], state["best_f1"],
                                                             state["evals_without_gain"], state["history"])
+        # A checkpoint written before the field existed was selected on argmax.
+        if state.get("selection_decoding", "argmax") != selection_decoding:
+            raise ValueError(f"{checkpoint} was selecting checkpoints with {state.get('selection_decoding', 'argmax')!r} "
+                             f"decoding and this run asks for {selection_decoding!r}: set selection_decoding to the "
+                             "checkpoint's, resume=false, or remove the checkpoint directory")
 
     def evaluate(step: int) -> tuple[float, dict[str, Any]]:
-        """Dev macro-F1 and the ordinal decoder's cut-points tuned on the same dev predictions."""
+        """The selection metric (dev macro-F1 under SELECTION_DECODING) and the ordinal decoder's cut-points tuned on
+        the same dev predictions."""
         probabilities = predict_probabilities(model.classifier_model, encoder, dev_examples, device=device)
         gold = np.array([scheme.index(p.label) for p in dev_examples])
-        score = macro_f1(gold, probabilities.argmax(axis=1), scheme.num_labels) if len(gold) else 0.0
         cutpoints = tune_cutpoints(probabilities, gold, scheme.num_labels)
-        decoding = {"cutpoints": cutpoints,
-                    "dev_qwk_argmax": quadratic_weighted_kappa(gold, probabilities.argmax(axis=1), scheme.num_labels),
-                    "dev_qwk_ordinal": quadratic_weighted_kappa(gold, ordinal_predictions(probabilities, cutpoints),
-                                                                scheme.num_labels)}
-        history["evals"].append({"step": step, "dev_macro_f1": score, "dev_qwk_argmax": decoding["dev_qwk_argmax"],
-                                 "dev_qwk_ordinal": decoding["dev_qwk_ordinal"]})
-        return score, decoding
+        argmax, ordinal = probabilities.argmax(axis=1), ordinal_predictions(probabilities, cutpoints)
+        figures = {"dev_macro_f1": macro_f1(gold, argmax, scheme.num_labels) if len(gold) else 0.0,
+                   "dev_macro_f1_ordinal": macro_f1(gold, ordinal, scheme.num_labels) if len(gold) else 0.0,
+                   "dev_qwk_argmax": quadratic_weighted_kappa(gold, argmax, scheme.num_labels),
+                   "dev_qwk_ordinal": quadratic_weighted_kappa(gold, ordinal, scheme.num_labels)}
+        history["evals"].append({"step": step, **figures})
+        return figures[selection_key], {"cutpoints": cutpoints, "dev_qwk_argmax": figures["dev_qwk_argmax"],
+                                        "dev_qwk_ordinal": figures["dev_qwk_ordinal"]}
 
     started = time.monotonic()
     step = start_step
@@ -362,7 +377,8 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
                 model.save(checkpoint, tokenizer)
                 torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state(), "step": step + 1,
-                            "best_f1": best_f1, "evals_without_gain": evals_without_gain, "history": history},
+                            "best_f1": best_f1, "evals_without_gain": evals_without_gain, "history": history,
+                            "selection_decoding": selection_decoding},
                            checkpoint / "trainer_state.pt")
                 if config.early_stopping_patience and evals_without_gain >= config.early_stopping_patience:
                     stopped_early = True
@@ -373,7 +389,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     ).encode()).hexdigest()
     steps_done = len(history["steps"])
     if stopped_early:
-        stop_reason = f"no dev macro-F1 gain in {config.early_stopping_patience} evaluations"
+        stop_reason = f"no dev macro-F1 ({selection_decoding}) gain in {config.early_stopping_patience} evaluations"
     elif config.max_steps:
         stop_reason = f"step budget ({config.max_steps} steps)"
     else:
@@ -385,8 +401,9 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         "epochs": round(steps_done * micro_batch * config.gradient_accumulation_steps / max(len(examples), 1), 2),
         "stopped_early": stopped_early,
         "stop_reason": stop_reason,
+        "selection_decoding": selection_decoding,
         "best_dev_macro_f1": best_f1,
-        "best_step": max(history["evals"], key=lambda e: e["dev_macro_f1"])["step"] if history["evals"] else None,
+        "best_step": max(history["evals"], key=lambda e: e[selection_key])["step"] if history["evals"] else None,
         "seconds": round(time.monotonic() - started, 2),
         "train_seconds": round(history.get("train_seconds", 0.0), 2),
         "device": device.type,
@@ -398,6 +415,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     }
     history["result"] = result
     (output / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
-    report_result(f"student {config.method}: best dev macro-F1 {best_f1:.4f} at step {result['best_step']} of "
+    report_result(f"student {config.method}: best dev macro-F1 ({selection_decoding}) {best_f1:.4f} at step {result['best_step']} of "
                   f"{steps_done} ({result['epochs']:g} epochs; stopped: {stop_reason})")
     return result
