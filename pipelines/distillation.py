@@ -191,7 +191,8 @@ def build_distillation_pipeline(cluster: KubernetesConfig | None = None, local: 
                                           methods=checked.outputs["student_methods"], profile=student_profile,
                                           annotations_uri=dsl.OneOf(merged.outputs["Output"], skipped.output),
                                           annotated_pairs_uri=annotation_input_uri, label_scheme=label_scheme,
-                                          config_json=student_config_json), "train_student")
+                                          config_json=student_config_json, selection_decoding=gate_decoding),
+                            "train_student")
         models = trained.outputs["models"]
         evaluated = configure(evaluate_student(models=models, test_uri=test_uri,
                                                dev_uri=prepared.outputs["dev_uri"],

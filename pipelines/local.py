@@ -49,7 +49,7 @@ LOCAL_DEPLOY_MODE = "gitops"
 # What a component container may know of the storage: the endpoint and credentials, passed as environment (never
 # baked into an image), as a Kubernetes Secret reference passes them on a cluster; and how often to report progress.
 # What the summary says of each student's training: how long it trained, its best dev step and why it stopped.
-TRAINING_FIGURES = ("epochs", "steps", "best_step", "best_dev_macro_f1", "stop_reason", "seconds")
+TRAINING_FIGURES = ("epochs", "steps", "best_step", "selection_decoding", "best_dev_macro_f1", "stop_reason", "seconds")
 CONTAINER_ENVIRONMENT = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                          "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE", INTERVAL_ENVIRONMENT)
 

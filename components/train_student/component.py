@@ -18,12 +18,15 @@ def train_student(
     annotated_pairs_uri: str = "",
     label_scheme: Optional[str] = None,
     config_json: str = "{}",
+    selection_decoding: Optional[str] = None,
 ):
     """Train CRSD and the baselines with identical data, steps and seeds; MODELS holds one directory per method.
 
     Training pairs are TRAIN_URI (gold labels) plus the pairs of ANNOTATED_PAIRS_URI (e.g. search logs) that the
     teacher labelled in ANNOTATIONS_URI (see ``student.compare.training_pairs`` for the label rule). METHODS is
     comma-separated; PROFILE is a student profile; CONFIG_JSON overrides single StudentTrainConfig fields.
+    SELECTION_DECODING (the gate's decoding in the pipelines) picks each method's best dev checkpoint unless
+    CONFIG_JSON names one.
     """
     import json
 
@@ -34,7 +37,8 @@ def train_student(
     )
     from relevance_distill.student.compare import train_from_uris
 
-    config = student_config_for(profile, **json.loads(config_json or "{}"))
+    selection = {"selection_decoding": selection_decoding} if selection_decoding else {}
+    config = student_config_for(profile, **{**selection, **json.loads(config_json or "{}")})
     result = train_from_uris(train_uri, dev_uri, models.path, parse_methods(methods), config,
                              label_scheme_named(label_scheme), annotations_uri, annotated_pairs_uri)
     for method, trained in result["methods"].items():

@@ -196,6 +196,15 @@ def _tasks(spec):
             if "dag" in component for task in component["dag"]["tasks"].values()}
 
 
+def test_the_student_keeps_the_checkpoint_best_under_the_decoding_the_gate_checks(tmp_path):
+    compile_all(tmp_path, component_yaml=False)
+    spec = next(yaml.safe_load_all((tmp_path / "distillation_pipeline.yaml").read_text()))
+    tasks = _tasks(spec)
+    pipeline_input = {"componentInputParameter": "gate_decoding"}
+    assert tasks["gate"]["inputs"]["parameters"]["decoding"] == pipeline_input
+    assert tasks["train-student"]["inputs"]["parameters"]["selection_decoding"] == pipeline_input
+
+
 def test_acting_steps_never_come_from_the_cache_and_transient_failures_are_retried_with_backoff():
     from pipelines.kubernetes import ACTING_STEPS, RETRIED_STEPS, TRAINING_STEPS
 
