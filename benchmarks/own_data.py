@@ -80,6 +80,21 @@ def selected_datasets(parser: argparse.ArgumentParser, args: argparse.Namespace)
     return datasets, document
 
 
+def load_splits(dataset: str, directory: Path) -> tuple[dict[str, list], object, dict]:
+    """The main job's train/dev/test pairs of DATASET, its label scheme and prepare's summary."""
+    from relevance_distill.config import DEFAULT_SCHEME_FOR_FORMAT, PrepareDataConfig
+    from relevance_distill.data.prepare import prepare_dataset
+    from relevance_distill.schemas import QueryServicePair
+
+    path, input_format = COMMANDS[dataset]
+    config = PrepareDataConfig(input_format=input_format, label_scheme=DEFAULT_SCHEME_FOR_FORMAT[input_format])
+    summary = prepare_dataset(str(SHARED_DATA / path), str(directory), config)
+    splits = {name: [QueryServicePair.model_validate_json(line)
+                     for line in (directory / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+              for name in ("train", "dev", "test")}
+    return splits, config.resolved_label_scheme(), summary
+
+
 def require_shared_file(dataset: str) -> None:
     """Exit with the missing path when DATASET's labelled file is not under ../shared/data."""
     if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():

@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 from _machine import provenance, write_result
 from own_data import (
-    COMMANDS,
-    SHARED_DATA,
     add_dataset_arguments,
+    load_splits,
     published_figures,
     require_shared_file,
     selected_datasets,
@@ -47,21 +46,6 @@ BASELINES = ("lexical_gbm", "minilm_cosine", "lexical_gbm+cosine")
 # Latin words and single CJK characters: QBQTC is Chinese, without spaces between words.
 TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]")
 EMBEDDING_MAX_LENGTH = 128
-
-
-def load_splits(dataset: str, directory: Path) -> tuple[dict[str, list], object, dict]:
-    """The main job's train/dev/test pairs of DATASET, its label scheme and prepare's summary."""
-    from relevance_distill.config import DEFAULT_SCHEME_FOR_FORMAT, PrepareDataConfig
-    from relevance_distill.data.prepare import prepare_dataset
-    from relevance_distill.schemas import QueryServicePair
-
-    path, input_format = COMMANDS[dataset]
-    config = PrepareDataConfig(input_format=input_format, label_scheme=DEFAULT_SCHEME_FOR_FORMAT[input_format])
-    summary = prepare_dataset(str(SHARED_DATA / path), str(directory), config)
-    splits = {name: [QueryServicePair.model_validate_json(line)
-                     for line in (directory / f"{name}.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
-              for name in ("train", "dev", "test")}
-    return splits, config.resolved_label_scheme(), summary
 
 
 def lexical_features(splits: dict[str, list]) -> dict[str, np.ndarray]:

@@ -351,3 +351,26 @@ def test_sft_trains_on_the_augmented_copies(data, tmp_path):
     assert metrics["counterfactual_pairs"] == located + len(featured) and located > 0 and featured
     assert metrics["oversampled_examples"] == 2 * located + locating(featured)
     assert metrics["examples"] == 3 * (len(with_chain) + located + len(featured)) + metrics["oversampled_examples"]
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_sft_batches_examples_of_similar_length_when_asked(data, tmp_path, monkeypatch, grouped):
+    """group_by_length reaches the installed transformers' sampler (its argument is spelt differently across
+    versions); the Trainer's plain shuffle otherwise. The training loop's seconds are recorded either way."""
+    import trl
+
+    samplers = []
+    original = trl.SFTTrainer._get_train_sampler
+
+    def recording(self, *args, **kwargs):
+        sampler = original(self, *args, **kwargs)
+        samplers.append(type(sampler).__name__)
+        return sampler
+
+    monkeypatch.setattr(trl.SFTTrainer, "_get_train_sampler", recording)
+    _, pairs = data
+    config = SFTStageConfig(init="tiny", tiny_hidden_size=64, tiny_heads=1, tiny_layers=1, max_steps=3, batch_size=4,
+                            max_length=256, save_steps=100, group_by_length=grouped)
+    metrics = run_sft(config, pairs[:32], SCHEME, tmp_path / "sft")
+    assert samplers == ["LengthGroupedSampler" if grouped else "RandomSampler"]
+    assert metrics["train_runtime_seconds"] > 0 and metrics["loss_curve"]

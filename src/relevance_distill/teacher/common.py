@@ -205,12 +205,25 @@ def train_resumable(trainer: Any, checkpoints_dir: Path, label: str, checkpoint_
     return int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0
 
 
+def length_grouping_arguments() -> dict[str, Any]:
+    """Trainer arguments that batch examples of similar length, as the installed transformers spells them:
+    ``train_sampling_strategy="group_by_length"`` (transformers 5) or ``group_by_length=True`` (4.x)."""
+    from transformers import TrainingArguments
+
+    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__:
+        return {"train_sampling_strategy": "group_by_length"}
+    return {"group_by_length": True}
+
+
 def train_and_save(trainer: Any, tokenizer: Any, output: Path, metrics: dict[str, Any],
                    checkpoint_uri: str | None = None) -> dict[str, Any]:
     """Train resumably (``train_resumable`` on OUTPUT/checkpoints), then save OUTPUT/model and its metrics."""
     resumed_from = train_resumable(trainer, output / "checkpoints", f"teacher {metrics['step']}", checkpoint_uri)
+    # The Trainer's own wall time of the training loop (checkpoint saves included, model loading and saving not).
+    runtime = next((entry["train_runtime"] for entry in reversed(trainer.state.log_history) if "train_runtime" in entry),
+                   None)
     metrics = {**metrics, "resumed_from_step": resumed_from, "world_size": world_size(),
-               "loss_curve": loss_curve(trainer.state.log_history)}
+               "train_runtime_seconds": runtime, "loss_curve": loss_curve(trainer.state.log_history)}
     curve = metrics["loss_curve"]
     if curve:
         report_result(f"teacher {metrics['step']}: loss {curve[0]['loss']:.4f} → {curve[-1]['loss']:.4f} "

@@ -20,6 +20,7 @@ from relevance_distill.schemas import LabelScheme, QueryServicePair
 from relevance_distill.teacher.common import (
     TeacherTrainConfig,
     build_tiny_causal_lm,
+    length_grouping_arguments,
     setup_training_process,
     train_and_save,
 )
@@ -58,6 +59,11 @@ class SFTStageConfig(TeacherTrainConfig):
         "reasoned again by the dataset's rules. Augmented copies keep each pair's outcomes, so without these a teacher "
         "can recall a training pair's outcomes instead of comparing what it writes. These pairs are extra labelled "
         "data: a fair comparison gives the gold-only student the same pairs (`gold_augmented`). Empty: none.")
+    group_by_length: bool = Field(
+        default=False, description="Batch examples of similar token length (transformers' LengthGroupedSampler: "
+        "mega-batches of 50 batches sorted by length, longest first), so that a batch pads to about its own length "
+        "rather than its longest example's; false: the Trainer's plain shuffle. `benchmarks/teacher_sft_throughput.py` "
+        "measures both on the same examples.")
     give_up_checks: int = Field(
         default=0, ge=0, description="Stop SFT early when this many dev checks in a row (one every "
         "`give_up_check_every_steps`) find the model no better than the majority class on the gold dev pairs: a "
@@ -234,7 +240,8 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
         model, tokenizer = load_causal_lm(source)
     originals = sft_examples(pairs, scheme, tokenizer, label_only)
     examples = augmented_examples(config, originals)
-    args = SFTConfig(**config.training_arguments(output / "checkpoints"), max_length=config.max_length,
+    grouping = length_grouping_arguments() if config.group_by_length else {}
+    args = SFTConfig(**config.training_arguments(output / "checkpoints"), **grouping, max_length=config.max_length,
                      completion_only_loss=True)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples), processing_class=tokenizer,
                          peft_config=config.peft_config())

@@ -1,0 +1,125 @@
+"""Teacher SFT with batches grouped by length against the Trainer's plain shuffle, on the same examples, in one run.
+
+    python benchmarks/teacher_sft_throughput.py [--steps 200] [--only builtin,crowdflower] [--json OUT]
+
+For each dataset the `demo` teacher profile's SFT (the CPU teacher of the main job) trains ``--steps`` steps twice
+through the product's own path (``teacher.sft.run_sft``), from the same tiny initialisation and seed, once with
+``group_by_length`` off and once on; everything else is the profile's. ``builtin`` is the main job's built-in
+training split with its chains (the dataset plugin the run uses for it); ``crowdflower`` is the split the README's
+own-data command makes of ``../shared/data/crowdflower/train.csv.zip``, with label-only answers, as the run trains
+when no chain is kept. Reported: the Trainer's training-loop seconds (``train_runtime``), steps per second, the
+grouped ÷ plain speed-up, and the padding each order leaves in the batches (token lengths of the examples as the
+tokenizer of the run cuts them). The CPU, its flags and the threads go with every figure; compare ratios, not
+seconds, across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+from _machine import provenance, write_result
+from own_data import SHARED_DATA, load_splits
+
+DATASETS = ("builtin", "crowdflower")
+# transformers' LengthGroupedSampler sorts mega-batches of this many batches (get_length_grouped_indices, mega_batch_mult).
+MEGA_BATCH_BATCHES = 50
+
+
+def training_pairs(dataset: str, directory: Path) -> tuple[list, object, str]:
+    """DATASET's training pairs as the main job makes them, its label scheme and the dataset plugin for SFT."""
+    if dataset == "builtin":
+        from relevance_distill.builtin_world.plugin import PLUGIN as BUILTIN_WORLD
+        from relevance_distill.builtin_world.prepare import prepare_builtin
+        from relevance_distill.schemas import get_label_scheme
+        from relevance_distill.teacher.stages import read_pairs
+
+        splits = prepare_builtin(directory)
+        return read_pairs(splits["train"]), get_label_scheme("local_services"), BUILTIN_WORLD.name
+    if not (SHARED_DATA / "crowdflower" / "train.csv.zip").is_file():
+        sys.exit(f"{SHARED_DATA / 'crowdflower' / 'train.csv.zip'} is missing: the shared datasets are needed")
+    splits, scheme, _ = load_splits(dataset, directory)
+    return splits["train"], scheme, "none"
+
+
+def padding(lengths: list[int], batch_size: int, grouped: bool, seed: int) -> float:
+    """Share of a batch's padded tokens that are padding, over one epoch in the given order."""
+    order = list(range(len(lengths)))
+    random.Random(seed).shuffle(order)
+    if grouped:
+        mega = batch_size * MEGA_BATCH_BATCHES
+        order = [i for start in range(0, len(order), mega)
+                 for i in sorted(order[start:start + mega], key=lambda i: -lengths[i])]
+    padded = used = 0
+    for start in range(0, len(order) - batch_size + 1, batch_size):
+        batch = [lengths[i] for i in order[start:start + batch_size]]
+        padded += max(batch) * batch_size
+        used += sum(batch)
+    return 1 - used / padded
+
+
+def measure(dataset: str, steps: int, workdir: Path) -> dict:
+    from relevance_distill.teacher.profiles import teacher_config
+    from relevance_distill.teacher.sft import run_sft
+
+    pairs, scheme, plugin = training_pairs(dataset, workdir / "data")
+    label_only = not any(pair.reasoning for pair in pairs)
+    base = teacher_config("demo").sft.model_copy(update={
+        "init": "tiny", "max_steps": steps, "save_steps": steps, "dataset_plugin": plugin, "give_up_checks": 0})
+    entry: dict = {"pairs": len(pairs), "answers": "label_only" if label_only else "reasoning",
+                   "batch_size": base.batch_size, "max_length": base.max_length, "runs": {}}
+    for grouped in (False, True):
+        name = "grouped" if grouped else "plain"
+        print(f"{dataset}: {steps} SFT steps, {name}", flush=True)
+        metrics = run_sft(base.model_copy(update={"group_by_length": grouped}), pairs, scheme, workdir / dataset / name,
+                          label_only=label_only)
+        seconds = metrics["train_runtime_seconds"]
+        entry["runs"][name] = {"train_runtime_seconds": round(seconds, 2), "steps_per_second": round(steps / seconds, 3),
+                               "final_loss": metrics["loss_curve"][-1]["loss"] if metrics["loss_curve"] else None}
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(workdir / dataset / "plain" / "model")
+    from relevance_distill.teacher.sft import augmented_examples, sft_examples
+
+    examples = augmented_examples(base, sft_examples(pairs, scheme, tokenizer, label_only))
+    lengths = [min(len(tokenizer(e["prompt"] + e["completion"])["input_ids"]), base.max_length) for e in examples]
+    entry["examples"] = len(examples)  # counterfactual pairs (none in the demo profile) are not among them
+    entry["mean_tokens"] = round(sum(lengths) / len(lengths), 1)
+    entry["padding"] = {name: round(padding(lengths, base.batch_size, name == "grouped", base.seed), 3)
+                        for name in ("plain", "grouped")}
+    entry["speedup"] = round(entry["runs"]["grouped"]["steps_per_second"] / entry["runs"]["plain"]["steps_per_second"], 3)
+    return entry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--only", default=",".join(DATASETS), help=f"Comma-separated, of {list(DATASETS)}.")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    datasets = [name.strip() for name in args.only.split(",") if name.strip()]
+    if unknown := sorted(set(datasets) - set(DATASETS)):
+        parser.error(f"unknown datasets {unknown}; allowed: {list(DATASETS)}")
+    import torch
+
+    document = {"setup": {"profile": "demo", "steps": args.steps}, "datasets": {},
+                "provenance": provenance(threads=torch.get_num_threads())}
+    with tempfile.TemporaryDirectory(prefix="rd-teacher-sft-throughput-") as directory:
+        for dataset in datasets:
+            document["datasets"][dataset] = measure(dataset, args.steps, Path(directory))
+            entry = document["datasets"][dataset]
+            print(f"{dataset}: plain {entry['runs']['plain']['steps_per_second']} steps/s, grouped "
+                  f"{entry['runs']['grouped']['steps_per_second']} steps/s: {entry['speedup']:.2f}x; padding "
+                  f"{entry['padding']['plain']:.0%} -> {entry['padding']['grouped']:.0%} ({entry['mean_tokens']} tokens "
+                  "on average)", flush=True)
+    if args.json:
+        write_result(args.json, document)
+    print(json.dumps(document["datasets"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
