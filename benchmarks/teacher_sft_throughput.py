@@ -95,6 +95,21 @@ def measure(dataset: str, steps: int, workdir: Path) -> dict:
     return entry
 
 
+def markdown_row(document: dict) -> str:
+    """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    where = document["provenance"]
+    figures = " · ".join(
+        f"{name} ({entry['examples']:,} examples, {entry['answers'].replace('_', '-')} answers, {entry['mean_tokens']:.0f} "
+        f"tokens on average): plain {entry['runs']['plain']['steps_per_second']:.2f} steps/s, grouped "
+        f"{entry['runs']['grouped']['steps_per_second']:.2f}, **{entry['speedup']:.2f} ×**; padding "
+        f"{entry['padding']['plain']:.0%} → {entry['padding']['grouped']:.0%}"
+        for name, entry in document["datasets"].items())
+    return (f"| teacher SFT batches grouped by length against the plain shuffle (`teacher_sft_throughput.py --steps "
+            f"{document['setup']['steps']}`, the {document['setup']['profile']} profile's SFT from a tiny initialisation; "
+            f"{where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} threads; "
+            f"one run) | {figures} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200)
@@ -119,6 +134,7 @@ def main() -> None:
     if args.json:
         write_result(args.json, document)
     print(json.dumps(document["datasets"], indent=1))
+    print(markdown_row(document))
 
 
 if __name__ == "__main__":

@@ -77,3 +77,8 @@ def cpu_threads(monkeypatch) -> ModuleType:
 @pytest.fixture
 def own_data_baselines(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "own_data_baselines")  # the script imports its siblings own_data, _machine
+
+
+@pytest.fixture
+def teacher_sft_throughput(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "teacher_sft_throughput")  # the script imports _machine and own_data
