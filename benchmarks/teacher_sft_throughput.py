@@ -9,7 +9,8 @@ training split with its chains (the dataset plugin the run uses for it); ``crowd
 own-data command makes of ``../shared/data/crowdflower/train.csv.zip``, with label-only answers, as the run trains
 when no chain is kept. Reported: the Trainer's training-loop seconds (``train_runtime``), steps per second, the
 grouped ÷ plain speed-up, and the padding each order leaves in the batches (token lengths of the examples as the
-tokenizer of the run cuts them). The CPU, its flags and the threads go with every figure; compare ratios, not
+tokenizer of the run cuts them, batched by ``padding.padding``: windows of 50 batches sorted by length, the window
+transformers' LengthGroupedSampler sorts too). The CPU, its flags and the threads go with every figure; compare ratios, not
 seconds, across machines.
 """
 
@@ -17,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
-import sys
 import tempfile
 from pathlib import Path
 
 from _machine import provenance, write_result
-from own_data import SHARED_DATA, load_splits
+from own_data import load_splits, require_shared_file
+from padding import padding
 
 DATASETS = ("builtin", "crowdflower")
-# transformers' LengthGroupedSampler sorts mega-batches of this many batches (get_length_grouped_indices, mega_batch_mult).
-MEGA_BATCH_BATCHES = 50
 
 
 def training_pairs(dataset: str, directory: Path) -> tuple[list, object, str]:
@@ -40,31 +38,16 @@ def training_pairs(dataset: str, directory: Path) -> tuple[list, object, str]:
 
         splits = prepare_builtin(directory)
         return read_pairs(splits["train"]), get_label_scheme("local_services"), BUILTIN_WORLD.name
-    if not (SHARED_DATA / "crowdflower" / "train.csv.zip").is_file():
-        sys.exit(f"{SHARED_DATA / 'crowdflower' / 'train.csv.zip'} is missing: the shared datasets are needed")
+    require_shared_file(dataset)
     splits, scheme, _ = load_splits(dataset, directory)
     return splits["train"], scheme, "none"
 
 
-def padding(lengths: list[int], batch_size: int, grouped: bool, seed: int) -> float:
-    """Share of a batch's padded tokens that are padding, over one epoch in the given order."""
-    order = list(range(len(lengths)))
-    random.Random(seed).shuffle(order)
-    if grouped:
-        mega = batch_size * MEGA_BATCH_BATCHES
-        order = [i for start in range(0, len(order), mega)
-                 for i in sorted(order[start:start + mega], key=lambda i: -lengths[i])]
-    padded = used = 0
-    for start in range(0, len(order) - batch_size + 1, batch_size):
-        batch = [lengths[i] for i in order[start:start + batch_size]]
-        padded += max(batch) * batch_size
-        used += sum(batch)
-    return 1 - used / padded
-
-
 def measure(dataset: str, steps: int, workdir: Path) -> dict:
+    from transformers import AutoTokenizer
+
     from relevance_distill.teacher.profiles import teacher_config
-    from relevance_distill.teacher.sft import run_sft
+    from relevance_distill.teacher.sft import augmented_examples, run_sft, sft_examples
 
     pairs, scheme, plugin = training_pairs(dataset, workdir / "data")
     label_only = not any(pair.reasoning for pair in pairs)
@@ -80,16 +63,12 @@ def measure(dataset: str, steps: int, workdir: Path) -> dict:
         seconds = metrics["train_runtime_seconds"]
         entry["runs"][name] = {"train_runtime_seconds": round(seconds, 2), "steps_per_second": round(steps / seconds, 3),
                                "final_loss": metrics["loss_curve"][-1]["loss"] if metrics["loss_curve"] else None}
-    from transformers import AutoTokenizer
-
     tokenizer = AutoTokenizer.from_pretrained(workdir / dataset / "plain" / "model")
-    from relevance_distill.teacher.sft import augmented_examples, sft_examples
-
     examples = augmented_examples(base, sft_examples(pairs, scheme, tokenizer, label_only))
     lengths = [min(len(tokenizer(e["prompt"] + e["completion"])["input_ids"]), base.max_length) for e in examples]
     entry["examples"] = len(examples)  # counterfactual pairs (none in the demo profile) are not among them
     entry["mean_tokens"] = round(sum(lengths) / len(lengths), 1)
-    entry["padding"] = {name: round(padding(lengths, base.batch_size, name == "grouped", base.seed), 3)
+    entry["padding"] = {name: round(padding(lengths, base.batch_size, base.seed, name == "grouped")["padded_share"], 3)
                         for name in ("plain", "grouped")}
     entry["speedup"] = round(entry["runs"]["grouped"]["steps_per_second"] / entry["runs"]["plain"]["steps_per_second"], 3)
     return entry

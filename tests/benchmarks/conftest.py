@@ -81,4 +81,4 @@ def own_data_baselines(monkeypatch) -> ModuleType:
 
 @pytest.fixture
 def teacher_sft_throughput(monkeypatch) -> ModuleType:
-    return load_sibling_benchmark(monkeypatch, "teacher_sft_throughput")  # the script imports _machine and own_data
+    return load_sibling_benchmark(monkeypatch, "teacher_sft_throughput")  # the script imports _machine, own_data, padding

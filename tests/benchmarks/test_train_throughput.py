@@ -35,13 +35,15 @@ def test_the_docs_padding_row_is_the_result_files(padding):
     assert padding.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
-def test_teacher_sft_padding_is_counted_per_batch_and_grouping_leaves_less(teacher_sft_throughput):
-    padding = teacher_sft_throughput.padding
-    assert padding([7] * 16, 4, grouped=False, seed=0) == 0.0
+def test_padding_is_counted_per_batch_and_grouping_leaves_less(padding):
+    def share(lengths, batch_size, grouped, seed):
+        return padding.padding(lengths, batch_size, seed, grouped)["padded_share"]
+
+    assert share([7] * 16, 4, grouped=False, seed=0) == 0.0
     # One batch of 2: lengths 1 and 3 pad to 3 each, 2 of the 6 tokens are padding.
-    assert padding([1, 3], 2, grouped=False, seed=0) == pytest.approx(1 / 3)
+    assert share([1, 3], 2, grouped=False, seed=0) == pytest.approx(1 / 3)
     lengths = [1 + (i * 37) % 200 for i in range(2000)]
-    assert padding(lengths, 8, grouped=True, seed=13) < 0.05 < 0.3 < padding(lengths, 8, grouped=False, seed=13)
+    assert share(lengths, 8, grouped=True, seed=13) < 0.05 < 0.3 < share(lengths, 8, grouped=False, seed=13)
 
 
 def test_the_docs_teacher_sft_row_is_the_result_files(teacher_sft_throughput):
