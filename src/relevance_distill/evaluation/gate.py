@@ -21,8 +21,7 @@ def resolve_decoding(decoding: str, metrics: dict[str, Any]) -> str:
     if decoding != "auto":
         return decoding
     ordinal = metrics.get("test", {}).get("ordinal") or {}
-    cutpoints = ordinal.get("cutpoints") or []
-    return concrete_decoding(decoding, len(cutpoints) + 1) if cutpoints else "argmax"
+    return concrete_decoding(decoding, len(ordinal.get("cutpoints") or []) + 1)
 
 
 def decoded_metrics(metrics: dict[str, Any], decoding: str) -> dict[str, Any]:

@@ -311,10 +311,11 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         start_step, best_f1, evals_without_gain, history = (state["step"], state["best_f1"],
                                                             state["evals_without_gain"], state["history"])
         # A checkpoint written before the field existed was selected on argmax.
-        if state.get("selection_decoding", "argmax") != selection_decoding:
-            raise ValueError(f"{checkpoint} was selecting checkpoints with {state.get('selection_decoding', 'argmax')!r} "
-                             f"decoding and this run asks for {selection_decoding!r}: set selection_decoding to the "
-                             "checkpoint's, resume=false, or remove the checkpoint directory")
+        selected_under = state.get("selection_decoding", "argmax")
+        if selected_under != selection_decoding:
+            raise ValueError(f"{checkpoint} was selecting checkpoints with {selected_under!r} decoding and this run asks "
+                             f"for {selection_decoding!r}: set selection_decoding to the checkpoint's, resume=false, or "
+                             "remove the checkpoint directory")
 
     def evaluate(step: int) -> tuple[float, dict[str, Any]]:
         """The selection metric (dev macro-F1 under SELECTION_DECODING) and the ordinal decoder's cut-points tuned on
