@@ -9,18 +9,34 @@ CPU threads: torch starts one intra-op thread per CPU it may run on, and a pod's
 change which CPUs those are (the cgroup's CPU quota throttles the pod instead). A step with a 2-CPU limit on a
 64-core node would run 64 threads in the time of 2 and spend most of it throttled, so every step fits torch's threads
 to the cgroup's limit (``fit_cpu_threads``) unless it was given a thread count.
+
+CPU memory: glibc's malloc serves every allocation above its mmap threshold (128 KiB, rising to at most 32 MiB) with a
+fresh ``mmap`` and hands it back with ``munmap`` when it is freed. A training step frees and allocates the same
+activation tensors every step, so each step faults their pages in and has the kernel zero them again; a step on the
+CPU keeps freed memory for the next allocation instead (``keep_freed_memory``).
 """
 
 from __future__ import annotations
 
+import ctypes
 import math
 import os
+import platform
 from pathlib import Path
 from typing import Any
 
 # Set by the compiled pipeline on every step that requests GPUs (pipelines/kubernetes.py): how many it requested.
 GPUS_ENVIRONMENT = "RELEVANCE_DISTILL_GPUS"
 
+
+# Set to 0 to leave glibc's malloc as it is on a CPU step (``keep_freed_memory``).
+KEEP_FREED_MEMORY_ENVIRONMENT = "RELEVANCE_DISTILL_KEEP_FREED_MEMORY"
+# glibc's mallopt parameters (malloc.h) and the environment variables that set them, or glibc's tunables, at start.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_MALLOC_ENVIRONMENT = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
+                       "GLIBC_TUNABLES")
+# Allocators a user preloads instead of glibc's (their own settings then apply, ours would not).
+_PRELOADED_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 
 # Where the kernel's cgroup hierarchies are mounted (v2: one tree; v1: one tree per controller, e.g. ``cpu,cpuacct``).
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -81,7 +97,35 @@ def choose_device(choice: str, step: str, threads: int | None = None) -> Any:
            "asked for" if choice == "cpu" else f"no CUDA device visible, {_torch_build(torch)}")
     print(f"{step}: device {device.type} ({why})", flush=True)
     fit_cpu_threads(step, threads)
+    if not cuda:
+        keep_freed_memory(step)
     return device
+
+
+def keep_freed_memory(step: str) -> bool:
+    """Make glibc's malloc keep the memory a CPU step frees for its next allocations: no ``mmap`` per allocation and
+    no trimming of the heap, so a training step reuses the pages of the step before instead of faulting in and
+    zeroing new ones (benchmarks/allocator.py measures it). The process keeps its peak heap until it exits, which a
+    training step reaches every step anyway; GPU steps are left alone (their host memory peaks once, at loading).
+    Nothing is changed, and False returned, when ``RELEVANCE_DISTILL_KEEP_FREED_MEMORY=0``, when the C library is not
+    glibc, when malloc was already configured through its environment (``MALLOC_*_``, ``GLIBC_TUNABLES``) or when
+    another allocator is preloaded (``LD_PRELOAD``: jemalloc, tcmalloc, mimalloc)."""
+    if os.environ.get(KEEP_FREED_MEMORY_ENVIRONMENT, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    if platform.libc_ver()[0] != "glibc" or any(os.environ.get(name) for name in _MALLOC_ENVIRONMENT):
+        return False
+    if any(name in os.environ.get("LD_PRELOAD", "") for name in _PRELOADED_ALLOCATORS):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # mallopt takes an int: the heap is given back only when more than 2 GiB at its top lies free.
+    kept = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
+    if not kept:
+        print(f"{step}: glibc refused the malloc settings that keep freed memory; left as it was", flush=True)
+    return kept
 
 
 def _read(path: Path) -> str | None:

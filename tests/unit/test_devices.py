@@ -114,3 +114,52 @@ def test_cpu_threads_are_fitted_to_the_container_and_shared_among_local_processe
     assert fit_cpu_threads("student evaluation") == 1  # a smaller count someone chose is kept, silently
     assert capsys.readouterr().out == ""
     assert fit_cpu_threads("student evaluation", cpus + 1) == cpus + 1 == torch.get_num_threads()  # a count given wins
+
+
+# A child process: malloc's settings hold for a process's life. It allocates 64 MiB through libc's malloc and
+# reports the bytes glibc mapped for it (mallinfo2's hblkhd) and the bytes kept free in its heap after free().
+_ALLOCATION_PROBE = """
+import ctypes, json, sys
+from relevance_distill.devices import choose_device
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+choose_device("cpu", "probe")
+before = libc.mallinfo2()
+block = libc.malloc(64 << 20)
+ctypes.memset(block, 1, 64 << 20)
+during = libc.mallinfo2()
+libc.free(block)
+after = libc.mallinfo2()
+print(json.dumps({"mapped": during.hblkhd - before.hblkhd, "kept_free": after.fordblks}))
+"""
+
+
+def _probe(monkeypatch, **environment: str) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    for name in ("MALLOC_MMAP_MAX_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES", "LD_PRELOAD",
+                 "RELEVANCE_DISTILL_KEEP_FREED_MEMORY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    done = subprocess.run([sys.executable, "-c", _ALLOCATION_PROBE], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc settings")
+def test_a_cpu_step_keeps_freed_memory_for_its_next_allocations_unless_told_otherwise(monkeypatch):
+    kept = _probe(monkeypatch)
+    assert kept["mapped"] == 0 and kept["kept_free"] >= 64 << 20  # served from the heap, kept after free()
+    for opt_out in ({"RELEVANCE_DISTILL_KEEP_FREED_MEMORY": "0"}, {"MALLOC_TRIM_THRESHOLD_": "131072"}):
+        default = _probe(monkeypatch, **opt_out)  # glibc's default: mapped for the allocation, handed back after it
+        assert default["mapped"] >= 64 << 20 and default["kept_free"] < 64 << 20, opt_out
