@@ -3,7 +3,8 @@ and under the allocators a user would otherwise preload (jemalloc, tcmalloc), in
 
     python benchmarks/allocator.py [--student-steps 6] [--sft-steps 150] [--json OUT]
 
-Each variant runs in its own process (malloc's settings hold for a process's life): ``glibc`` with
+Each workload of each variant runs in a fresh process (malloc's settings hold for a process's life, and glibc's
+mmap threshold rises with what a process has freed, so one workload must not run after another): ``glibc`` with
 ``RELEVANCE_DISTILL_KEEP_FREED_MEMORY=0``, ``keep_freed`` as a step runs by default, and ``jemalloc`` / ``tcmalloc``
 through ``LD_PRELOAD`` where the library is installed (Debian: ``libjemalloc2``, ``libgoogle-perftools4``; skipped
 otherwise). Every process goes through ``devices.choose_device('cpu', …)``, the call a training step makes, and
@@ -149,17 +150,17 @@ def teacher_sft_workload(steps: int) -> dict:
             "system_share": spent["system_s"] / max(1e-9, spent["user_s"] + spent["system_s"])}
 
 
-def child(variant: str, student_steps: int, sft_steps: int, out: Path) -> None:
+def child(variant: str, workload: str, student_steps: int, sft_steps: int, out: Path) -> None:
     import torch
 
     from relevance_distill.devices import choose_device
 
-    choose_device("cpu", f"allocator benchmark ({variant})")
-    results = {method: student_workload(method, student_steps, warmup=2) for method in STUDENT_METHODS}
-    results["teacher_sft"] = teacher_sft_workload(sft_steps)
-    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    results["threads"] = torch.get_num_threads()
-    out.write_text(json.dumps(results), encoding="utf-8")
+    choose_device("cpu", f"allocator benchmark ({variant}, {workload})")
+    result = (teacher_sft_workload(sft_steps) if workload == "teacher_sft" else
+              student_workload(workload, student_steps, warmup=2))
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["threads"] = torch.get_num_threads()
+    out.write_text(json.dumps(result), encoding="utf-8")
 
 
 def markdown_row(document: dict) -> str:
@@ -171,8 +172,9 @@ def markdown_row(document: dict) -> str:
         return (f"{name}: gold_only {run['gold_only']['seconds_per_step']:.2f} s/step, crsd_no_verdict "
                 f"{run['crsd_no_verdict']['seconds_per_step']:.2f} s/step, teacher SFT "
                 f"{run['teacher_sft']['steps_per_second']:.2f} steps/s; "
-                f"{run['gold_only']['minor_faults_per_step']:,.0f} page faults per gold_only step, kernel "
-                f"{run['gold_only']['system_share']:.0%} of its CPU; peak {run['peak_rss_mib']:,.0f} MiB")
+                "page faults per step (kernel's share of the CPU, peak resident MiB): " + ", ".join(
+                    f"{w} {run[w]['minor_faults_per_step']:,.0f} ({run[w]['system_share']:.0%}, "
+                    f"{run[w]['peak_rss_mib']:,.0f})" for w in WORKLOADS))
 
     speedups = " · ".join(f"{name} {', '.join(f'{w} {r:.2f}' for w, r in ratio.items())}"
                           for name, ratio in ratios.items())
@@ -190,10 +192,11 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated variants (default: all that are installed)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--workload", choices=WORKLOADS, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.student_steps, args.sft_steps, args.out)
+        child(args.child, args.workload, args.student_steps, args.sft_steps, args.out)
         return
     available = variants()
     chosen = [name.strip() for name in args.only.split(",")] if args.only else list(available)
@@ -202,14 +205,15 @@ def main() -> None:
                      "allocator needs its library installed)")
     runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rd-allocator-") as directory:
-        for name in chosen:
-            out = Path(directory) / f"{name}.json"
-            print(f"{name}: {available[name]}", flush=True)
-            subprocess.run([sys.executable, __file__, "--child", name, "--out", str(out), "--student-steps",
-                            str(args.student_steps), "--sft-steps", str(args.sft_steps)],
-                           env={**os.environ, **available[name]}, check=True)
-            runs[name] = json.loads(out.read_text(encoding="utf-8"))
-            print(f"{name}: {json.dumps(runs[name])}", flush=True)
+        for workload in WORKLOADS:  # variants side by side per workload: drift in the machine's speed hits all alike
+            for name in chosen:
+                out = Path(directory) / f"{name}-{workload}.json"
+                print(f"{name}, {workload}: {available[name]}", flush=True)
+                subprocess.run([sys.executable, __file__, "--child", name, "--workload", workload, "--out", str(out),
+                                "--student-steps", str(args.student_steps), "--sft-steps", str(args.sft_steps)],
+                               env={**os.environ, **available[name]}, check=True)
+                runs.setdefault(name, {})[workload] = json.loads(out.read_text(encoding="utf-8"))
+                print(f"{name}, {workload}: {json.dumps(runs[name][workload])}", flush=True)
     ratios = {}
     if "glibc" in runs:
         base = runs["glibc"]
@@ -220,7 +224,7 @@ def main() -> None:
                                 / base["teacher_sft"]["steps_per_second"]}
     document = {"setup": {"student_steps": args.student_steps, "sft_steps": args.sft_steps, "profile": "demo"},
                 "variants": runs, "speedup_over_glibc": ratios,
-                "provenance": provenance(threads=next(iter(runs.values()))["threads"])}
+                "provenance": provenance(threads=next(iter(runs.values()))["gold_only"]["threads"])}
     for name, ratio in ratios.items():
         print(f"{name} over glibc: " + ", ".join(f"{w} {r:.2f}x" for w, r in ratio.items()))
     if args.json:
