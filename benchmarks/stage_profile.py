@@ -7,8 +7,9 @@ size and sequence budgets, built-in gold pairs with their chains standing in for
 step is split into collation (data), the forward pass and loss, the backward pass, and AdamW's update; one dev
 evaluation (the standard view over the dev pairs, what the trainer runs every ``eval_every_steps``) is timed
 apart. Each method runs in fp32 and, where the CPU has native bf16 (AVX512-BF16 or AMX), under bf16 autocast as
-the trainer does: fp32 is what a CPU without bf16 runs. Medians over the steps after two warm-up steps, with the
-CPU's flags and thread count.
+the trainer does: fp32 is what a CPU without bf16 runs. The process is set up as a training step sets itself up
+(``devices.choose_device('cpu', …)``: threads fitted to the container, freed memory kept for the next step). Medians
+over the steps after two warm-up steps, with the CPU's flags and thread count.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def main() -> None:
     from _builtin_pairs import builtin_labelled_pairs
     from _machine import provenance
 
+    from relevance_distill.devices import choose_device
+
+    choose_device("cpu", "stage profile")
     config = student_config_for(args.profile)
     scheme = get_label_scheme("local_services")
     pairs = builtin_labelled_pairs()

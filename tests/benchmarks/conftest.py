@@ -55,6 +55,11 @@ def train_throughput(monkeypatch) -> ModuleType:
 
 
 @pytest.fixture
+def allocator(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "allocator")  # the script imports its sibling _machine
+
+
+@pytest.fixture
 def stage_profile(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "stage_profile")  # the script imports its sibling _machine
 

@@ -17,10 +17,13 @@ def test_the_docs_row_is_the_result_files(train_throughput):
     assert train_throughput.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
-@pytest.mark.parametrize("name", ["stage_profile", "stage_profile_avx2"])
+@pytest.mark.parametrize("name", ["stage_profile", "stage_profile_avx2", "stage_profile_no_avx512"])
 def test_the_docs_stage_profile_is_the_result_files(stage_profile, name):
     document = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     assert {key.split("/")[0] for key in document["results"]} == set(stage_profile.METHODS)
+    if name.endswith("no_avx512"):  # measured on a CPU without AVX-512 or bf16, the kind issue 43 is about
+        assert not {"avx512f", "avx512_bf16", "amx_bf16"} & set(document["provenance"]["cpu_flags"])
+        assert set(document["results"]) == {f"{method}/fp32" for method in stage_profile.METHODS}
     if name.endswith("avx2"):  # measured with the math libraries kept to AVX2: the CPU without AVX-512 it stands for
         assert document["provenance"]["isa_limits"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
         assert set(document["results"]) == {f"{method}/fp32" for method in stage_profile.METHODS}
@@ -52,3 +55,11 @@ def test_the_docs_teacher_sft_row_is_the_result_files(teacher_sft_throughput):
     for entry in document["datasets"].values():
         assert entry["padding"]["grouped"] < entry["padding"]["plain"]
     assert teacher_sft_throughput.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
+
+
+def test_the_docs_allocator_row_is_the_result_files(allocator):
+    document = json.loads((ROOT / "benchmarks" / "results" / "allocator.json").read_text())
+    assert {"glibc", "keep_freed"} <= set(document["variants"]) and document["provenance"]["commit"]
+    for run in document["variants"].values():
+        assert set(run) == set(allocator.WORKLOADS)
+    assert allocator.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
