@@ -179,6 +179,14 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # The same at the profile's own DPO budget (what `relevance-distill run` with the strong profile does).
     "strong_wide_dpo_profile": {"profile": "strong", "sft_from": "strong_wide", "preference": {}},
     "strong_wide_seed1_dpo_profile": {"profile": "strong", "sft_from": "strong_wide_seed1", "preference": {}},
+    # The demo teacher's SFT with batches grouped by length (SFTStageConfig.group_by_length, 1.37 times the steps per
+    # second in teacher_sft_throughput.py) against its plain shuffle, on three seeds, each pair from one CPT model:
+    # does grouping cost the teacher labels?
+    "demo_grouped": {"profile": "demo", "cpt_from": "demo", "sft": {"group_by_length": True}},
+    "demo_seed1": {"profile": "demo", "cpt": {"seed": 1}, "sft": {"seed": 1}},
+    "demo_seed1_grouped": {"profile": "demo", "cpt_from": "demo_seed1", "sft": {"seed": 1, "group_by_length": True}},
+    "demo_seed2": {"profile": "demo", "cpt": {"seed": 2}, "sft": {"seed": 2}},
+    "demo_seed2_grouped": {"profile": "demo", "cpt_from": "demo_seed2", "sft": {"seed": 2, "group_by_length": True}},
 }
 
 

@@ -89,6 +89,34 @@ def markdown_row(document: dict) -> str:
             f"one run) | {figures} |")
 
 
+# teacher_budget.py's candidates that pair the demo teacher's plain SFT with its grouped one, per seed (the grouped
+# candidate starts from the plain one's CPT model).
+GROUPING_PAIRS = {13: ("demo", "demo_grouped"), 1: ("demo_seed1", "demo_seed1_grouped"),
+                  2: ("demo_seed2", "demo_seed2_grouped")}
+
+
+def grouping_quality_table(document: dict) -> str:
+    """The docs' table of the demo teacher's dev macro-F1 with SFT batches grouped by length and without, per seed,
+    from the runs ``teacher_budget.py --candidates … --json`` recorded in DOCUMENT (the latest run of each)."""
+    latest = {run["candidate"]: run for run in document["runs"] if run.get("scored_on") == "dev"}
+    lines = ["| seed | plain: dev macro-F1 (QWK) | grouped: dev macro-F1 (QWK) | grouped − plain | SFT, plain → grouped |",
+             "|---|---|---|---|---|"]
+    differences = []
+    for seed, (plain_name, grouped_name) in GROUPING_PAIRS.items():
+        if plain_name not in latest or grouped_name not in latest:
+            continue
+        plain, grouped = latest[plain_name], latest[grouped_name]
+        differences.append(grouped["macro_f1"] - plain["macro_f1"])
+        # The plain candidate's time includes its CPT; the grouped one reuses that CPT model.
+        lines.append(f"| {seed} | {plain['macro_f1']:.3f} ({plain['qwk']:.3f}) | {grouped['macro_f1']:.3f} "
+                     f"({grouped['qwk']:.3f}) | {differences[-1]:+.3f} | {(plain['train_seconds'] - plain['cpt_seconds']) / 60:.1f} "
+                     f"→ {(grouped['train_seconds'] - grouped['cpt_seconds']) / 60:.1f} min |")
+    if differences:
+        lines.append(f"| mean over {len(differences)} | | | {sum(differences) / len(differences):+.3f} | |")
+    machines = sorted({latest[name]["machine"] for pair in GROUPING_PAIRS.values() for name in pair if name in latest})
+    return "\n".join(lines) + f"\n\n({'; '.join(machines)}; {document['runs_recorded']} runs recorded.)"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=200)
