@@ -80,8 +80,8 @@ class Counters:
 
 def student_workload(method: str, steps: int, warmup: int) -> dict:
     import torch
-
     from _builtin_pairs import builtin_labelled_pairs
+
     from relevance_distill.config import student_config_for
     from relevance_distill.encoding import ViewEncoder, collate
     from relevance_distill.schemas import get_label_scheme

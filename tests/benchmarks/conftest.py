@@ -55,6 +55,11 @@ def train_throughput(monkeypatch) -> ModuleType:
 
 
 @pytest.fixture
+def demo_time(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "demo_time")  # the script imports its sibling _machine
+
+
+@pytest.fixture
 def allocator(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "allocator")  # the script imports its sibling _machine
 

@@ -63,3 +63,11 @@ def test_the_docs_allocator_row_is_the_result_files(allocator):
     for run in document["variants"].values():
         assert set(run) == set(allocator.WORKLOADS)
     assert allocator.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
+
+
+def test_the_docs_demo_time_table_is_the_result_files(demo_time):
+    document = json.loads((ROOT / "benchmarks" / "results" / "demo_time.json").read_text())
+    for run in document["runs"]:
+        assert run["provenance"]["commit"] and run["run_seconds"] < run["whole_seconds"]
+        assert {"teacher-sft", "train-student"} <= set(run["task_seconds"])
+    assert demo_time.markdown_table(document) in (ROOT / "docs" / "main-job.md").read_text()
