@@ -19,9 +19,11 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-OWN_DATA = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc": ("qbqtc/dev.json", "qbqtc")}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# The README's own-data files and formats, and where the shared datasets lie: written once, in own_data.py.
+from own_data import COMMANDS as OWN_DATA  # noqa: E402
+from own_data import SHARED_DATA  # noqa: E402
 
 
 def padding(lengths: list[int], batch_size: int, seed: int, grouped: bool,
@@ -113,7 +115,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", type=Path, help="write the figures and their provenance here")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _builtin_pairs import builtin_labelled_pairs
     from _machine import provenance, write_result
 
