@@ -8,11 +8,11 @@ from typing import Any
 from rich.table import Table
 
 
-def selection_phrase(trained: dict[str, Any]) -> str:
-    """How the best dev checkpoint was chosen, for a training record (older records lack the decoding)."""
-    if "selection_decoding" not in trained:
-        return ""
-    return f"macro-F1 ({trained['selection_decoding']}) {trained['best_dev_macro_f1']:.4f} "
+def best_dev_phrase(trained: dict[str, Any]) -> str:
+    """A student's best dev checkpoint as every log line and table words it: ``macro-F1 (ordinal) 0.4365`` from a
+    training record (records written before the selection decoding was kept lack it)."""
+    decoding = f" ({trained['selection_decoding']})" if "selection_decoding" in trained else ""
+    return f"macro-F1{decoding} {trained['best_dev_macro_f1']:.4f}"
 
 
 def run_summary_table(summary: dict[str, Any]) -> Table:
@@ -55,7 +55,7 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
                    if "ordinal_qwk" in result else "")
         trained = result.get("training")
         budget = (f"; trained {trained['epochs']:g} epochs ({trained['steps']} steps, best dev "
-                  f"{selection_phrase(trained)}at step {trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
+                  f"{best_dev_phrase(trained)} at step {trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
         table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}{budget}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", f"{retention:.4f}" if retention is not None else

@@ -192,6 +192,12 @@ def test_the_run_summary_names_the_published_student_and_why(tmp_path):
     console.print(run_summary_table(summary))
     text = console.export_text()
     assert "gold_only published instead" in text and "gold_only (the gold-only student" in text
+    # A student's best dev checkpoint is worded as every log line words it, with the decoding that chose it.
+    summary["students"]["gold_only"]["training"] = {"epochs": 2, "steps": 40, "best_step": 30, "stop_reason": "max_steps",
+                                                   "best_dev_macro_f1": 0.51234, "selection_decoding": "ordinal"}
+    console = Console(record=True, width=400)
+    console.print(run_summary_table(summary))
+    assert "best dev macro-F1 (ordinal) 0.5123 at step 30" in console.export_text()
 
 
 def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split_and_calibration(trained, scheme, tmp_path,

@@ -22,6 +22,7 @@ from relevance_distill.config import (
     ConfigError,
     load_config,
 )
+from relevance_distill.reporting import best_dev_phrase
 
 SCHEME_HELP = "Built-in label scheme name or a label_scheme.json (default: the prepared data's default scheme)."
 
@@ -59,7 +60,7 @@ def train_student_command(
                                  scheme_from(label_scheme), annotations or "", annotated_pairs or "", extra_gold or "")
     except (ConfigError, ValueError, FileNotFoundError) as error:
         fail(str(error))
-    print_counts("student training", {**{m: f"best dev macro-F1 ({r['selection_decoding']}) {r['best_dev_macro_f1']:.4f} at step {r['best_step']}, "
+    print_counts("student training", {**{m: f"best dev {best_dev_phrase(r)} at step {r['best_step']}, "
                                             f"{r['steps']} steps, {r['seconds']:.0f}s" for m, r in result["methods"].items()},
                                       "data": result["data"]})
 

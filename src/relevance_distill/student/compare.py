@@ -19,6 +19,7 @@ from relevance_distill.config import (
 from relevance_distill.data.readers import read_models
 from relevance_distill.evaluation.evaluate import TRAINING_RECORD
 from relevance_distill.progress import report_result
+from relevance_distill.reporting import best_dev_phrase
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 
 
@@ -94,9 +95,7 @@ def train_methods(methods: list[str], config: StudentTrainConfig, scheme: LabelS
                                         Path(output_dir) / method, annotations, extra_gold_pairs)
     results = {method: results[method] for method in methods}
     (Path(output_dir) / TRAINING_RECORD).write_text(json.dumps(results, indent=2), encoding="utf-8")
-    report_result("best dev macro-F1 " + ", ".join(f"{method} {result['best_dev_macro_f1']:.4f} "
-                                                   f"({result['selection_decoding']})"
-                                                   for method, result in results.items()))
+    report_result("best dev " + ", ".join(f"{method} {best_dev_phrase(result)}" for method, result in results.items()))
     return results
 
 

@@ -45,6 +45,7 @@ from relevance_distill.evaluation.metrics import (
     tune_cutpoints,
 )
 from relevance_distill.progress import Progress, report_result
+from relevance_distill.reporting import best_dev_phrase
 from relevance_distill.schemas import Annotation, LabelScheme, QueryServicePair
 from relevance_distill.student.crsd import CRSDWeights, crsd_loss, soft_cross_entropy
 from relevance_distill.student.model import StudentModel, load_classifier
@@ -416,6 +417,6 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     }
     history["result"] = result
     (output / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
-    report_result(f"student {config.method}: best dev macro-F1 ({selection_decoding}) {best_f1:.4f} at step {result['best_step']} of "
+    report_result(f"student {config.method}: best dev {best_dev_phrase(result)} at step {result['best_step']} of "
                   f"{steps_done} ({result['epochs']:g} epochs; stopped: {stop_reason})")
     return result
