@@ -71,3 +71,10 @@ def test_the_docs_demo_time_table_is_the_result_files(demo_time):
         assert run["provenance"]["commit"] and run["run_seconds"] < run["whole_seconds"]
         assert {"teacher-sft", "train-student"} <= set(run["task_seconds"])
     assert demo_time.markdown_table(document) in (ROOT / "docs" / "main-job.md").read_text()
+
+
+def test_the_docs_teacher_grouping_quality_table_is_the_result_file(teacher_sft_throughput):
+    document = json.loads((ROOT / "benchmarks" / "results" / "teacher_sft_grouping.json").read_text())
+    scored = {run["candidate"] for run in document["runs"] if run.get("scored_on") == "dev"}
+    assert {name for pair in teacher_sft_throughput.GROUPING_PAIRS.values() for name in pair} <= scored
+    assert teacher_sft_throughput.grouping_quality_table(document) in (ROOT / "docs" / "teacher.md").read_text()

@@ -62,8 +62,9 @@ class SFTStageConfig(TeacherTrainConfig):
     group_by_length: bool = Field(
         default=False, description="Batch examples of similar token length (transformers' LengthGroupedSampler: "
         "mega-batches of 50 batches sorted by length, longest first), so that a batch pads to about its own length "
-        "rather than its longest example's; false: the Trainer's plain shuffle. `benchmarks/teacher_sft_throughput.py` "
-        "measures both on the same examples.")
+        "rather than its longest example's; false: the Trainer's plain shuffle. Faster (`benchmarks/"
+        "teacher_sft_throughput.py`), but the demo teacher learnt less with it on all three seeds tried (docs/teacher.md): "
+        "measure it on your data before turning it on.")
     give_up_checks: int = Field(
         default=0, ge=0, description="Stop SFT early when this many dev checks in a row (one every "
         "`give_up_check_every_steps`) find the model no better than the majority class on the gold dev pairs: a "
