@@ -31,6 +31,8 @@ GPUS_ENVIRONMENT = "RELEVANCE_DISTILL_GPUS"
 
 # Set to 0 to leave glibc's malloc as it is on a CPU step (``keep_freed_memory``).
 KEEP_FREED_MEMORY_ENVIRONMENT = "RELEVANCE_DISTILL_KEEP_FREED_MEMORY"
+# The step that first kept freed memory in this process (``keep_freed_memory`` says so once).
+_FREED_MEMORY_KEPT: list[str] = []
 # glibc's mallopt parameters (malloc.h) and the environment variables that set them, or glibc's tunables, at start.
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _MALLOC_ENVIRONMENT = ("MALLOC_MMAP_MAX_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_",
@@ -125,6 +127,10 @@ def keep_freed_memory(step: str) -> bool:
     kept = mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, 2**31 - 1) == 1
     if not kept:
         print(f"{step}: glibc refused the malloc settings that keep freed memory; left as it was", flush=True)
+    elif not _FREED_MEMORY_KEPT:  # said once per process: the resident memory stays at its peak from here on
+        print(f"{step}: freed memory is kept for the next allocations ({KEEP_FREED_MEMORY_ENVIRONMENT}=0 turns it off)",
+              flush=True)
+        _FREED_MEMORY_KEPT.append(step)
     return kept
 
 

@@ -153,13 +153,16 @@ def _probe(monkeypatch, **environment: str) -> dict:
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     done = subprocess.run([sys.executable, "-c", _ALLOCATION_PROBE], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return {**json.loads(done.stdout.strip().splitlines()[-1]),
+            "said": "probe: freed memory is kept for the next allocations" in done.stdout}
 
 
 @pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="glibc's malloc settings")
 def test_a_cpu_step_keeps_freed_memory_for_its_next_allocations_unless_told_otherwise(monkeypatch):
     kept = _probe(monkeypatch)
     assert kept["mapped"] == 0 and kept["kept_free"] >= 64 << 20  # served from the heap, kept after free()
+    assert kept["said"]  # the log says so, and how to turn it off
     for opt_out in ({"RELEVANCE_DISTILL_KEEP_FREED_MEMORY": "0"}, {"MALLOC_TRIM_THRESHOLD_": "131072"}):
         default = _probe(monkeypatch, **opt_out)  # glibc's default: mapped for the allocation, handed back after it
         assert default["mapped"] >= 64 << 20 and default["kept_free"] < 64 << 20, opt_out
+        assert not default["said"]
