@@ -1,7 +1,7 @@
 """CPU training under glibc's default malloc, under the setting every CPU step applies (``devices.keep_freed_memory``),
 and under the allocators a user would otherwise preload (jemalloc, tcmalloc), in one run on this machine.
 
-    python benchmarks/allocator.py [--student-steps 6] [--sft-steps 150] [--json OUT]
+    python benchmarks/allocator.py [--student-steps 6] [--sft-steps 150] [--workloads …] [--only …] [--json OUT]
 
 Each workload of each variant runs in a fresh process (malloc's settings hold for a process's life, and glibc's
 mmap threshold rises with what a process has freed, so one workload must not run after another): ``glibc`` with
@@ -14,7 +14,8 @@ measures the same work:
   batch and sequence budgets, built-in gold pairs with their chains standing in for the teacher's; fp32, and bf16
   autocast where the CPU has it, as the trainer chooses): median seconds per optimizer step after two warm-up steps;
 - the demo teacher's SFT (``teacher.sft.run_sft``, tiny initialisation, built-in training split): steps per second
-  of the Trainer's loop.
+  of the Trainer's loop; ``teacher_sft_crowdflower`` (asked for with ``--workloads``; it needs ../shared) the same on
+  the split the README's CrowdFlower command makes, with label-only answers, as the own-data run trains it.
 
 With each figure: the process's minor page faults per step (``getrusage``), the kernel's share of its CPU time, and
 its peak resident memory. Ratios are against ``glibc``; compare ratios, not seconds, across machines.
@@ -38,7 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import provenance, write_result  # noqa: E402
 
 STUDENT_METHODS = ("gold_only", "crsd_no_verdict")
-WORKLOADS = (*STUDENT_METHODS, "teacher_sft")
+DEFAULT_WORKLOADS = (*STUDENT_METHODS, "teacher_sft")
+# Teacher SFT workload -> the dataset teacher_sft_throughput.training_pairs makes its pairs from.
+SFT_DATASETS = {"teacher_sft": "builtin", "teacher_sft_crowdflower": "crowdflower"}
+WORKLOADS = (*STUDENT_METHODS, *SFT_DATASETS)
 PRELOADS = {"jemalloc": ("libjemalloc.so.2", "libjemalloc.so"),
             "tcmalloc": ("libtcmalloc_minimal.so.4", "libtcmalloc.so.4")}
 LIBRARY_DIRECTORIES = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib",
@@ -129,21 +133,19 @@ def student_workload(method: str, steps: int, warmup: int) -> dict:
             "system_share": spent["system_s"] / max(1e-9, spent["user_s"] + spent["system_s"])}
 
 
-def teacher_sft_workload(steps: int) -> dict:
-    from relevance_distill.builtin_world.plugin import PLUGIN as BUILTIN_WORLD
-    from relevance_distill.builtin_world.prepare import prepare_builtin
-    from relevance_distill.schemas import get_label_scheme
+def teacher_sft_workload(dataset: str, steps: int) -> dict:
+    from teacher_sft_throughput import training_pairs
+
     from relevance_distill.teacher.profiles import teacher_config
     from relevance_distill.teacher.sft import run_sft
-    from relevance_distill.teacher.stages import read_pairs
 
     with tempfile.TemporaryDirectory(prefix="rd-allocator-") as directory:
-        pairs = read_pairs(prepare_builtin(Path(directory) / "data")["train"])
+        pairs, scheme, plugin = training_pairs(dataset, Path(directory) / "data")
         config = teacher_config("demo").sft.model_copy(update={
-            "init": "tiny", "max_steps": steps, "save_steps": steps, "dataset_plugin": BUILTIN_WORLD.name,
-            "give_up_checks": 0})
+            "init": "tiny", "max_steps": steps, "save_steps": steps, "dataset_plugin": plugin, "give_up_checks": 0})
         counters = Counters()
-        metrics = run_sft(config, pairs, get_label_scheme("local_services"), Path(directory) / "sft")
+        metrics = run_sft(config, pairs, scheme, Path(directory) / "sft",
+                          label_only=not any(pair.reasoning for pair in pairs))
         spent = counters.take()  # the whole call: tokenising and saving too, so faults per step are an upper bound
     seconds = metrics["train_runtime_seconds"]
     return {"steps_per_second": steps / seconds, "steps": steps, "minor_faults_per_step": spent["minor_faults"] / steps,
@@ -156,7 +158,7 @@ def child(variant: str, workload: str, student_steps: int, sft_steps: int, out: 
     from relevance_distill.devices import choose_device
 
     choose_device("cpu", f"allocator benchmark ({variant}, {workload})")
-    result = (teacher_sft_workload(sft_steps) if workload == "teacher_sft" else
+    result = (teacher_sft_workload(SFT_DATASETS[workload], sft_steps) if workload in SFT_DATASETS else
               student_workload(workload, student_steps, warmup=2))
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["threads"] = torch.get_num_threads()
@@ -167,20 +169,27 @@ def markdown_row(document: dict) -> str:
     """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
     where, runs, ratios = document["provenance"], document["variants"], document["speedup_over_glibc"]
 
+    def speed(workload: str, figures: dict) -> str:
+        if workload in SFT_DATASETS:
+            return f"{workload.replace('teacher_sft', 'teacher SFT').replace('_', ' ')} {figures['steps_per_second']:.2f} steps/s"
+        return f"{workload} {figures['seconds_per_step']:.2f} s/step"
+
     def figures(name: str) -> str:
         run = runs[name]
-        return (f"{name}: gold_only {run['gold_only']['seconds_per_step']:.2f} s/step, crsd_no_verdict "
-                f"{run['crsd_no_verdict']['seconds_per_step']:.2f} s/step, teacher SFT "
-                f"{run['teacher_sft']['steps_per_second']:.2f} steps/s; "
-                "page faults per step (kernel's share of the CPU, peak resident MiB): " + ", ".join(
-                    f"{w} {run[w]['minor_faults_per_step']:,.0f} ({run[w]['system_share']:.0%}, "
-                    f"{run[w]['peak_rss_mib']:,.0f})" for w in WORKLOADS))
+        return (f"{name}: " + ", ".join(speed(w, f) for w, f in run.items())
+                + "; page faults per step (kernel's share of the CPU, peak resident MiB): " + ", ".join(
+                    f"{w} {f['minor_faults_per_step']:,.0f} ({f['system_share']:.0%}, {f['peak_rss_mib']:,.0f})"
+                    for w, f in run.items()))
 
     speedups = " · ".join(f"{name} {', '.join(f'{w} {r:.2f}' for w, r in ratio.items())}"
                           for name, ratio in ratios.items())
     setup = document["setup"]
+    workloads = list(next(iter(runs.values())))
+    flags = "" if workloads == list(DEFAULT_WORKLOADS) else f" --workloads {','.join(workloads)}"
+    flags += "" if list(runs) == ["glibc", "keep_freed", "jemalloc", "tcmalloc"] else f" --only {','.join(runs)}"
+    precision = next((f["precision"] for f in runs["glibc"].values() if "precision" in f), "")
     return (f"| malloc during CPU training (`allocator.py --student-steps {setup['student_steps']} --sft-steps "
-            f"{setup['sft_steps']}`, demo settings, {runs['glibc']['gold_only']['precision']}; {where['cpu']} "
+            f"{setup['sft_steps']}{flags}`, demo settings{', ' + precision if precision else ''}; {where['cpu']} "
             f"({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} threads; one run) | "
             + " · ".join(figures(name) for name in runs) + f"; speed-up over glibc's default: {speedups} |")
 
@@ -190,6 +199,7 @@ def main() -> None:
     parser.add_argument("--student-steps", type=int, default=6, help="timed student steps per method")
     parser.add_argument("--sft-steps", type=int, default=150, help="teacher SFT steps")
     parser.add_argument("--only", help="comma-separated variants (default: all that are installed)")
+    parser.add_argument("--workloads", default=",".join(DEFAULT_WORKLOADS), help=f"comma-separated, of {list(WORKLOADS)}")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--workload", choices=WORKLOADS, help=argparse.SUPPRESS)
@@ -203,9 +213,12 @@ def main() -> None:
     if unknown := sorted(set(chosen) - set(available)):
         parser.error(f"variants {unknown} are not available here; available: {sorted(available)} (a preloaded "
                      "allocator needs its library installed)")
+    workloads = [name.strip() for name in args.workloads.split(",") if name.strip()]
+    if unknown := sorted(set(workloads) - set(WORKLOADS)):
+        parser.error(f"unknown workloads {unknown}; allowed: {list(WORKLOADS)}")
     runs: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rd-allocator-") as directory:
-        for workload in WORKLOADS:  # variants side by side per workload: drift in the machine's speed hits all alike
+        for workload in workloads:  # variants side by side per workload: drift in the machine's speed hits all alike
             for name in chosen:
                 out = Path(directory) / f"{name}-{workload}.json"
                 print(f"{name}, {workload}: {available[name]}", flush=True)
@@ -219,12 +232,11 @@ def main() -> None:
         base = runs["glibc"]
         for name, run in runs.items():
             if name != "glibc":
-                ratios[name] = {**{m: base[m]["seconds_per_step"] / run[m]["seconds_per_step"] for m in STUDENT_METHODS},
-                                "teacher_sft": run["teacher_sft"]["steps_per_second"]
-                                / base["teacher_sft"]["steps_per_second"]}
+                ratios[name] = {w: (f["steps_per_second"] / base[w]["steps_per_second"] if w in SFT_DATASETS
+                                    else base[w]["seconds_per_step"] / f["seconds_per_step"]) for w, f in run.items()}
     document = {"setup": {"student_steps": args.student_steps, "sft_steps": args.sft_steps, "profile": "demo"},
                 "variants": runs, "speedup_over_glibc": ratios,
-                "provenance": provenance(threads=next(iter(runs.values()))["gold_only"]["threads"])}
+                "provenance": provenance(threads=next(iter(next(iter(runs.values())).values()))["threads"])}
     for name, ratio in ratios.items():
         print(f"{name} over glibc: " + ", ".join(f"{w} {r:.2f}x" for w, r in ratio.items()))
     if args.json:

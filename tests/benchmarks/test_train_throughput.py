@@ -57,11 +57,14 @@ def test_the_docs_teacher_sft_row_is_the_result_files(teacher_sft_throughput):
     assert teacher_sft_throughput.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
-def test_the_docs_allocator_row_is_the_result_files(allocator):
-    document = json.loads((ROOT / "benchmarks" / "results" / "allocator.json").read_text())
+@pytest.mark.parametrize("name", ["allocator", "allocator_crowdflower"])
+def test_the_docs_allocator_rows_are_the_result_files(allocator, name):
+    document = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     assert {"glibc", "keep_freed"} <= set(document["variants"]) and document["provenance"]["commit"]
+    workloads = set(next(iter(document["variants"].values())))
+    assert workloads <= set(allocator.WORKLOADS) and set(document["speedup_over_glibc"]["keep_freed"]) == workloads
     for run in document["variants"].values():
-        assert set(run) == set(allocator.WORKLOADS)
+        assert set(run) == workloads  # every variant ran every workload
     assert allocator.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
 
 
