@@ -10,8 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_docs_row_is_the_result_files(train_throughput):
-    document = json.loads((ROOT / "benchmarks" / "results" / "train_throughput.json").read_text())
+@pytest.mark.parametrize("name", ["train_throughput", "train_throughput_no_avx512"])
+def test_the_docs_row_is_the_result_files(train_throughput, name):
+    document = json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
     assert {"hf_trainer", *train_throughput.METHODS} <= set(document["samples_per_second"])
     assert document["provenance"]["cpu_flags"] is not None and document["provenance"]["threads"]
     assert train_throughput.markdown_row(document) in (ROOT / "docs" / "benchmarks.md").read_text()
