@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -85,48 +84,29 @@ class Counters:
 def student_workload(method: str, steps: int, warmup: int) -> dict:
     import torch
     from _builtin_pairs import builtin_labelled_pairs
+    from stage_profile import StudentSteps
 
     from relevance_distill.config import student_config_for
-    from relevance_distill.encoding import ViewEncoder, collate
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.student.crsd import CRSDWeights
-    from relevance_distill.student.model import StudentModel, load_classifier
     from relevance_distill.student.train import (
         build_examples,
-        method_loss,
         native_bf16,
         training_batches,
-        without_verdict,
     )
 
     config = student_config_for("demo")
     scheme = get_label_scheme("local_services")
     examples, _ = build_examples(builtin_labelled_pairs()[320:], scheme)
     bf16 = config.amp and native_bf16(torch.device("cpu"))
-    reasonings = [without_verdict(e.reasoning)[0] if method == "crsd_no_verdict" else e.reasoning for e in examples]
-    texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
-    classifier, tokenizer = load_classifier(config.init, scheme, texts, seed=0)
-    model = StudentModel(classifier, config.projection_dim).train()
-    encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
-    standard, reasoning = encoder.encode_pairs([e.pair for e in examples], reasonings)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    targets = torch.tensor([scheme.index(e.label) for e in examples])
-    soft = torch.tensor([e.soft_target for e in examples])
+    student = StudentSteps(method, config, scheme, examples)
     seconds: list[float] = []
     counters = Counters()
-    for step, rows in enumerate(training_batches(config, standard, warmup + steps)):
+    for step, rows in enumerate(training_batches(config, student.standard, warmup + steps)):
         if step == warmup:
             counters.take()
-        began = time.perf_counter()
-        batch = collate([standard[i] for i in rows], encoder.pad_id)
-        batch_r = collate([reasoning[i] for i in rows], encoder.pad_id) if method.startswith("crsd") else None
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = method_loss(model, method, CRSDWeights(), batch, batch_r, targets[rows], soft[rows])["loss"]
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        phases = student.step(rows, bf16)
         if step >= warmup:
-            seconds.append(time.perf_counter() - began)
+            seconds.append(sum(phases.values()))
     spent = counters.take()
     return {"seconds_per_step": statistics.median(seconds), "steps": steps, "precision": "bf16" if bf16 else "fp32",
             "minor_faults_per_step": spent["minor_faults"] / steps,

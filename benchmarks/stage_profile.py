@@ -41,37 +41,51 @@ METHODS = ("gold_only", "vanilla", "crsd_no_verdict")
 PHASES = ("data", "forward", "backward", "optimizer")
 
 
-def profile_method(method: str, config, scheme, examples, dev_pairs, steps: int, warmup: int, bf16: bool) -> dict:
-    reasonings = [without_verdict(e.reasoning)[0] if method == "crsd_no_verdict" else e.reasoning for e in examples]
-    texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
-    classifier, tokenizer = load_classifier(config.init, scheme, texts, seed=0)
-    model = StudentModel(classifier, config.projection_dim).train()
-    encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
-    standard, reasoning = encoder.encode_pairs([e.pair for e in examples], reasonings)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)
-    targets = torch.tensor([scheme.index(e.label) for e in examples])
-    soft = torch.tensor([e.soft_target for e in examples])
-    phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
-    batches = training_batches(config, standard, warmup + steps)
-    for step, rows in enumerate(batches):
+class StudentSteps:
+    """METHOD's student set up as the trainer sets it up (the profile's model, views, AdamW, targets), stepped one
+    optimizer step at a time; ``step`` returns the seconds of each phase (PHASES), which together are the step."""
+
+    def __init__(self, method: str, config, scheme, examples) -> None:
+        self.method = method
+        reasonings = [without_verdict(e.reasoning)[0] if method == "crsd_no_verdict" else e.reasoning for e in examples]
+        texts = [t for e in examples for t in (e.pair.query, e.pair.service.to_text(), e.reasoning)]
+        classifier, tokenizer = load_classifier(config.init, scheme, texts, seed=0)
+        self.model = StudentModel(classifier, config.projection_dim).train()
+        self.encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
+        self.standard, self.reasoning = self.encoder.encode_pairs([e.pair for e in examples], reasonings)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.learning_rate)
+        self.targets = torch.tensor([scheme.index(e.label) for e in examples])
+        self.soft = torch.tensor([e.soft_target for e in examples])
+
+    def step(self, rows: list[int], bf16: bool) -> dict[str, float]:
         began = time.perf_counter()
-        batch = collate([standard[i] for i in rows], encoder.pad_id)
-        batch_r = collate([reasoning[i] for i in rows], encoder.pad_id) if method.startswith("crsd") else None
+        batch = collate([self.standard[i] for i in rows], self.encoder.pad_id)
+        batch_r = (collate([self.reasoning[i] for i in rows], self.encoder.pad_id) if self.method.startswith("crsd")
+                   else None)
         collated = time.perf_counter()
-        model.train()
+        self.model.train()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = method_loss(model, method, CRSDWeights(), batch, batch_r, targets[rows], soft[rows])["loss"]
+            loss = method_loss(self.model, self.method, CRSDWeights(), batch, batch_r, self.targets[rows],
+                               self.soft[rows])["loss"]
         forward = time.perf_counter()
         loss.backward()
         backward = time.perf_counter()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
         done = time.perf_counter()
+        return dict(zip(PHASES, (collated - began, forward - collated, backward - forward, done - backward)))
+
+
+def profile_method(method: str, config, scheme, examples, dev_pairs, steps: int, warmup: int, bf16: bool) -> dict:
+    student = StudentSteps(method, config, scheme, examples)
+    phases: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    for step, rows in enumerate(training_batches(config, student.standard, warmup + steps)):
+        seconds = student.step(rows, bf16)
         if step >= warmup:
-            for phase, seconds in zip(PHASES, (collated - began, forward - collated, backward - forward, done - backward)):
-                phases[phase].append(seconds)
+            for phase in PHASES:
+                phases[phase].append(seconds[phase])
     began = time.perf_counter()
-    predict_probabilities(model.classifier_model, encoder, dev_pairs)
+    predict_probabilities(student.model.classifier_model, student.encoder, dev_pairs)
     evaluation = time.perf_counter() - began
     median = {phase: statistics.median(values) * 1000 for phase, values in phases.items()}
     return {"ms_per_step": median, "step_ms": sum(median.values()), "dev_evaluation_s": evaluation,
