@@ -92,3 +92,8 @@ def own_data_baselines(monkeypatch) -> ModuleType:
 @pytest.fixture
 def teacher_sft_throughput(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "teacher_sft_throughput")  # the script imports _machine, own_data, padding
+
+
+@pytest.fixture
+def demo_student_budget(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "demo_student_budget")  # the script imports its sibling _machine

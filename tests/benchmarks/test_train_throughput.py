@@ -77,6 +77,19 @@ def test_the_docs_demo_time_table_is_the_result_files(demo_time):
     assert demo_time.markdown_table(document) in (ROOT / "docs" / "main-job.md").read_text()
 
 
+def test_the_docs_demo_student_budget_table_is_the_result_file(demo_student_budget):
+    from relevance_distill.config import student_config_for
+
+    document = json.loads((ROOT / "benchmarks" / "results" / "demo_student_budget.json").read_text())
+    profile = student_config_for("demo")
+    candidates = demo_student_budget.budgets(profile)
+    assert document["setup"]["budgets"] == candidates and document["provenance"]["commit"]
+    for name, methods in document["cells"].items():
+        for cell in methods.values():  # every cut halves the pairs a student sees
+            assert cell["pairs_seen"] * (1 if name == "demo" else 2) == profile.max_steps * profile.batch_size
+    assert demo_student_budget.markdown_table(document) in (ROOT / "docs" / "main-job.md").read_text()
+
+
 def test_the_docs_teacher_grouping_quality_table_is_the_result_file(teacher_sft_throughput):
     document = json.loads((ROOT / "benchmarks" / "results" / "teacher_sft_grouping.json").read_text())
     scored = {run["candidate"] for run in document["runs"] if run.get("scored_on") == "dev"}
