@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 from _machine import provenance, write_result
@@ -37,37 +36,25 @@ def budgets(profile) -> dict[str, dict[str, int]]:
             "half_batch": {"batch_size": profile.batch_size // 2}}
 
 
-def majority_macro_f1(train_pairs, dev_pairs, scheme) -> float:
-    """Dev macro-F1 of always answering the training split's most common label."""
-    import numpy as np
-
-    from relevance_distill.evaluation.metrics import macro_f1
-
-    majority = Counter(pair.label for pair in train_pairs if pair.label is not None).most_common(1)[0][0]
-    gold = np.array([scheme.index(pair.label) for pair in dev_pairs if pair.label is not None])
-    return macro_f1(gold, np.full_like(gold, scheme.index(majority)), scheme.num_labels)
-
-
 def measure(methods: list[str], names: list[str], workdir: Path) -> dict:
     from relevance_distill.builtin_world.prepare import prepare_builtin
     from relevance_distill.config import student_config_for
     from relevance_distill.schemas import get_label_scheme
-    from relevance_distill.student.train import train_student
+    from relevance_distill.student.compare import train_methods
+    from relevance_distill.teacher.evaluate import majority_baseline
     from relevance_distill.teacher.stages import read_pairs
 
     splits = prepare_builtin(workdir / "data")
     train_pairs, dev_pairs = read_pairs(splits["train"]), read_pairs(splits["dev"])
     scheme = get_label_scheme("local_services")
-    profile = student_config_for("demo")
-    candidates = budgets(profile)
+    candidates = budgets(student_config_for("demo"))
     cells: dict[str, dict[str, dict]] = {}
     for name in names:
-        for method in methods:
-            config = student_config_for("demo", method=method, **candidates[name])
-            print(f"{name}: {method}, {config.max_steps} steps of {config.batch_size} pairs", flush=True)
-            output = workdir / name / method
-            result = train_student(config, scheme, train_pairs, dev_pairs, output)
-            history = json.loads((output / "history.json").read_text(encoding="utf-8"))
+        config = student_config_for("demo", **candidates[name])
+        print(f"{name}: {', '.join(methods)}, {config.max_steps} steps of {config.batch_size} pairs", flush=True)
+        results = train_methods(methods, config, scheme, train_pairs, dev_pairs, workdir / name)
+        for method, result in results.items():
+            history = json.loads((workdir / name / method / "history.json").read_text(encoding="utf-8"))
             cells.setdefault(name, {})[method] = {
                 "steps": result["steps"], "batch_size": config.batch_size, "pairs_seen": result["steps"] * config.batch_size,
                 "train_seconds": result["train_seconds"], "selection_decoding": result["selection_decoding"],
@@ -76,7 +63,8 @@ def measure(methods: list[str], names: list[str], workdir: Path) -> dict:
                            "ordinal": round(e["dev_macro_f1_ordinal"], 4)} for e in history["evals"]]}
     return {"setup": {"profile": "demo", "budgets": {name: candidates[name] for name in names}, "methods": methods,
                       "train_pairs": len(train_pairs), "dev_pairs": len(dev_pairs),
-                      "majority_dev_macro_f1": round(majority_macro_f1(train_pairs, dev_pairs, scheme), 4)},
+                      "majority_dev_macro_f1": round(majority_baseline(
+                          train_pairs, [pair for pair in dev_pairs if pair.label is not None], scheme), 4)},
             "cells": cells}
 
 
@@ -106,9 +94,9 @@ def main() -> None:
     names = args.budgets.split(",")
     from relevance_distill.config import student_config_for
 
-    unknown = set(names) - set(budgets(student_config_for("demo")))
-    if unknown:
-        parser.error(f"unknown budgets {sorted(unknown)}; allowed: {list(budgets(student_config_for('demo')))}")
+    allowed = list(budgets(student_config_for("demo")))
+    if unknown := sorted(set(names) - set(allowed)):
+        parser.error(f"unknown budgets {unknown}; allowed: {allowed}")
     with tempfile.TemporaryDirectory(prefix="rd-demo-budget-") as workdir:
         document = measure(args.methods.split(","), names, Path(workdir))
     import torch
