@@ -458,6 +458,10 @@ class StudentTrainConfig(StrictModel):
     extend_vocabulary: bool = Field(
         default=True, description="Add training-text CJK characters that the tokenizer maps to [UNK]."
     )
+    added_token_init: Literal["mean", "sampled"] = Field(
+        default="mean", description="How the embedding rows of added characters start: 'mean' (each the mean of the "
+        "existing rows, so every added character looks the same until training tells them apart) or 'sampled' (drawn "
+        "from a normal with the existing rows' mean and covariance: distinct, at the pretrained rows' scale).")
     reset_pooler: bool = Field(
         default=True, description="Start a pretrained init's pooler as identity (MiniLM's pooler is untrained)."
     )

@@ -77,22 +77,43 @@ def build_tiny_classifier(texts: list[str], scheme: LabelScheme, seed: int = 0) 
     return BertForSequenceClassification(config), tokenizer
 
 
-def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str]) -> list[str]:
+def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str], init: str = "mean") -> list[str]:
     """Add CJK characters the tokenizer maps to [UNK] (all-MiniLM's English vocabulary lacks most Chinese).
 
-    New embedding rows start at the mean of the existing ones.
+    INIT 'mean': new embedding rows start at the mean of the existing ones (Hugging Face's ``mean_resizing``, whose
+    spread is 1e-9 of the rows' covariance, so the new rows are identical in practice); 'sampled': drawn from the
+    normal with the existing rows' mean and full covariance, so that no two added characters start alike. The draw
+    uses torch's global generator (seeded by the caller).
     """
+    if init not in ("mean", "sampled"):
+        raise ValueError(f"added-token init {init!r} is not one of 'mean', 'sampled'")
     unk = tokenizer.unk_token_id
     missing = sorted({char for text in texts for char in _CJK.findall(text)
                       if tokenizer.convert_tokens_to_ids(char) == unk})
     if missing:
         tokenizer.add_tokens(missing)
+        old_rows = model.get_input_embeddings().weight.shape[0]
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+        if init == "sampled":
+            _sample_added_rows(model.get_input_embeddings().weight, old_rows)
     return missing
 
 
+def _sample_added_rows(weight: torch.Tensor, old_rows: int) -> None:
+    """Rows from OLD_ROWS on become draws from N(mean, covariance) of the rows before them."""
+    with torch.no_grad():
+        existing = weight[:old_rows].to(torch.float32)
+        mean = existing.mean(dim=0)
+        centred = existing - mean
+        covariance = centred.T @ centred / old_rows
+        covariance += 1e-6 * torch.eye(covariance.shape[0])  # positive definite even for a degenerate table
+        draws = torch.distributions.MultivariateNormal(mean, covariance_matrix=covariance).sample((weight.shape[0] - old_rows,))
+        weight[old_rows:] = draws.to(weight.dtype)
+
+
 def load_classifier(init: str, scheme: LabelScheme, texts: list[str], seed: int = 0,
-                    extend_vocab: bool = True, reset_pooler: bool = True) -> tuple[Any, Any]:
+                    extend_vocab: bool = True, reset_pooler: bool = True,
+                    added_token_init: str = "mean") -> tuple[Any, Any]:
     """Encoder + classifier and tokenizer for ``init`` (see module docstring)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -109,7 +130,7 @@ def load_classifier(init: str, scheme: LabelScheme, texts: list[str], seed: int 
     if reset_pooler:
         reset_pooler_to_identity(model)
     if extend_vocab:
-        extend_vocabulary(tokenizer, model, texts)
+        extend_vocabulary(tokenizer, model, texts, added_token_init)
     return model, tokenizer
 
 

@@ -276,7 +276,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     dev_examples = [pair for pair in dev_pairs if pair.label is not None]
 
     classifier, tokenizer = load_classifier(config.init, scheme, texts, config.seed, config.extend_vocabulary,
-                                            config.reset_pooler)
+                                            config.reset_pooler, config.added_token_init)
     torch.manual_seed(config.seed)
     model = StudentModel(classifier, config.projection_dim).to(device)
     encoder = ViewEncoder(tokenizer, config.max_length, config.reasoning_max_length)
