@@ -103,6 +103,21 @@ def markdown_table(document: dict) -> str:
         lines.append(f"| {cell['dataset']} | {cell['variant']} | {cell['seed']} | {training['steps']} "
                      f"({training['best_step']}) | {training['train_seconds'] / 60:.1f} min | "
                      f"{cell['best_dev_macro_f1']:.3f} | {test['macro_f1']:.3f} | {test['qwk']:.3f} |")
+    summary = document.get("summary", {})
+    for variant, figures in summary.get("variants", {}).items():
+        if figures["dev_macro_f1_mean"] is not None:
+            lines.append(f"| mean | {variant} | {', '.join(map(str, figures['seeds']))} | | | "
+                         f"**{figures['dev_macro_f1_mean']:.3f}** | {figures['test_macro_f1_mean']:.3f} | "
+                         f"{figures['test_qwk_mean']:.3f} |")
+    for name, by_seed in summary.get("paired_dev_differences", {}).items():
+        lines.append("")
+        lines.append(f"Paired dev differences {name} by seed: "
+                     + ", ".join(f"{seed}: {difference:+.3f}" for seed, difference in by_seed.items())
+                     + f". Chosen on dev: **{summary.get('chosen_on_dev', 'not yet (a seed lacks a variant)')}**. "
+                     f"Decoding: {next(iter(summary['variants'].values()))['decoding']} (the gate's for this scheme); "
+                     f"{document['cells'][0]['provenance']['machine']} "
+                     f"({', '.join(document['cells'][0]['provenance']['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
+                     f"{document['cells'][0]['provenance']['threads']} threads.")
     return "\n".join(lines)
 
 

@@ -459,9 +459,10 @@ class StudentTrainConfig(StrictModel):
         default=True, description="Add training-text CJK characters that the tokenizer maps to [UNK]."
     )
     added_token_init: Literal["mean", "sampled"] = Field(
-        default="mean", description="How the embedding rows of added characters start: 'mean' (each the mean of the "
-        "existing rows, so every added character looks the same until training tells them apart) or 'sampled' (drawn "
-        "from a normal with the existing rows' mean and covariance: distinct, at the pretrained rows' scale).")
+        default="sampled", description="How the embedding rows of added characters start: 'sampled' (drawn from a "
+        "normal with the existing rows' mean and covariance: distinct, at the pretrained rows' scale; chosen on QBQTC's "
+        "dev, benchmarks/added_token_init.py) or 'mean' (each the mean of the existing rows, so every added character "
+        "looks the same until training tells them apart).")
     reset_pooler: bool = Field(
         default=True, description="Start a pretrained init's pooler as identity (MiniLM's pooler is untrained)."
     )

@@ -97,3 +97,8 @@ def teacher_sft_throughput(monkeypatch) -> ModuleType:
 @pytest.fixture
 def demo_student_budget(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "demo_student_budget")  # the script imports its sibling _machine
+
+
+@pytest.fixture
+def added_token_init(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "added_token_init")  # the script imports its siblings own_data, _machine

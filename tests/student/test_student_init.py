@@ -53,3 +53,31 @@ def test_the_run_takes_student_init_and_refuses_what_is_not_an_encoder(encoder_d
     result = runner.invoke(app, ["run", "--profile", "smoke", "--student-init", str(tmp_path / "missing"),
                                  "--workdir", str(tmp_path / "run")])
     assert result.exit_code == 2 and "save_pretrained" in result.output
+
+
+def test_added_characters_start_alike_under_mean_and_distinct_when_sampled(scheme):
+    import torch
+
+    from relevance_distill.student.model import extend_vocabulary
+
+    english = ["plumber near me open late", "emergency locksmith downtown", "cheap hair salon"] * 5
+    chinese = ["蛋白质粉哪个牌子好", "鳄鱼皮鞋"]
+    rows = {}
+    for init in ("mean", "sampled", "sampled"):
+        model, tokenizer = build_tiny_classifier(english, scheme, seed=0)
+        pretrained = model.get_input_embeddings().weight.detach().clone()
+        torch.manual_seed(5)
+        added = extend_vocabulary(tokenizer, model, chinese, init)
+        weight = model.get_input_embeddings().weight.detach()
+        assert len(added) == len(set("".join(chinese))) and weight.shape[0] == pretrained.shape[0] + len(added)
+        assert torch.equal(weight[: pretrained.shape[0]], pretrained)  # the pretrained rows are untouched
+        new = weight[pretrained.shape[0]:]
+        spread = (new - new.mean(dim=0)).norm(dim=1).mean() / (pretrained - pretrained.mean(dim=0)).norm(dim=1).mean()
+        if init == "mean":
+            assert spread < 1e-3  # every added character starts as the same vector
+        else:
+            assert 0.5 < spread < 2  # distinct, at the pretrained rows' scale
+            rows.setdefault(init, []).append(new)
+    assert torch.equal(*rows["sampled"])  # the caller's seed fixes the draw
+    with pytest.raises(ValueError, match="'mean', 'sampled'"):
+        extend_vocabulary(*build_tiny_classifier(english, scheme)[::-1], chinese, "zeros")
