@@ -60,6 +60,9 @@ SWEEP_STUDENT_OVERRIDES = {"max_steps": 400, "eval_every_steps": 50, "group_by_l
 # The comparison keeps each cell's best checkpoint by dev macro-F1 under argmax and reports argmax test macro-F1 (the
 # protocol in docs/evidence.md), whatever decoding the trainer selects by for a user's run.
 COMPARISON_SELECTION_DECODING = "argmax"
+# Every committed cell started the built-in data's added Chinese characters at the pretrained mean (it predates
+# StudentTrainConfig.added_token_init), so the comparison keeps that start for all its cells, whatever the default.
+COMPARISON_ADDED_TOKEN_INIT = "mean"
 
 
 def readme_markers(block: str = README_BLOCK) -> tuple[str, str]:
@@ -157,8 +160,9 @@ def budget_settings(config: Any) -> dict[str, Any]:
 def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """SETTINGS without what does not change training (the epoch budget when a step budget replaces it), and with
     ``group_by_length`` false where a result predates that field (it was trained on a plain shuffle), and
-    ``selection_decoding`` argmax where it predates that one (its best checkpoint was chosen under argmax)."""
-    settings = {"group_by_length": False, "selection_decoding": "argmax", **settings}
+    ``selection_decoding`` argmax where it predates that one (its best checkpoint was chosen under argmax), and
+    ``added_token_init`` mean where it predates that one (added characters started at the pretrained mean)."""
+    settings = {"group_by_length": False, "selection_decoding": "argmax", "added_token_init": "mean", **settings}
     return {key: value for key, value in settings.items() if not (key == "epochs" and settings.get("max_steps"))}
 
 
@@ -435,6 +439,7 @@ def main() -> None:
     seeds = [int(seed) for seed in args.seeds.split(",") if seed.strip()]
     methods = training_order(parse_methods(args.methods))
     config = student_config_for(args.student_profile, **{"selection_decoding": COMPARISON_SELECTION_DECODING,
+                                                           "added_token_init": COMPARISON_ADDED_TOKEN_INIT,
                                                            **json.loads(args.student_overrides)})
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")
