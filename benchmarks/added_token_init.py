@@ -26,11 +26,14 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import get_args
 
 from _machine import provenance, write_result
 from own_data import COMMANDS, load_splits, require_shared_file
 
-VARIANTS = ("mean", "sampled")
+from relevance_distill.config import AddedTokenInit
+
+VARIANTS = get_args(AddedTokenInit)
 
 
 def train_cell(dataset: str, variant: str, seed: int, splits: dict, scheme, workdir: Path) -> dict:
@@ -66,14 +69,23 @@ def _threads() -> int:
     return torch.get_num_threads()
 
 
+def selection_decoding(cell: dict) -> str:
+    return cell["training"].get("selection_decoding", "ordinal")
+
+
+def served_test(cell: dict) -> dict:
+    """The cell's test figures under the decoding it was selected by (argmax where the scheme has no ordinal)."""
+    return cell["test"][selection_decoding(cell)] or cell["test"]["argmax"]
+
+
 def summarise(cells: list[dict], variants: list[str]) -> dict:
     """Mean and spread of best dev per variant, the dev choice, and per-seed paired dev differences."""
     by_variant = {v: {c["seed"]: c for c in cells if c["variant"] == v} for v in variants}
     summary: dict = {"variants": {}}
     for variant, seeds in by_variant.items():
         dev = [c["best_dev_macro_f1"] for c in seeds.values()]
-        decoding = next(iter(seeds.values()))["training"].get("selection_decoding", "ordinal") if seeds else "ordinal"
-        tests = [c["test"][decoding] or c["test"]["argmax"] for c in seeds.values()]
+        decoding = selection_decoding(next(iter(seeds.values()))) if seeds else "ordinal"
+        tests = [served_test(c) for c in seeds.values()]
         summary["variants"][variant] = {
             "seeds": sorted(seeds), "dev_macro_f1_mean": statistics.fmean(dev) if dev else None,
             "dev_macro_f1_range": [min(dev), max(dev)] if dev else None,
@@ -97,9 +109,7 @@ def markdown_table(document: dict) -> str:
     lines = ["| data | added_token_init | seed | steps (best) | training | best dev macro-F1 | test macro-F1 | test QWK |",
              "|---|---|---|---|---|---|---|---|"]
     for cell in sorted(document["cells"], key=lambda c: (c["dataset"], c["seed"], c["variant"])):
-        decoding = cell["training"].get("selection_decoding", "ordinal")
-        test = cell["test"][decoding] or cell["test"]["argmax"]
-        training = cell["training"]
+        test, training = served_test(cell), cell["training"]
         lines.append(f"| {cell['dataset']} | {cell['variant']} | {cell['seed']} | {training['steps']} "
                      f"({training['best_step']}) | {training['train_seconds'] / 60:.1f} min | "
                      f"{cell['best_dev_macro_f1']:.3f} | {test['macro_f1']:.3f} | {test['qwk']:.3f} |")
@@ -109,15 +119,15 @@ def markdown_table(document: dict) -> str:
             lines.append(f"| mean | {variant} | {', '.join(map(str, figures['seeds']))} | | | "
                          f"**{figures['dev_macro_f1_mean']:.3f}** | {figures['test_macro_f1_mean']:.3f} | "
                          f"{figures['test_qwk_mean']:.3f} |")
+    where = document["cells"][0]["provenance"] if document["cells"] else {}
     for name, by_seed in summary.get("paired_dev_differences", {}).items():
         lines.append("")
         lines.append(f"Paired dev differences {name} by seed: "
                      + ", ".join(f"{seed}: {difference:+.3f}" for seed, difference in by_seed.items())
                      + f". Chosen on dev: **{summary.get('chosen_on_dev', 'not yet (a seed lacks a variant)')}**. "
                      f"Decoding: {next(iter(summary['variants'].values()))['decoding']} (the gate's for this scheme); "
-                     f"{document['cells'][0]['provenance']['machine']} "
-                     f"({', '.join(document['cells'][0]['provenance']['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
-                     f"{document['cells'][0]['provenance']['threads']} threads.")
+                     f"{where['machine']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
+                     f"{where['threads']} threads.")
     return "\n".join(lines)
 
 

@@ -251,6 +251,8 @@ class AnnotationRunConfig(EngineConfig):
     max_pairs: int = Field(default=0, ge=0, description="Annotate the first N log pairs (0: all).")
 
 
+# How the student's added vocabulary rows start (StudentTrainConfig.added_token_init, student.model.extend_vocabulary).
+AddedTokenInit = Literal["mean", "sampled"]
 StudentMethod = Literal["crsd", "vanilla", "gold_only", "gold_augmented", "vote_kd", "logit_kd", "crsd_no_kl", "crsd_no_contrastive",
                         "crsd_no_verdict", "crsd_chain_view", "vanilla_compute_matched"]
 STUDENT_METHODS: tuple[str, ...] = get_args(StudentMethod)
@@ -458,7 +460,7 @@ class StudentTrainConfig(StrictModel):
     extend_vocabulary: bool = Field(
         default=True, description="Add training-text CJK characters that the tokenizer maps to [UNK]."
     )
-    added_token_init: Literal["mean", "sampled"] = Field(
+    added_token_init: AddedTokenInit = Field(
         default="sampled", description="How the embedding rows of added characters start: 'sampled' (drawn from a "
         "normal with the existing rows' mean and covariance: distinct, at the pretrained rows' scale; chosen on QBQTC's "
         "dev, benchmarks/added_token_init.py) or 'mean' (each the mean of the existing rows, so every added character "

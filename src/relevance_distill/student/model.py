@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from relevance_distill import storage
+from relevance_distill.config import AddedTokenInit, StudentTrainConfig
 from relevance_distill.hf import (
     minilm_dir,
     quiet_transformers,
@@ -33,6 +34,7 @@ from relevance_distill.schemas import LabelScheme
 
 PROJECTION_FILE = "projection_head.safetensors"
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+DEFAULT_ADDED_TOKEN_INIT: AddedTokenInit = StudentTrainConfig.model_fields["added_token_init"].default
 
 
 def resolve_init_dir(init: str) -> Path:
@@ -77,7 +79,8 @@ def build_tiny_classifier(texts: list[str], scheme: LabelScheme, seed: int = 0) 
     return BertForSequenceClassification(config), tokenizer
 
 
-def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str], init: str = "mean") -> list[str]:
+def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str],
+                      init: AddedTokenInit = DEFAULT_ADDED_TOKEN_INIT) -> list[str]:
     """Add CJK characters the tokenizer maps to [UNK] (all-MiniLM's English vocabulary lacks most Chinese).
 
     INIT 'mean': new embedding rows start at the mean of the existing ones (Hugging Face's ``mean_resizing``, whose
@@ -85,8 +88,8 @@ def extend_vocabulary(tokenizer: Any, model: Any, texts: list[str], init: str = 
     normal with the existing rows' mean and full covariance, so that no two added characters start alike. The draw
     uses torch's global generator (seeded by the caller).
     """
-    if init not in ("mean", "sampled"):
-        raise ValueError(f"added-token init {init!r} is not one of 'mean', 'sampled'")
+    if init not in get_args(AddedTokenInit):
+        raise ValueError(f"added-token init {init!r} is not one of {', '.join(map(repr, get_args(AddedTokenInit)))}")
     unk = tokenizer.unk_token_id
     missing = sorted({char for text in texts for char in _CJK.findall(text)
                       if tokenizer.convert_tokens_to_ids(char) == unk})
@@ -113,7 +116,7 @@ def _sample_added_rows(weight: torch.Tensor, old_rows: int) -> None:
 
 def load_classifier(init: str, scheme: LabelScheme, texts: list[str], seed: int = 0,
                     extend_vocab: bool = True, reset_pooler: bool = True,
-                    added_token_init: str = "mean") -> tuple[Any, Any]:
+                    added_token_init: AddedTokenInit = DEFAULT_ADDED_TOKEN_INIT) -> tuple[Any, Any]:
     """Encoder + classifier and tokenizer for ``init`` (see module docstring)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
