@@ -41,6 +41,11 @@ def isa_limits() -> dict[str, str]:
 RELEVANT_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
 
 
+def flags_phrase(cpu_flags: list[str]) -> str:
+    """The recorded CPU flags as a table's words: the relevant flags, or a plain statement that there are none."""
+    return ", ".join(cpu_flags) or "none of AVX2, AVX-512, AMX"
+
+
 def provenance(test_set_sha256: str | None = None, threads: int | None = None) -> dict:
     """Where a result comes from: commit (and whether the tree had uncommitted changes other than result files, which a
     benchmark writing several entries changes itself), the command, the UTC date,

@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 from typing import get_args
 
-from _machine import provenance, write_result
+from _machine import flags_phrase, provenance, write_result
 from own_data import COMMANDS, load_splits, require_shared_file
 
 from relevance_distill.config import AddedTokenInit
@@ -126,7 +126,7 @@ def markdown_table(document: dict) -> str:
                      + ", ".join(f"{seed}: {difference:+.3f}" for seed, difference in by_seed.items())
                      + f". Chosen on dev: **{summary.get('chosen_on_dev', 'not yet (a seed lacks a variant)')}**. "
                      f"Decoding: {next(iter(summary['variants'].values()))['decoding']} (the gate's for this scheme); "
-                     f"{where['machine']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
+                     f"{where['machine']} ({flags_phrase(where['cpu_flags'])}), "
                      f"{where['threads']} threads.")
     return "\n".join(lines)
 

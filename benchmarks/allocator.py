@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _machine import provenance, write_result  # noqa: E402
+from _machine import flags_phrase, provenance, write_result  # noqa: E402
 
 STUDENT_METHODS = ("gold_only", "crsd_no_verdict")
 DEFAULT_WORKLOADS = (*STUDENT_METHODS, "teacher_sft")
@@ -170,7 +170,7 @@ def markdown_row(document: dict) -> str:
     precision = next((f["precision"] for f in runs["glibc"].values() if "precision" in f), "")
     return (f"| malloc during CPU training (`allocator.py --student-steps {setup['student_steps']} --sft-steps "
             f"{setup['sft_steps']}{flags}`, demo settings{', ' + precision if precision else ''}; {where['cpu']} "
-            f"({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} threads; one run) | "
+            f"({flags_phrase(where['cpu_flags'])}), {where['threads']} threads; one run) | "
             + " · ".join(figures(name) for name in runs) + f"; speed-up over glibc's default: {speedups} |")
 
 

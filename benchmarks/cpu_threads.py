@@ -84,10 +84,12 @@ def child(args: argparse.Namespace) -> None:
 
 def markdown_row(document: dict) -> str:
     """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    from _machine import flags_phrase
+
     setup, runs, where = document["setup"], document["runs"], document["provenance"]
     return (f"| student training under a {setup['cpu_limit']:g}-CPU cgroup limit on {setup['visible_cpus']} visible CPUs "
             f"(`cpu_threads.py --cpus {setup['cpu_limit']:g} --steps {setup['steps']}`, {setup['method']}, "
-            f"{setup['profile']} settings; {where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}); "
+            f"{setup['profile']} settings; {where['cpu']} ({flags_phrase(where['cpu_flags'])}); "
             f"one run) | torch's default {runs['unfitted']['threads']} threads "
             f"{runs['unfitted']['samples_per_second']:.1f} samples/s, fitted to the limit "
             f"{runs['fitted']['threads']} thread(s) {runs['fitted']['samples_per_second']:.1f}: "

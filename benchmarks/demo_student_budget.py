@@ -24,7 +24,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from _machine import provenance, write_result
+from _machine import flags_phrase, provenance, write_result
 
 DEFAULT_METHODS = ("gold_only", "crsd_no_verdict")
 
@@ -72,7 +72,7 @@ def markdown_table(document: dict) -> str:
     """The docs' table for a result file (docs/main-job.md carries it; a test compares)."""
     setup, where = document["setup"], document["provenance"]
     lines = [f"Demo students at less work (`demo_student_budget.py`; {where['cpu']} "
-             f"({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} threads; one run, "
+             f"({flags_phrase(where['cpu_flags'])}), {where['threads']} threads; one run, "
              f"one seed; the majority class scores {setup['majority_dev_macro_f1']:.3f} on dev):", "",
              "| budget | method | steps × batch | training | dev macro-F1 (argmax) by step | dev macro-F1 (ordinal) by step |",
              "|---|---|---|---|---|---|"]

@@ -100,10 +100,12 @@ def limited(where: dict) -> str:
 
 def markdown_table(document: dict) -> str:
     """The docs' table for a result file (docs/benchmarks.md carries it; a test compares)."""
+    from _machine import flags_phrase
+
     setup, where = document["setup"], document["provenance"]
     lines = [f"Student step profile (`stage_profile.py --steps {setup['steps']}`, {setup['profile']} settings: "
              f"batch {setup['batch_size']}, {setup['max_length']}/{setup['reasoning_max_length']} tokens; "
-             f"{where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}){limited(where)}, "
+             f"{where['cpu']} ({flags_phrase(where['cpu_flags'])}){limited(where)}, "
              f"{where['threads']} threads; medians of one run), ms per optimizer step:", "",
              "| method | precision | data | forward | backward | optimizer | step | dev evaluation |",
              "|---|---|---|---|---|---|---|---|"]

@@ -21,7 +21,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from _machine import provenance, write_result
+from _machine import flags_phrase, provenance, write_result
 from own_data import load_splits, require_shared_file
 from padding import padding
 
@@ -85,7 +85,7 @@ def markdown_row(document: dict) -> str:
         for name, entry in document["datasets"].items())
     return (f"| teacher SFT batches grouped by length against the plain shuffle (`teacher_sft_throughput.py --steps "
             f"{document['setup']['steps']}`, the {document['setup']['profile']} profile's SFT from a tiny initialisation; "
-            f"{where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), {where['threads']} threads; "
+            f"{where['cpu']} ({flags_phrase(where['cpu_flags'])}), {where['threads']} threads; "
             f"one run) | {figures} |")
 
 

@@ -92,11 +92,13 @@ def amp_active(config) -> bool:
 
 def markdown_row(document: dict) -> str:
     """The docs' table row for a result file (docs/benchmarks.md carries it; a test compares)."""
+    from _machine import flags_phrase
+
     setup, rate, ratios = document["setup"], document["samples_per_second"], document["ratios"]
     where = document["provenance"]
     return (f"| training throughput (`train_throughput.py --steps {setup['steps']}`, {setup['profile']} settings: "
             f"{setup['init']}, batch {setup['batch_size']}, {setup['max_length']}/{setup['reasoning_max_length']} tokens, "
-            f"bf16 autocast {'on' if setup['bf16_autocast'] else 'off'}; {where['cpu']} ({', '.join(where['cpu_flags']) or 'none of AVX2, AVX-512, AMX'}), "
+            f"bf16 autocast {'on' if setup['bf16_autocast'] else 'off'}; {where['cpu']} ({flags_phrase(where['cpu_flags'])}), "
             f"{where['threads']} threads; one run) | samples/s with batches grouped by length (with a plain shuffle): "
             f"HF `Trainer` {rate['hf_trainer']:.1f} ({rate['hf_trainer_plain']:.1f}) · gold_only {rate['gold_only']:.1f} "
             f"({rate['gold_only_plain']:.1f}) · vanilla {rate['vanilla']:.1f} ({rate['vanilla_plain']:.1f}) · "
