@@ -42,8 +42,10 @@ def entry_from_summary(summary: dict, wall_seconds: float) -> dict:
         "test": {"pairs": data["test"]["pairs"], "fingerprint": data["test"]["fingerprint"]},
         "teacher": {"test_macro_f1": teacher["macro_f1"], "majority_macro_f1": teacher["majority_macro_f1"],
                     "distilled_from": teacher["decision"]["distil"], "decision": teacher["decision"]["reason"]},
-        "students": {method: {"argmax": {"macro_f1": result["macro_f1"], "qwk": result["qwk"]},
-                              "ordinal": ({"macro_f1": result["ordinal_macro_f1"], "qwk": result["ordinal_qwk"]}
+        "students": {method: {"argmax": {"macro_f1": result["macro_f1"], "qwk": result["qwk"],
+                                         **({"ci": result["ci"]} if "ci" in result else {})},
+                              "ordinal": ({"macro_f1": result["ordinal_macro_f1"], "qwk": result["ordinal_qwk"],
+                                           **({"ci": result["ordinal_ci"]} if "ordinal_ci" in result else {})}
                                           if "ordinal_qwk" in result else None),
                               "training": result.get("training")}
                      for method, result in summary["students"].items()},
@@ -104,7 +106,7 @@ def require_shared_file(dataset: str) -> None:
 def markdown_table(document: dict) -> str:
     """The README's own-data table for a result file."""
     lines = ["| data (command) | rows in / kept / quarantined | test pairs | teacher | published student | "
-             "test macro-F1 | test QWK | run time | machine |", "|---|---|---|---|---|---|---|---|---|"]
+             "test macro-F1 (95 % CI) | test QWK (95 % CI) | run time | machine |", "|---|---|---|---|---|---|---|---|---|"]
     for dataset, entry in document["datasets"].items():
         rows, served = entry["rows"], published_figures(entry)
         if served:
@@ -112,7 +114,9 @@ def markdown_table(document: dict) -> str:
             trained = entry["students"][published]["training"] or {}
             student = (f"{published}, {decoding} decoding ({trained.get('epochs', '?')} epochs, "
                        f"stopped: {trained.get('stop_reason', '?')})")
-            macro_f1, qwk = f"{figures['macro_f1']:.3f}", f"{figures['qwk']:.3f}"
+            ci = figures.get("ci")
+            macro_f1, qwk = (f"{figures[name]:.3f}" + (f" ({ci[name][0]:.3f}–{ci[name][1]:.3f})" if ci else "")
+                             for name in ("macro_f1", "qwk"))
         else:
             student, macro_f1, qwk = "none: " + "; ".join(entry["gate"]["reasons"]), "–", "–"
         teacher = entry["teacher"]

@@ -214,8 +214,11 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
         "annotation": ({key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")}
                        if annotations else {"skipped": teacher_decision["reason"]}),
         "students": {method: {"macro_f1": f1, "qwk": evaluated["qwk"][method],
+                              **({"ci": evaluated["ci"][method]} if method in evaluated.get("ci", {}) else {}),
                               **({"ordinal_macro_f1": evaluated["ordinal"][method]["macro_f1"],
                                   "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {}),
+                              **({"ordinal_ci": evaluated["ordinal"][method]["ci"]}
+                                 if "ci" in evaluated.get("ordinal", {}).get(method, {}) else {}),
                               "training": {key: training[method][key] for key in TRAINING_FIGURES}}
                      for method, f1 in evaluated["macro_f1"].items()},
         "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": gate.get("decoding", config.gate.decoding),

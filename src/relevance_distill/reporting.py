@@ -15,6 +15,15 @@ def best_dev_phrase(trained: dict[str, Any]) -> str:
     return f"macro-F1{decoding} {trained['best_dev_macro_f1']:.4f}"
 
 
+def test_figures_phrase(macro_f1: float, qwk: float, ci: dict[str, Any] | None) -> str:
+    """``macro-F1 0.4146 [0.361, 0.468], QWK 0.5213 [0.402, 0.627]``: test figures with their query-bootstrap
+    intervals (evaluation.metrics.query_bootstrap_intervals) where the evaluation computed them."""
+    def interval(name: str) -> str:
+        return f" [{ci[name][0]:.3f}, {ci[name][1]:.3f}]" if ci else ""
+
+    return f"macro-F1 {macro_f1:.4f}{interval('macro_f1')}, QWK {qwk:.4f}{interval('qwk')}"
+
+
 def run_summary_table(summary: dict[str, Any]) -> Table:
     """Teacher, annotations, students, retention, gate, published model, A/B decision, report, wall time."""
     table = Table(title=f"relevance-distill run {summary['run_id']} ({summary['profile']})", show_header=False)
@@ -51,12 +60,15 @@ def run_summary_table(summary: dict[str, Any]) -> Table:
                   f"{counts['annotated']} of {counts['rows_in']} pairs "
                   f"({counts['quarantined']} quarantined, {counts['shards']} shards): {counts['labels']}")
     for method, result in summary["students"].items():
-        ordinal = (f"; ordinal decoding: macro-F1 {result['ordinal_macro_f1']:.4f}, QWK {result['ordinal_qwk']:.4f}"
+        ordinal = (f"; ordinal decoding: {test_figures_phrase(result['ordinal_macro_f1'], result['ordinal_qwk'], result.get('ordinal_ci'))}"
                    if "ordinal_qwk" in result else "")
         trained = result.get("training")
         budget = (f"; trained {trained['epochs']:g} epochs ({trained['steps']} steps, best dev "
                   f"{best_dev_phrase(trained)} at step {trained['best_step']}, stopped: {trained['stop_reason']})" if trained else "")
-        table.add_row(f"student {method}", f"macro-F1 {result['macro_f1']:.4f}, QWK {result['qwk']:.4f}{ordinal}{budget}")
+        queries = (result.get("ci") or {}).get("queries")
+        intervals = f" (95 % intervals over {queries} test queries)" if queries else ""
+        table.add_row(f"student {method}", f"{test_figures_phrase(result['macro_f1'], result['qwk'], result.get('ci'))}"
+                                           f"{ordinal}{intervals}{budget}")
     retention = summary["retention"]
     table.add_row("retention (student ÷ teacher macro-F1)", f"{retention:.4f}" if retention is not None else
                   "not measured: no student learnt from the teacher" if decision and not decision["distil"] else "not measured")

@@ -31,13 +31,20 @@ def test_a_summary_becomes_an_entry(own_data):
                  "test": {"pairs": 3, "fingerprint": "f" * 64}},
         "teacher": {"macro_f1": 0.2, "majority_macro_f1": 0.2, "decision": {"distil": False, "reason": "at majority"}},
         "students": {"gold_only": {"macro_f1": 0.5, "qwk": 0.6, "ordinal_macro_f1": 0.55, "ordinal_qwk": 0.7,
+                                   "ordinal_ci": {"macro_f1": [0.45, 0.65], "qwk": [0.6, 0.8], "queries": 3, "resamples": 1000},
                                    "training": {"epochs": 2.5, "stop_reason": "no dev macro-F1 gain in 3 evaluations"}}},
         "gate": {"passed": True, "reasons": ["ok"], "published_method": "gold_only"}, "gate_decoding": "ordinal",
         "model_uri": "s3://b/m", "tasks": [{"task": "train-student", "seconds": 60.0}]}
     entry = own_data.entry_from_summary(summary, 120.0)
-    assert entry["published"] == "gold_only" and entry["students"]["gold_only"]["ordinal"] == {"macro_f1": 0.55, "qwk": 0.7}
+    ordinal = entry["students"]["gold_only"]["ordinal"]
+    assert entry["published"] == "gold_only" and (ordinal["macro_f1"], ordinal["qwk"]) == (0.55, 0.7)
+    assert ordinal["ci"]["qwk"] == [0.6, 0.8] and "ci" not in entry["students"]["gold_only"]["argmax"]
     table = own_data.markdown_table({"datasets": {"qbqtc": {**entry, "provenance": {"machine": "2-CPU test"}}}})
-    assert "| gold_only, ordinal decoding (2.5 epochs, stopped: no dev macro-F1 gain in 3 evaluations) | 0.550 | 0.700 |" in table
+    assert ("| gold_only, ordinal decoding (2.5 epochs, stopped: no dev macro-F1 gain in 3 evaluations) | "
+            "0.550 (0.450–0.650) | 0.700 (0.600–0.800) |") in table
+    # An entry measured before the evaluation reported intervals shows the figure alone.
+    del entry["students"]["gold_only"]["ordinal"]["ci"]
+    assert "| 0.550 | 0.700 |" in own_data.markdown_table({"datasets": {"qbqtc": {**entry, "provenance": {"machine": "m"}}}})
     assert "skipped" in table and "2.0 min" in table
     failed = own_data.entry_from_summary({**summary, "model_uri": None, "gate": {**summary["gate"], "passed": False,
                                                                                   "reasons": ["macro-F1 too low"]}}, 60.0)

@@ -13,7 +13,7 @@ from relevance_distill.builtin_world.generate import generate_dataset
 from relevance_distill.config import DataGenerationConfig, PrepareDataConfig
 from relevance_distill.data.prepare import InputDataError, prepare_dataset
 from relevance_distill.data.validate import normalised_query
-from relevance_distill.schemas import fingerprint_entries
+from relevance_distill.schemas import QueryServicePair, fingerprint_entries
 
 
 def _write(path: Path, rows: list) -> Path:
@@ -72,7 +72,10 @@ def test_run_on_own_labelled_data_with_a_fixed_test_set(own_data, tmp_path):
     assert rationales["kept"] + rationales["rejected"] == rationales["sent"]
     assert rationales["answer_format"] in {"reasoning", "label_only"}
     for result in summary["students"].values():
-        assert {"macro_f1", "qwk", "ordinal_macro_f1", "ordinal_qwk"} <= set(result)
+        assert {"macro_f1", "qwk", "ordinal_macro_f1", "ordinal_qwk", "ci", "ordinal_ci"} <= set(result)
+        assert result["ordinal_ci"]["qwk"][0] <= result["ordinal_qwk"] <= result["ordinal_ci"]["qwk"][1]
+        # Intervals resample whole test queries, the unit the split holds out.
+        assert result["ci"]["queries"] == len({QueryServicePair.model_validate(row).group_key for row in own_data["test_rows"]})
     assert "rationales" in process.stdout and "test set" in process.stdout
 
 

@@ -61,6 +61,7 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
                                  evaluation=evaluation, latency_requests=2, publish_uri="s3://components/evaluation",
                                  dev_uri=outputs.dev_uri)
     assert 0 <= metrics.metadata["macro_f1"] <= 1 and "vanilla_macro_f1" in metrics.metadata
+    assert metrics.metadata["macro_f1_ci_low"] <= metrics.metadata["macro_f1"] <= metrics.metadata["macro_f1_ci_high"]
     assert confusion.metadata["confusionMatrix"]["annotationSpecs"][0]["displayName"] == "irrelevant"
     assert (tmp_path / "report.html").read_text().startswith("<!doctype html>")
     assert storage.read_manifest("s3://components/evaluation").files

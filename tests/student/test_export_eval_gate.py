@@ -65,6 +65,13 @@ def test_evaluate_writes_metrics_and_report_and_the_gate_decides_once(trained, b
     decoding = json.loads((Path(trained) / "crsd" / "best" / "decoding.json").read_text())
     assert metrics["test"]["ordinal"]["cutpoints"] == decoding["cutpoints"] and decoding["tuned_on"] == "dev"
     assert set(summary["ordinal"]) == {"crsd", "vanilla"}
+    # Test figures come with 95 % intervals over whole test queries, under both decodings, in the report as well.
+    queries = len({pair.group_key for pair in builtin_splits["test"]})
+    for method in ("crsd", "vanilla"):
+        for figures, ci in ((summary, summary["ci"][method]), (summary["ordinal"][method], summary["ordinal"][method]["ci"])):
+            point = figures["qwk"][method] if figures is summary else figures["qwk"]
+            assert ci["queries"] == queries and ci["qwk"][0] <= point <= ci["qwk"][1]
+    assert f"{queries} queries" in html and f"[{summary['ci']['crsd']['macro_f1'][0]:.3f}, " in html
     ordinal = gate_evaluation(tmp_path, GateConfig(min_macro_f1=0.0, min_retention=0.0, decoding="ordinal"))
     assert ordinal["checks"][0]["value"] == metrics["test"]["ordinal"]["macro_f1"] and "(ordinal)" in ordinal["reasons"][0]
     strict = gate_evaluation(tmp_path, GateConfig(min_macro_f1=1.0, min_retention=0.0))
@@ -198,6 +205,15 @@ def test_the_run_summary_names_the_published_student_and_why(tmp_path):
     console = Console(record=True, width=400)
     console.print(run_summary_table(summary))
     assert "best dev macro-F1 (ordinal) 0.5123 at step 30" in console.export_text()
+    # Intervals over test queries, where the evaluation computed them, follow each figure.
+    summary["students"]["gold_only"].update(
+        ordinal_macro_f1=0.55, ordinal_qwk=0.52, ci={"macro_f1": [0.5, 0.7], "qwk": [0.4, 0.6], "queries": 26},
+        ordinal_ci={"macro_f1": [0.45, 0.62], "qwk": [0.401, 0.627], "queries": 26})
+    console = Console(record=True, width=400)
+    console.print(run_summary_table(summary))
+    text = console.export_text()
+    assert "macro-F1 0.6000 [0.500, 0.700], QWK 0.5000 [0.400, 0.600]" in text
+    assert "ordinal decoding: macro-F1 0.5500 [0.450, 0.620], QWK 0.5200 [0.401, 0.627] (95 % intervals over 26 test queries)" in text
 
 
 def test_int8_gate_refuses_a_larger_drop_and_export_needs_the_test_split_and_calibration(trained, scheme, tmp_path,

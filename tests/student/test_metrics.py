@@ -13,6 +13,7 @@ from relevance_distill.evaluation.metrics import (
     ndcg_at_k,
     ordinal_predictions,
     quadratic_weighted_kappa,
+    query_bootstrap_intervals,
     roc_auc,
     tune_cutpoints,
 )
@@ -82,3 +83,40 @@ def test_ordinal_cutpoints_tuned_on_dev_raise_qwk_over_argmax():
     # Monotone: a higher expected grade never gets a lower label.
     order = np.argsort(test_probabilities @ np.arange(4))
     assert (np.diff(ordinal_predictions(test_probabilities[order], cutpoints)) >= 0).all()
+
+
+def test_query_bootstrap_intervals_hold_the_figure_and_narrow_with_more_queries():
+    rng = np.random.default_rng(0)
+
+    def intervals(queries: int) -> dict:
+        groups = np.repeat([f"q{i}" for i in range(queries)], 40)
+        gold = rng.integers(0, 4, len(groups))
+        predicted = np.where(rng.random(len(groups)) < 0.6, gold, rng.integers(0, 4, len(groups)))
+        result = query_bootstrap_intervals(gold, predicted, groups, 4)
+        for metric, point in (("macro_f1", macro_f1(gold, predicted, 4)), ("qwk", quadratic_weighted_kappa(gold, predicted, 4))):
+            low, high = result[metric]
+            assert low <= point <= high and low < high, metric
+        assert result["queries"] == queries and result["resamples"] == 1000
+        assert query_bootstrap_intervals(gold, predicted, groups, 4) == result  # seeded: the same figures twice
+        return result
+
+    few, many = intervals(10), intervals(200)
+    assert many["qwk"][1] - many["qwk"][0] < (few["qwk"][1] - few["qwk"][0]) / 2
+    # Perfect predictions: every resample scores 1, so the interval is the point.
+    assert query_bootstrap_intervals(np.arange(8) % 4, np.arange(8) % 4, ["a", "a", "b", "b"] * 2, 4)["qwk"] == [1.0, 1.0]
+    with pytest.raises(ValueError, match="equal, non-empty"):
+        query_bootstrap_intervals(np.zeros(3), np.zeros(2), ["a"] * 3, 4)
+
+
+def test_the_report_gives_intervals_over_queries_under_both_decodings():
+    rng = np.random.default_rng(3)
+    gold = rng.integers(0, 4, 200)
+    probabilities = rng.dirichlet(np.ones(4), 200)
+    probabilities[np.arange(200), gold] += 1.0
+    keys = [f"q{i % 20}" for i in range(200)]
+    report = classification_report([SCHEME.names[g] for g in gold], probabilities, SCHEME, keys, [0.5, 1.5, 2.5])
+    for figures in (report, report["ordinal"]):
+        assert figures["ci"]["queries"] == 20
+        assert figures["ci"]["macro_f1"][0] <= figures["macro_f1"] <= figures["ci"]["macro_f1"][1]
+        assert figures["ci"]["qwk"][0] <= figures["qwk"] <= figures["ci"]["qwk"][1]
+    assert "ci" not in classification_report([SCHEME.names[g] for g in gold], probabilities, SCHEME)

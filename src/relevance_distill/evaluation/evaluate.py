@@ -215,7 +215,8 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
     """Evaluate every model on one test set (and DEV_PAIRS) and write the evaluation directory:
 
     ``metrics/<method>.json``, ``predictions/<method>.jsonl`` (test), ``predictions/dev/<method>.jsonl``,
-    ``metrics.json`` (the primary method's), ``summary.json`` (primary method, macro-F1 and QWK per method, dev
+    ``metrics.json`` (the primary method's), ``summary.json`` (primary method, macro-F1 and QWK per method with
+    their 95 % intervals over test queries (``ci``), dev
     macro-F1 per method, each distilled method against the gold-only student on dev, the teacher against it) and
     ``report.html``. TEACHER_EVALUATION is the evaluation the teacher was published with.
     """
@@ -243,7 +244,8 @@ def evaluate_methods(model_dirs: dict[str, str | Path], test_pairs: list[QuerySe
                "test_set_sha256": results[primary]["test_set_sha256"],
                "macro_f1": {m: r["test"]["macro_f1"] for m, r in results.items()},
                "qwk": {m: r["test"]["qwk"] for m, r in results.items()},
-               "ordinal": {m: {key: r["test"]["ordinal"][key] for key in ("macro_f1", "qwk")}
+               "ci": {m: r["test"]["ci"] for m, r in results.items() if "ci" in r["test"]},
+               "ordinal": {m: {key: r["test"]["ordinal"][key] for key in ("macro_f1", "qwk", "ci") if key in r["test"]["ordinal"]}
                            for m, r in results.items() if "ordinal" in r["test"]},
                "retention": results[primary].get("retention"),
                "dev_macro_f1": {m: r["dev"]["macro_f1"] for m, r in results.items() if "dev" in r},
@@ -294,6 +296,13 @@ def kfp_scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     test = metrics["test"]
     scalars = {name: test[name] for name in ("macro_f1", "accuracy", "qwk", "roc_auc_relevant", "ndcg_at_10")
                if test.get(name) is not None}
+    ordinal = test.get("ordinal") or {}
+    scalars.update({f"ordinal_{name}": ordinal[name] for name in ("macro_f1", "qwk") if name in ordinal})
+    # The 95 % intervals over test queries, as low and high bounds (a KFP metric is one number).
+    for prefix, figures in (("", test), ("ordinal_", ordinal)):
+        for name in ("macro_f1", "qwk"):
+            if "ci" in figures:
+                scalars[f"{prefix}{name}_ci_low"], scalars[f"{prefix}{name}_ci_high"] = figures["ci"][name]
     if "retention" in metrics:
         scalars["retention"] = metrics["retention"]
     for name in ("p50_ms", "p99_ms"):

@@ -160,6 +160,10 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
         report["ordinal"] = {"macro_f1": macro_f1(gold, ordinal, k),
                              "accuracy": float((gold == ordinal).mean()) if len(gold) else 0.0,
                              "qwk": quadratic_weighted_kappa(gold, ordinal, k), "cutpoints": list(cutpoints)}
+    if query_keys is not None and len(gold):
+        report["ci"] = query_bootstrap_intervals(gold, predicted, query_keys, k)
+        if cutpoints is not None:
+            report["ordinal"]["ci"] = query_bootstrap_intervals(gold, ordinal, query_keys, k)
     if query_keys is not None:
         by_query: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for key, score, gold_index in zip(query_keys, scores, gold):
@@ -180,8 +184,32 @@ def resample_queries(members: list[np.ndarray], rng: np.random.Generator) -> np.
     return np.concatenate([members[i] for i in rng.integers(0, len(members), len(members))])
 
 
+BOOTSTRAP_RESAMPLES = 1000
+
+
+def query_bootstrap_intervals(gold: np.ndarray, predicted: np.ndarray, groups: list[str] | np.ndarray, num_labels: int,
+                              resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict[str, Any]:
+    """95 % percentile intervals of macro-F1 and QWK of one set of predictions, from resampling whole queries
+    (GROUPS: each pair's query key), the unit a query split holds out: with few test queries a figure is uncertain,
+    and the interval says by how much. Deterministic for a given SEED."""
+    gold, predicted, groups = np.asarray(gold), np.asarray(predicted), np.asarray(groups)
+    if not (len(gold) == len(predicted) == len(groups)) or not len(gold):
+        raise ValueError(f"query_bootstrap_intervals needs equal, non-empty arrays; got {len(gold)} gold, "
+                         f"{len(predicted)} predictions, {len(groups)} query keys")
+    members = query_members(groups)
+    rng = np.random.default_rng(seed)
+    f1s, qwks = [], []
+    for _ in range(resamples):
+        index = resample_queries(members, rng)
+        f1s.append(macro_f1(gold[index], predicted[index], num_labels))
+        qwks.append(quadratic_weighted_kappa(gold[index], predicted[index], num_labels))
+    return {"macro_f1": [float(np.percentile(f1s, 2.5)), float(np.percentile(f1s, 97.5))],
+            "qwk": [float(np.percentile(qwks, 2.5)), float(np.percentile(qwks, 97.5))],
+            "queries": len(members), "resamples": resamples}
+
+
 def paired_bootstrap(gold: np.ndarray, first: np.ndarray, second: np.ndarray, groups: list[str] | np.ndarray,
-                     num_labels: int, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+                     num_labels: int, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """Macro-F1 of FIRST minus that of SECOND on the same gold pairs, with a 95 % percentile interval from resampling
     whole queries (GROUPS: each pair's query key), the unit the data was split by. Both predictions see the same
     resample, so the interval is of the paired difference."""
