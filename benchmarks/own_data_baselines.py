@@ -209,8 +209,13 @@ def markdown_table(document: dict, students: dict) -> str:
         served = published_figures(students[dataset]) if dataset in students else None
         if served:
             published, _, figures = served
+            ci = figures.get("ci")  # recorded by runs whose evaluation reported intervals
+
+            def student(metric: str) -> str:
+                return f"{figures[metric]:.3f}" + (f" ({ci[metric][0]:.3f}–{ci[metric][1]:.3f})" if ci else "")
+
             lines.append(f"| {dataset} | the README's command: {published} student (fine-tuned MiniLM) | – | "
-                         f"{figures['qwk']:.3f} | {figures['macro_f1']:.3f} |")
+                         f"{student('qwk')} | {student('macro_f1')} |")
     return "\n".join(lines)
 
 

@@ -66,6 +66,12 @@ def test_the_baselines_table_is_their_result_file_on_the_same_test_sets(own_data
             test = result["ordinal"]["test"]
             assert test["qwk_ci"][0] <= test["qwk"] <= test["qwk_ci"][1]
     assert own_data_baselines.markdown_table(document, students) in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
+    # A student entry that recorded its intervals shows them beside the baselines' own.
+    dataset = next(iter(document["datasets"]))
+    entry = json.loads(json.dumps(students[dataset]))
+    entry["students"][entry["published"]]["ordinal"]["ci"] = {"macro_f1": [0.4, 0.5], "qwk": [0.3, 0.6]}
+    table = own_data_baselines.markdown_table({"datasets": {dataset: document["datasets"][dataset]}}, {dataset: entry})
+    assert "(fine-tuned MiniLM) | – | " in table and " (0.300–0.600) | " in table and table.endswith(" (0.400–0.500) |")
 
 
 def test_ordinal_cutpoints_come_from_dev_and_the_test_interval_resamples_queries(own_data_baselines):
