@@ -18,10 +18,9 @@ def best_dev_phrase(trained: dict[str, Any]) -> str:
 def test_figures_phrase(macro_f1: float, qwk: float, ci: dict[str, Any] | None) -> str:
     """``macro-F1 0.4146 [0.361, 0.468], QWK 0.5213 [0.402, 0.627]``: test figures with their query-bootstrap
     intervals (evaluation.metrics.query_bootstrap_intervals) where the evaluation computed them."""
-    def interval(name: str) -> str:
-        return f" [{ci[name][0]:.3f}, {ci[name][1]:.3f}]" if ci else ""
+    from relevance_distill.evaluation.report import interval_phrase
 
-    return f"macro-F1 {macro_f1:.4f}{interval('macro_f1')}, QWK {qwk:.4f}{interval('qwk')}"
+    return f"macro-F1 {macro_f1:.4f}{interval_phrase(ci, 'macro_f1')}, QWK {qwk:.4f}{interval_phrase(ci, 'qwk')}"
 
 
 def run_summary_table(summary: dict[str, Any]) -> Table:

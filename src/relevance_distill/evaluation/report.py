@@ -94,8 +94,9 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
 
 
-def _interval(ci: dict[str, Any] | None, metric: str) -> str:
-    """`` [low, high]`` of METRIC's query-bootstrap interval, or nothing where the evaluation has none."""
+def interval_phrase(ci: dict[str, Any] | None, metric: str) -> str:
+    """`` [low, high]`` of METRIC's query-bootstrap interval (``ci``), or nothing where the evaluation has none: how
+    the report and the run's summary table print it."""
     return f" [{ci[metric][0]:.3f}, {ci[metric][1]:.3f}]" if ci and metric in ci else ""
 
 
@@ -114,13 +115,14 @@ def write_report(results: dict[str, dict[str, Any]], histories: dict[str, dict[s
     rows = []
     for method, metrics in results.items():
         test = metrics["test"]
-        cells = [_fmt(test.get(c)) + _interval(test.get("ci"), c) for c in columns]
+        cells = [_fmt(test.get(c)) + interval_phrase(test.get("ci"), c) for c in columns]
         ordinal = test.get("ordinal") or {}
-        cells += [_fmt(ordinal.get(c)) + _interval(ordinal.get("ci"), c) for c in ("macro_f1", "qwk")]
+        cells += [_fmt(ordinal.get(c)) + interval_phrase(ordinal.get("ci"), c) for c in ("macro_f1", "qwk")]
         cells.append(_fmt(metrics.get("retention")))
         cells.append(_fmt(metrics.get("latency", {}).get("p99_ms")))
         rows.append(f"<tr><td>{html.escape(method)}</td>{''.join(f'<td>{c}</td>' for c in cells)}</tr>")
-    queries = (results[primary]["test"].get("ci") or {}).get("queries", "no")
+    queries = (results[primary]["test"].get("ci") or {}).get("queries")
+    intervals = f"<p>Brackets: 95 % intervals from resampling whole test queries ({queries} queries).</p>\n" if queries else ""
     document = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
@@ -128,8 +130,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}td:first-child{{t
 </head><body><h1>{html.escape(title)}</h1>
 <p>Test set: {results[primary]['test']['count']} gold pairs (sha256 {html.escape(str(results[primary].get('test_set_sha256', ''))[:12])}).
 Primary model: <b>{html.escape(primary)}</b>.</p>
-<p>Brackets: 95 % intervals from resampling whole test queries ({queries} queries).</p>
-<table><tr><th>method</th>{''.join(f'<th>{c}</th>' for c in columns)}<th>ordinal macro_f1</th><th>ordinal qwk</th><th>retention</th><th>p99 ms (1×50)</th></tr>
+{intervals}<table><tr><th>method</th>{''.join(f'<th>{c}</th>' for c in columns)}<th>ordinal macro_f1</th><th>ordinal qwk</th><th>retention</th><th>p99 ms (1×50)</th></tr>
 {''.join(rows)}</table>
 {''.join(_image(p) for p in plots)}
 <h2>Raw metrics</h2><pre>{html.escape(json.dumps(results, indent=1)[:200000])}</pre>
