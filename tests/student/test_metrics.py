@@ -14,6 +14,7 @@ from relevance_distill.evaluation.metrics import (
     ordinal_predictions,
     quadratic_weighted_kappa,
     query_bootstrap_intervals,
+    query_members,
     roc_auc,
     tune_cutpoints,
 )
@@ -120,3 +121,13 @@ def test_the_report_gives_intervals_over_queries_under_both_decodings():
         assert figures["ci"]["macro_f1"][0] <= figures["macro_f1"] <= figures["ci"]["macro_f1"][1]
         assert figures["ci"]["qwk"][0] <= figures["qwk"] <= figures["ci"]["qwk"][1]
     assert "ci" not in classification_report([SCHEME.names[g] for g in gold], probabilities, SCHEME)
+
+
+def test_query_members_are_each_querys_pair_indices_in_sorted_query_order():
+    groups = np.array(["b", "a", "b", "c", "a", "b"])
+    members = query_members(groups)
+    assert [m.tolist() for m in members] == [[1, 4], [0, 2, 5], [3]]
+    rng = np.random.default_rng(1)
+    many = rng.integers(0, 50, 2000).astype(str)
+    expected = [np.flatnonzero(many == query) for query in np.unique(many)]
+    assert all(np.array_equal(a, b) for a, b in zip(query_members(many), expected, strict=True))

@@ -175,8 +175,10 @@ def classification_report(gold_labels: list[str], probabilities: np.ndarray, sch
 def query_members(groups: list[str] | np.ndarray) -> list[np.ndarray]:
     """The pair indices of each query (GROUPS: each pair's query key), queries in sorted order: the unit a query
     bootstrap resamples, because a query's pairs are not independent of each other."""
-    groups = np.asarray(groups)
-    return [np.flatnonzero(groups == query) for query in np.unique(groups)]
+    # One stable sort by query instead of a scan of every pair per query: the evaluation calls this on every test set.
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(inverse))[:-1])
 
 
 def resample_queries(members: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
