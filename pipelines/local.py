@@ -148,6 +148,16 @@ def _data_summary(config: RunConfig, inputs: dict[str, str], validation: dict[st
             "corpus": inputs["corpus_uri"] or "the pairs' text"}
 
 
+def _test_figures(evaluated: dict[str, Any], method: str) -> dict[str, Any]:
+    """A student's test figures in the run summary: ``macro_f1``, ``qwk`` and ``ci`` (argmax), and each ordinal figure
+    of the evaluation summary as ``ordinal_<name>`` (``ordinal_macro_f1``, ``ordinal_qwk``, ``ordinal_ci``)."""
+    figures = {"macro_f1": evaluated["macro_f1"][method], "qwk": evaluated["qwk"][method]}
+    if method in evaluated.get("ci", {}):
+        figures["ci"] = evaluated["ci"][method]
+    figures.update({f"ordinal_{name}": value for name, value in evaluated.get("ordinal", {}).get(method, {}).items()})
+    return figures
+
+
 def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     # The local runner warns that images and display names are ignored outside a cluster: expected here.
     warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
@@ -213,14 +223,9 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
         "data": _data_summary(config, inputs, validation),
         "annotation": ({key: annotations[key] for key in ("rows_in", "annotated", "quarantined", "labels", "shards")}
                        if annotations else {"skipped": teacher_decision["reason"]}),
-        "students": {method: {"macro_f1": f1, "qwk": evaluated["qwk"][method],
-                              **({"ci": evaluated["ci"][method]} if method in evaluated.get("ci", {}) else {}),
-                              **({"ordinal_macro_f1": evaluated["ordinal"][method]["macro_f1"],
-                                  "ordinal_qwk": evaluated["ordinal"][method]["qwk"]} if method in evaluated.get("ordinal", {}) else {}),
-                              **({"ordinal_ci": evaluated["ordinal"][method]["ci"]}
-                                 if "ci" in evaluated.get("ordinal", {}).get(method, {}) else {}),
+        "students": {method: {**_test_figures(evaluated, method),
                               "training": {key: training[method][key] for key in TRAINING_FIGURES}}
-                     for method, f1 in evaluated["macro_f1"].items()},
+                     for method in evaluated["macro_f1"]},
         "test_set_sha256": evaluated["test_set_sha256"], "gate_decoding": gate.get("decoding", config.gate.decoding),
         # The gold-only student alone learnt nothing from the teacher: a ratio of the two would mean nothing.
         "retention": evaluated["retention"] if teacher_decision["distil"] else None,
