@@ -103,6 +103,12 @@ def require_shared_file(dataset: str) -> None:
         sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
 
 
+def with_interval(value: float, interval: list[float] | None) -> str:
+    """``0.450 (0.386–0.511)``: a figure and its 95 % interval as the own-data tables print them (the figure alone
+    where none was recorded)."""
+    return f"{value:.3f}" + (f" ({interval[0]:.3f}–{interval[1]:.3f})" if interval else "")
+
+
 def markdown_table(document: dict) -> str:
     """The README's own-data table for a result file."""
     lines = ["| data (command) | rows in / kept / quarantined | test pairs | teacher | published student | "
@@ -114,9 +120,8 @@ def markdown_table(document: dict) -> str:
             trained = entry["students"][published]["training"] or {}
             student = (f"{published}, {decoding} decoding ({trained.get('epochs', '?')} epochs, "
                        f"stopped: {trained.get('stop_reason', '?')})")
-            ci = figures.get("ci")
-            macro_f1, qwk = (f"{figures[name]:.3f}" + (f" ({ci[name][0]:.3f}–{ci[name][1]:.3f})" if ci else "")
-                             for name in ("macro_f1", "qwk"))
+            ci = figures.get("ci") or {}
+            macro_f1, qwk = (with_interval(figures[name], ci.get(name)) for name in ("macro_f1", "qwk"))
         else:
             student, macro_f1, qwk = "none: " + "; ".join(entry["gate"]["reasons"]), "–", "–"
         teacher = entry["teacher"]

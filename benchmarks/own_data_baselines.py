@@ -38,6 +38,7 @@ from own_data import (
     published_figures,
     require_shared_file,
     selected_datasets,
+    with_interval,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -194,8 +195,7 @@ def markdown_table(document: dict, students: dict) -> str:
     """One row per dataset and model: test figures (ordinal decoding, 95 % query-bootstrap interval) and dev QWK;
     the published student's row from the own-data result file."""
     def interval(figures: dict, metric: str) -> str:
-        low, high = figures[f"{metric}_ci"]
-        return f"{figures[metric]:.3f} ({low:.3f}–{high:.3f})"
+        return with_interval(figures[metric], figures[f"{metric}_ci"])
 
     header = ("| data | model (ordinal decoding, cut-points tuned on dev) | dev QWK | test QWK (95 % CI) | "
               "test macro-F1 (95 % CI) |")
@@ -209,13 +209,9 @@ def markdown_table(document: dict, students: dict) -> str:
         served = published_figures(students[dataset]) if dataset in students else None
         if served:
             published, _, figures = served
-            ci = figures.get("ci")  # recorded by runs whose evaluation reported intervals
-
-            def student(metric: str) -> str:
-                return f"{figures[metric]:.3f}" + (f" ({ci[metric][0]:.3f}–{ci[metric][1]:.3f})" if ci else "")
-
+            ci = figures.get("ci") or {}  # recorded by runs whose evaluation reported intervals
             lines.append(f"| {dataset} | the README's command: {published} student (fine-tuned MiniLM) | – | "
-                         f"{student('qwk')} | {student('macro_f1')} |")
+                         f"{with_interval(figures['qwk'], ci.get('qwk'))} | {with_interval(figures['macro_f1'], ci.get('macro_f1'))} |")
     return "\n".join(lines)
 
 
