@@ -198,3 +198,20 @@ def fit_cpu_threads(step: str, threads: int | None = None) -> int:
         threads = share
     torch.set_num_threads(threads)
     return threads
+
+
+# oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
+ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether torch's CPU matmuls run bf16 natively here: a CPU with AVX512-BF16 or AMX that oneDNN may use
+    (ONEDNN_MAX_CPU_ISA set below AVX512_CORE_BF16 forbids it). Elsewhere torch emulates bf16, several times slower
+    than fp32."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISAS_WITHOUT_BF16:
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

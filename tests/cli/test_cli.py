@@ -80,7 +80,7 @@ def test_student_cli_train_evaluate_export(builtin_splits, tmp_path, s3_bucket):
     info = json.loads(storage.read_text(f"{s3_bucket}/models/relevance/v9/relevance_distill.json"))
     # The primary method (not the first trained) is the one evaluated for the gate and exported, with its trained budget.
     assert info["method"] == PRIMARY_STUDENT_METHOD and info["max_length"] == 64
-    assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0
+    assert info["backends"]["openvino_int8"]["gate"]["test_pairs"] > 0
     assert info["backends"]["openvino_int8"]["calibration_pairs"] == len(builtin_splits["dev"])
 
 

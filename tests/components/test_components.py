@@ -85,7 +85,7 @@ def test_train_evaluate_gate_export_deploy(prepared, tmp_path):
     assert json.loads(storage.read_text(f"{uri}/relevance_distill.json"))["method"] == "vanilla"
     assert uri == "s3://components/models/relevance/c1" and "model.safetensors" in storage.read_manifest(uri).files
     info = json.loads(storage.read_text(f"{uri}/relevance_distill.json"))
-    assert info["backends"]["torch_bf16"]["gate"]["test_pairs"] > 0  # the test split reached the accuracy gate
+    assert info["backends"]["openvino_int8"]["gate"]["test_pairs"] > 0  # the test split reached the accuracy gate
     assert info["backends"]["openvino_int8"]["calibration_pairs"] > 0  # and the dev split calibrated the INT8 IR
 
     rollout = artifact(dsl.Artifact, tmp_path / "rollout")

@@ -180,12 +180,15 @@ def test_tritonclient_http_against_our_server(server):
 
 def test_every_backend_gives_the_labels_of_torch_fp32(exported_model, builtin_splits):
     """fp32 graphs: the same labels and probabilities as torch; INT8 and bf16: the agreement their export gate
-    measured. openvino_bf16 runs only where the CPU has bf16 instructions (elsewhere the export does not publish it)."""
+    measured. The bf16 backends run only where the CPU has bf16 instructions (elsewhere the export does not publish
+    them)."""
+    from relevance_distill.devices import cpu_has_native_bf16
     from relevance_distill.serving.backends import BACKENDS, openvino_has_bf16
     from relevance_distill.serving.predictor import RelevancePredictor
 
     _, local = exported_model
-    runnable = [backend for backend in BACKENDS if backend != "openvino_bf16" or openvino_has_bf16()]
+    runnable = [backend for backend in BACKENDS if (backend != "openvino_bf16" or openvino_has_bf16())
+                and (backend != "torch_bf16" or cpu_has_native_bf16())]
     pairs = builtin_splits["test"][:40]
     queries, services = [p.query for p in pairs], [p.service.to_text() for p in pairs]
     probabilities = {}
@@ -209,7 +212,8 @@ def test_every_backend_gives_the_labels_of_torch_fp32(exported_model, builtin_sp
 
 def test_a_bf16_backend_this_cpu_cannot_run_is_refused_skipped_by_auto_and_not_published(
         exported_model, builtin_splits, scheme, monkeypatch):
-    """On a CPU without bf16 instructions (simulated: OpenVINO reports no BF16 capability), openvino_bf16 is refused
+    """On a CPU without bf16 instructions (simulated: OpenVINO reports no BF16 capability, oneDNN is limited to AVX2),
+    openvino_bf16 and torch_bf16 are refused
     at load with a message naming the alternatives, `auto` skips it, and the export's gate does not publish it."""
     from transformers import AutoTokenizer
 
@@ -228,9 +232,14 @@ def test_a_bf16_backend_this_cpu_cannot_run_is_refused_skipped_by_auto_and_not_p
     probe = predictor.encoder.encode(*PROBE_REQUEST)[0]
     name, _, medians = backends.fastest_backend(["openvino_bf16", "torch"], local, 1, probe, predictor.encoder.pad_id, 64)
     assert name == "torch" and set(medians) == {"torch"}
-    gated = gate_reduced_precision(local, ["openvino_bf16"], AutoTokenizer.from_pretrained(local), 64, scheme,
-                                   builtin_splits["test"][:20], max_drop=1.0)
-    assert gated["openvino_bf16"] == {"published": False, "unavailable": gated["openvino_bf16"]["unavailable"]}
+    # torch_bf16 likewise where oneDNN may not use bf16 instructions (torch would only emulate them, slowly).
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    with pytest.raises(backends.BackendUnavailable, match="serve torch"):
+        backends.load_backend("torch_bf16", local, threads=1)
+    gated = gate_reduced_precision(local, ["torch_bf16", "openvino_bf16"], AutoTokenizer.from_pretrained(local), 64,
+                                   scheme, builtin_splits["test"][:20], max_drop=1.0)
+    for name in ("torch_bf16", "openvino_bf16"):
+        assert gated[name] == {"published": False, "unavailable": gated[name]["unavailable"]}
     assert (local / "model.ov.xml").is_file()  # the fp32 OpenVINO backend keeps its graph
 
 

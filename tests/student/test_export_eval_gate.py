@@ -15,6 +15,7 @@ from relevance_distill.config import (
     GateConfig,
     student_config_for,
 )
+from relevance_distill.devices import cpu_has_native_bf16
 from relevance_distill.encoding import ViewEncoder, collate
 from relevance_distill.evaluation.evaluate import (
     evaluate_trained,
@@ -256,8 +257,9 @@ def test_a_reduced_precision_backend_that_fails_the_gate_is_not_published(traine
     export_openvino(classifier, tokenizer, tmp_path, max_length)
     quantize_int8(tmp_path)
     quantize_openvino_int8(tmp_path, tokenizer, max_length, builtin_splits["dev"], 40)
-    # openvino_bf16 can be measured only where the CPU has bf16 instructions (elsewhere it is refused as unavailable).
-    gated = ["torch_bf16", "onnx_int8", "openvino_int8"] + (["openvino_bf16"] if openvino_has_bf16() else [])
+    # The bf16 backends can be measured only where the CPU has bf16 instructions (elsewhere refused as unavailable).
+    gated = (["onnx_int8", "openvino_int8"] + (["torch_bf16"] if cpu_has_native_bf16() else [])
+             + (["openvino_bf16"] if openvino_has_bf16() else []))
     # A limit no model can meet (a macro-F1 drop is never below -1): the gate must refuse all and delete the INT8
     # file; bf16 OpenVINO has no file of its own, so the fp32 OpenVINO graph stays.
     refused = gate_reduced_precision(tmp_path, gated, tokenizer, max_length, scheme, builtin_splits["test"], max_drop=-1.0)
@@ -284,7 +286,8 @@ def test_export_fetch_gives_identical_logits_and_onnx_parity(trained, scheme, s3
     assert backends["onnx"]["parity_max_abs_diff"] <= 1e-4 and backends["onnx_optimized"]["parity_max_abs_diff"] <= 1e-3
     assert backends["onnx_optimized"]["fused"], "the transformer optimizer fused nothing"
     assert backends["openvino"]["parity_max_abs_diff"] <= 1e-3
-    gated = {"torch_bf16", "onnx_int8", "openvino_int8"} | ({"openvino_bf16"} if openvino_has_bf16() else set())
+    gated = ({"onnx_int8", "openvino_int8"} | ({"torch_bf16"} if cpu_has_native_bf16() else set())
+             | ({"openvino_bf16"} if openvino_has_bf16() else set()))
     assert backends["openvino_int8"]["calibration_pairs"] == min(300, len(builtin_splits["dev"]))
     for backend in gated:  # a limit of 1.0 publishes them all; their figures are in the metrics
         assert backends[backend]["published"] and backends[backend]["gate"]["argmax_agreement"] > 0

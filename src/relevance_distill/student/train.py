@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import re
 import shutil
@@ -31,7 +30,7 @@ from relevance_distill.config import (
     StudentTrainConfig,
     concrete_decoding,
 )
-from relevance_distill.devices import choose_device
+from relevance_distill.devices import choose_device, cpu_has_native_bf16
 from relevance_distill.encoding import ViewEncoder, collate, save_view_settings
 from relevance_distill.evaluation.evaluate import (
     BEST_DIR,
@@ -124,23 +123,10 @@ def resolve_device(choice: str, threads: int | None = None) -> torch.device:
     return choose_device(choice, "student training", threads)
 
 
-# oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
-ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
-
-
 def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 matmuls run natively here: CUDA, or a CPU with AVX512-BF16 or AMX that oneDNN may use
-    (ONEDNN_MAX_CPU_ISA set below AVX512_CORE_BF16 forbids it). Elsewhere CPU autocast only emulates bf16 and is
-    slower than fp32."""
-    if device.type == "cuda":
-        return True
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in ISAS_WITHOUT_BF16:
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    """Whether bf16 matmuls run natively on DEVICE: CUDA, or a CPU where ``devices.cpu_has_native_bf16``. Elsewhere
+    CPU autocast only emulates bf16 and is slower than fp32."""
+    return device.type == "cuda" or cpu_has_native_bf16()
 
 
 # Pairs grouped by length come from windows of this many batches (Hugging Face's LengthGroupedSampler uses the same
