@@ -21,7 +21,8 @@ def reward_model(
     """Multi-dimensional reward model: learned heads trained pairwise (Bradley–Terry) on pairs from gold data.
 
     SFT_MODEL_URI (the teacher's SFT model) is the heads' backbone where the reward config's init is 'sft'.
-    Returns OUTPUT_URI/model; TRAINING holds the held-out ranking accuracy of each learned head.
+    Returns OUTPUT_URI/model; TRAINING holds the held-out ranking accuracy of each learned head. After an SFT model
+    that gave up (its metrics.json ``give_up``) nothing is trained and it returns an empty URI.
 
     Given several GPUs it trains in one worker per GPU; with TRAINJOB_JSON (a TrainJobConfig) it submits a
     Kubeflow Trainer TrainJob running TRAINER_IMAGE on several nodes and waits for it.

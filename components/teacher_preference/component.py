@@ -30,7 +30,8 @@ def teacher_preference(
     and DPO teachers answer the first EVAL_PAIRS gold test pairs (unset or 0: all of them, as retention needs): TEACHER_METRICS holds macro-F1, the majority-class
     baseline and every reward dimension before and after DPO (also in the model's evaluation.json). With DEV_URI the
     DPO teacher also labels every gold dev pair (evaluation.json ``dev``): the run's gate compares it on dev with the
-    student trained without it.
+    student trained without it. After an SFT model that gave up (its metrics.json ``give_up``) DPO is not trained:
+    the SFT model is published as the teacher, evaluated the same way, with no preference pairs.
 
     Given several GPUs it trains in one worker per GPU; with TRAINJOB_JSON (a TrainJobConfig) it submits a
     Kubeflow Trainer TrainJob running TRAINER_IMAGE on several nodes and waits for it.
@@ -52,7 +53,8 @@ def teacher_preference(
     storage.download_file(result["pairs_uri"], preference_pairs.path)
     preference_pairs.metadata.update({"uri": result["pairs_uri"], "pairs": result["metrics"]["pairs"]})
     training.log_metric("preference_pairs", result["metrics"]["pairs"])
-    training.log_metric("mean_reward_gap", result["metrics"]["mean_reward_gap"])
+    if "mean_reward_gap" in result["metrics"]:  # absent when DPO was skipped after an SFT that gave up
+        training.log_metric("mean_reward_gap", result["metrics"]["mean_reward_gap"])
     for key, value in teacher_evaluation_scalars(result.get("evaluation")).items():
         teacher_metrics.log_metric(key, value)
     return result["model_uri"]

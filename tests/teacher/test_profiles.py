@@ -31,7 +31,9 @@ def test_strong_is_the_deep_teacher_with_long_cpt_and_augmented_sft():
     assert strong.sft.dataset_plugin == strong.reward.dataset_plugin == "builtin" and not strong.sft.entity_swaps
     assert load_plugin(strong.sft.dataset_plugin).entity_groups() == [[list(names) for names in DISTRICTS]]
     assert deep.sft.dataset_plugin == deep.reward.dataset_plugin == "none"  # profiles a user's data may get
-    changed = {"max_steps", "learning_rate", "augment_copies", "dataset_plugin", "number_shift"}
+    # The benchmark recipes train their whole budget (no give-up); the demo family gives up when collapsed.
+    assert strong.sft.give_up_checks == 0 and deep.sft.give_up_checks == teacher_config("demo").sft.give_up_checks == 2
+    changed = {"max_steps", "learning_rate", "augment_copies", "dataset_plugin", "number_shift", "give_up_checks"}
     assert {k: v for k, v in strong.sft.model_dump().items() if k not in changed} == \
         {k: v for k, v in deep.sft.model_dump().items() if k not in changed}
 

@@ -79,10 +79,9 @@ def test_cpt_then_sft_change_weights(data, tmp_path):
     assert not list((tmp_path / "sft" / "model").glob("*.bin"))  # safetensors only
 
 
-def test_sft_gives_up_on_a_model_that_stays_at_the_majority_class(data, tmp_path):
-    """A random tiny model after a few steps answers no better than the majority class on dev: with give_up_checks 2
-    and a check every 2 steps it stops at step 4 of 40 and says so in its metrics; a model with a better dev figure
-    would go on (the streak restarts)."""
+def test_sft_gives_up_on_a_model_that_answers_one_label_for_every_pair(data, tmp_path):
+    """A random tiny model after a few steps answers one label (or nothing that parses) for every dev pair: with
+    give_up_checks 2 and a check every 2 steps it stops at step 4 of 40 and says so in its metrics."""
     _, pairs = data
     config = SFTStageConfig(init="tiny", tiny_hidden_size=64, tiny_heads=1, tiny_layers=1, max_steps=40, batch_size=4,
                             max_length=256, save_steps=100, give_up_checks=2, give_up_check_every_steps=2,
@@ -90,12 +89,64 @@ def test_sft_gives_up_on_a_model_that_stays_at_the_majority_class(data, tmp_path
     metrics = run_sft(config, pairs[:64], SCHEME, tmp_path / "sft", dev_pairs=pairs[64:90])
     give_up = metrics["give_up"]
     assert give_up["gave_up_at_step"] == 4 and [check["step"] for check in give_up["checks"]] == [2, 4]
-    assert all(check["dev_macro_f1"] <= give_up["majority_macro_f1"] for check in give_up["checks"])
+    assert all(check["collapsed"] and check["distinct_labels"] <= 1 for check in give_up["checks"])
     assert give_up["pairs"] == 12 and (tmp_path / "sft" / "model" / "model.safetensors").is_file()
     assert json.loads((tmp_path / "sft" / "metrics.json").read_text())["give_up"]["gave_up_at_step"] == 4
     # Without dev pairs nothing is checked: the whole budget trains.
     whole = run_sft(config.model_copy(update={"max_steps": 6}), pairs[:64], SCHEME, tmp_path / "whole")
     assert "give_up" not in whole and whole["loss_curve"]
+
+
+def test_after_an_sft_that_gave_up_no_reward_model_or_dpo_is_trained_and_the_run_skips_the_teacher(data, tmp_path):
+    """The steps as the pipeline chains them: an SFT that gave up publishes its give-up record; the reward step
+    trains nothing and returns no model; the preference step publishes the SFT model unchanged as the teacher with
+    its test and dev evaluation and no preference pairs; the teacher check then skips distillation and says why."""
+    from relevance_distill import storage
+    from relevance_distill.evaluation.retention import published_evaluation
+    from relevance_distill.evaluation.teacher_check import distillation_decision
+    from relevance_distill.teacher.preference import PreferenceConfig
+    from relevance_distill.teacher.stages import (
+        preference_step,
+        reward_step,
+        sft_gave_up,
+        sft_step,
+    )
+
+    _, pairs = data
+    config = SFTStageConfig(init="tiny", tiny_hidden_size=64, tiny_heads=1, tiny_layers=1, max_steps=40, batch_size=4,
+                            max_length=256, save_steps=100, give_up_checks=2, give_up_check_every_steps=2,
+                            give_up_check_pairs=12, rationales={"max_new_tokens": 16})
+    train, dev, test = pairs[:64], pairs[64:90], pairs[90:110]
+    sft = sft_step(config, train, SCHEME, str(tmp_path / "sft"), None, dev_pairs=dev)
+    reason = sft_gave_up(sft["model_uri"])
+    assert reason and reason.startswith("teacher SFT gave up at step 4")
+    reward = reward_step(RewardConfig(max_steps=2), train, SCHEME, str(tmp_path / "reward"), sft_model_uri=sft["model_uri"])
+    assert reward == {"model_uri": "", "metrics": {"skipped": reason, "pairs": 0, "held_out_accuracy": {}}}
+    assert not (tmp_path / "reward").exists()
+    preference = preference_step(PreferenceConfig(max_steps=2, max_new_tokens=16), sft["model_uri"], reward["model_uri"],
+                                 train, SCHEME, str(tmp_path / "dpo"), test, dev_pairs=dev)
+    assert storage.read_text(preference["pairs_uri"]) == "" and preference["metrics"] == {"skipped": reason, "pairs": 0}
+    published = storage.local_path(preference["model_uri"])
+    assert load_file(str(published / "model.safetensors")).keys() == \
+        load_file(str(storage.local_path(sft["model_uri"]) / "model.safetensors")).keys()
+    evaluation = published_evaluation(preference["model_uri"])
+    assert evaluation["dpo_skipped"] == reason and evaluation["after_sft"] == evaluation["after_dpo"]
+    assert evaluation["test_pairs"] == 20 and evaluation["dev"]["pairs"] == 26
+    decision = distillation_decision(evaluation, 0.02, teacher_given=False)
+    assert not decision["distil"] and reason in decision["reason"]
+    # A model that trained its budget (or one of yours, without metrics) is not skipped.
+    assert sft_gave_up(str(tmp_path / "nowhere")) is None
+
+
+def test_a_give_up_check_counts_only_a_model_that_answers_one_label():
+    """Below the majority class but answering several labels is a teacher that may still learn (the demo teacher
+    on the built-in data, docs/teacher.md): not collapsed. One label, or nothing that parses, is."""
+    from relevance_distill.teacher.sft import check_record
+
+    learning = check_record(250, {"macro_f1": 0.05, "predicted": [0, 1, 0, 2, -1]})
+    assert learning == {"step": 250, "dev_macro_f1": 0.05, "distinct_labels": 3, "collapsed": False}
+    assert check_record(500, {"macro_f1": 0.17, "predicted": [2, 2, -1, 2]})["collapsed"]
+    assert check_record(750, {"macro_f1": 0.0, "predicted": [-1, -1]})["collapsed"]
 
 
 def test_rule_dimensions():

@@ -33,6 +33,8 @@ def distillation_decision(evaluation: dict[str, Any] | None, min_gain_over_major
     figures = {"teacher_dev_macro_f1": teacher, "majority_dev_macro_f1": majority, "dev_pairs": dev["pairs"]}
     measured = (f"teacher dev macro-F1 {teacher:.4f} vs the majority class {majority:.4f} on {dev['pairs']} dev pairs "
                 f"(required gain > {min_gain_over_majority})")
+    if evaluation.get("dpo_skipped"):
+        measured += f"; {evaluation['dpo_skipped']}, so no reward model or DPO was trained"
     if teacher - majority > min_gain_over_majority:
         return decided(True, f"{measured}: annotation and distillation run", **figures)
     return decided(False, f"{measured}: the teacher learnt nothing to pass on, so annotation and distillation are "

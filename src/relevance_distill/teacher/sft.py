@@ -67,9 +67,10 @@ class SFTStageConfig(TeacherTrainConfig):
         "measure it on your data before turning it on.")
     give_up_checks: int = Field(
         default=0, ge=0, description="Stop SFT early when this many dev checks in a row (one every "
-        "`give_up_check_every_steps`) find the model no better than the majority class on the gold dev pairs: a "
-        "teacher that is not learning, which the run then skips (evaluation/teacher_check.py). Needs the dev pairs "
-        "(the pipeline passes them); 0 never checks.")
+        "`give_up_check_every_steps`) find the model answering one label (or none) for every checked gold dev pair: "
+        "a teacher that ignores its input, which the run then skips (evaluation/teacher_check.py) without training its "
+        "reward model or DPO. A model that answers several labels, however badly, is never stopped (a teacher can "
+        "learn late). Needs the dev pairs (the pipeline passes them); 0 never checks.")
     give_up_check_every_steps: int = Field(default=250, ge=1, description="Steps between two give-up checks.")
     give_up_check_pairs: int = Field(
         default=200, ge=10, description="Gold dev pairs each give-up check labels (greedy, answers as long as "
@@ -189,12 +190,20 @@ def augmented_examples(config: SFTStageConfig, examples: list[dict[str, str]]) -
                                                                                      extra)
 
 
+def check_record(step: int, result: dict[str, Any]) -> dict[str, Any]:
+    """One give-up check: dev macro-F1, how many distinct labels the model answered (unparsed answers claim none),
+    and whether it collapsed (at most one)."""
+    distinct = len(set(result["predicted"]) - {-1})
+    return {"step": step, "dev_macro_f1": result["macro_f1"], "distinct_labels": distinct, "collapsed": distinct <= 1}
+
+
 def give_up_callback(config: SFTStageConfig, tokenizer: Any, train_pairs: list[QueryServicePair],
                      dev_pairs: list[QueryServicePair], scheme: LabelScheme, record: dict[str, Any]) -> Any:
     """A TrainerCallback that labels the first ``give_up_check_pairs`` gold DEV_PAIRS every
-    ``give_up_check_every_steps`` and stops training after ``give_up_checks`` checks in a row at or below the
-    majority class's macro-F1 on them; RECORD collects the checks and the step it gave up at. Every worker of a
-    launch checks the same pairs greedily, so all reach the same decision."""
+    ``give_up_check_every_steps`` and stops training after ``give_up_checks`` checks in a row that found the model
+    collapsed: one label (or none) answered for every pair. RECORD collects the checks, with the majority class's
+    macro-F1 on the same pairs for reference, and the step it gave up at. Every worker of a launch checks the same
+    pairs greedily, so all reach the same decision."""
     from transformers import TrainerCallback
 
     pairs = [pair for pair in dev_pairs if pair.label][: config.give_up_check_pairs]
@@ -210,8 +219,9 @@ def give_up_callback(config: SFTStageConfig, tokenizer: Any, train_pairs: list[Q
             training = model.training
             result = evaluate_teacher(model, tokenizer, pairs, scheme, None, config.rationales.max_new_tokens)
             model.train(training)
-            record["checks"].append({"step": state.global_step, "dev_macro_f1": result["macro_f1"]})
-            self.streak = self.streak + 1 if result["macro_f1"] <= majority else 0
+            check = check_record(state.global_step, result)
+            record["checks"].append(check)
+            self.streak = self.streak + 1 if check["collapsed"] else 0
             if self.streak >= config.give_up_checks:
                 record["gave_up_at_step"] = state.global_step
                 control.should_training_stop = True
@@ -224,8 +234,8 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
             init_uri: str | None = None, checkpoint_uri: str | None = None, label_only: bool = False,
             dev_pairs: list[QueryServicePair] | None = None) -> dict[str, Any]:
     """Train from ``init_uri`` (the CPT model) or ``config.init``; saves OUTPUT/model. LABEL_ONLY: the answers are
-    the labels alone (``teacher/rationales.py`` decides). With DEV_PAIRS and ``give_up_checks`` a model that stays at
-    the majority class stops early (``give_up_callback``; metrics ``give_up``)."""
+    the labels alone (``teacher/rationales.py`` decides). With DEV_PAIRS and ``give_up_checks`` a model that keeps
+    answering one label stops early (``give_up_callback``; metrics ``give_up``)."""
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
@@ -256,7 +266,7 @@ def run_sft(config: SFTStageConfig, pairs: list[QueryServicePair], scheme: Label
                                                      "config": config.model_dump(),
                                                      **({"give_up": give_up} if give_up else {})}, checkpoint_uri)
     if give_up.get("gave_up_at_step"):
-        report_result(f"teacher sft gave up at step {give_up['gave_up_at_step']}: no better than the majority class "
-                      f"({give_up['majority_macro_f1']:.4f}) on {give_up['pairs']} dev pairs at {config.give_up_checks} "
-                      "checks in a row")
+        report_result(f"teacher sft gave up at step {give_up['gave_up_at_step']}: it answered one label (or none) for "
+                      f"all {give_up['pairs']} checked dev pairs at {config.give_up_checks} checks in a row (dev macro-F1 "
+                      f"{give_up['checks'][-1]['dev_macro_f1']:.4f}, majority class {give_up['majority_macro_f1']:.4f})")
     return metrics

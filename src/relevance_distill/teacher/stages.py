@@ -108,9 +108,31 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
         return {"model_uri": _publish(local / "model", output_uri, "teacher_sft"), "metrics": _without_config(metrics)}
 
 
+SFT_METRICS_FILE = "metrics.json"
+
+
+def sft_gave_up(sft_model_uri: str | None) -> str | None:
+    """Why the reward model and DPO are not trained after the SFT model at SFT_MODEL_URI: it gave up (its
+    metrics.json ``give_up``, ``SFTStageConfig.give_up_checks``), so the run skips this teacher whatever DPO did to
+    it. None for a model that trained its budget or one published without metrics (a model of yours)."""
+    uri = storage.join(sft_model_uri, SFT_METRICS_FILE) if sft_model_uri else ""
+    if not uri or not storage.exists(uri):
+        return None
+    give_up = json.loads(storage.read_text(uri)).get("give_up") or {}
+    if not give_up.get("gave_up_at_step"):
+        return None
+    return (f"teacher SFT gave up at step {give_up['gave_up_at_step']} (one label answered for every checked dev pair "
+            f"at {len(give_up['checks'])} checks)")
+
+
 def reward_step(config: RewardConfig, train_pairs: list[QueryServicePair], scheme: LabelScheme, output_uri: str,
                 workdir: str | Path | None = None, sft_model_uri: str | None = None) -> dict[str, Any]:
-    """The reward model's learned heads; SFT_MODEL_URI is their backbone where ``config.init`` asks for it."""
+    """The reward model's learned heads; SFT_MODEL_URI is their backbone where ``config.init`` asks for it. After an
+    SFT model that gave up (``sft_gave_up``) nothing is trained or published: the model URI is empty."""
+    skipped = sft_gave_up(sft_model_uri)
+    if skipped:
+        report_result(f"reward model not trained: {skipped}")
+        return {"model_uri": "", "metrics": {"skipped": skipped, "pairs": 0, "held_out_accuracy": {}}}
     with _workdir(workdir, "reward") as local:
         metrics = train_reward_model(train_pairs, scheme, config, local, storage.join(output_uri, "checkpoints"),
                                      sft_model_uri)
@@ -128,6 +150,10 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
     DPO teacher also labels the gold dev pairs (``dev``: its per-pair labels and their pair ids), where a run compares
     it with the student trained without it.
     """
+    skipped = sft_gave_up(sft_uri)
+    if skipped:
+        return _publish_without_dpo(skipped, config, sft_uri, train_pairs, scheme, output_uri, test_pairs, eval_pairs,
+                                    workdir, dev_pairs)
     reward = load_reward_model(reward_uri, scheme)
     with _workdir(workdir, "dpo") as local:
         metrics = run_preference(config, sft_uri, train_pairs, scheme, reward, local, storage.join(output_uri, "checkpoints"))
@@ -146,6 +172,36 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
                 "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": _without_config(metrics),
                 **({"evaluation": extra[EVALUATION_FILE]} if extra else {})}
+
+
+def _publish_without_dpo(skipped: str, config: PreferenceConfig, sft_uri: str, train_pairs: list[QueryServicePair],
+                         scheme: LabelScheme, output_uri: str, test_pairs: list[QueryServicePair] | None,
+                         eval_pairs: int | None, workdir: str | Path | None,
+                         dev_pairs: list[QueryServicePair] | None) -> dict[str, Any]:
+    """The preference step after an SFT model that gave up: the SFT model published unchanged as the teacher, with
+    its evaluation (the same figures after SFT and "after DPO", no rewards) and no preference pairs, so that the
+    run's teacher check reads its dev labels and skips it."""
+    report_result(f"DPO not trained: {skipped}; the SFT model is the teacher")
+    on_main(storage.write_text, storage.join(output_uri, "pairs.jsonl"), "")
+    metrics: dict[str, Any] = {"skipped": skipped, "pairs": 0}
+    with _workdir(workdir, "dpo") as local:
+        shutil.copytree(resolve_model_dir(sft_uri), local / "model", dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns(storage.MANIFEST_NAME, SFT_METRICS_FILE))
+        extra = {SFT_METRICS_FILE: metrics}
+        evaluation = None
+        if test_pairs:
+            after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, None, eval_pairs,
+                                       config.max_new_tokens, dev_pairs=dev_pairs)
+            dev = after.pop("dev", None)
+            evaluation = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
+                          "test_pairs": after["pairs"], "after_sft": after, "after_dpo": after, "dpo_skipped": skipped,
+                          "trained_on": trained_on(config.device), **({"dev": dev} if dev else {})}
+            extra[EVALUATION_FILE] = evaluation
+            report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after SFT, no DPO (majority class "
+                          f"{after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
+        return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
+                "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": metrics,
+                **({"evaluation": evaluation} if evaluation else {})}
 
 
 def trained_on(device: str) -> str:
