@@ -42,6 +42,7 @@ from relevance_distill.progress import INTERVAL_ENVIRONMENT, clock
 from relevance_distill.rollout.isvc import InferenceServiceConfig
 from relevance_distill.rollout.simulate import replay_scores
 from relevance_distill.schemas import QueryServicePair
+from relevance_distill.teacher.stages import sft_gave_up
 
 MODEL_NAME = InferenceServiceConfig().name
 # No cluster to patch here: the canary and the A/B outcome are written as GitOps overlays.
@@ -158,6 +159,20 @@ def _test_figures(evaluated: dict[str, Any], method: str) -> dict[str, Any]:
     return figures
 
 
+def teacher_steps(root: str) -> dict[str, dict[str, Any]]:
+    """What each teacher step of the run under ROOT published (its model URI and files), or why it trained nothing
+    (the reward model after an SFT that gave up, ``teacher.stages.sft_gave_up``)."""
+    gave_up = sft_gave_up(layout.teacher_model_uri(root, "sft"))
+    steps: dict[str, dict[str, Any]] = {}
+    for step, directory in layout.TEACHER_STEP_DIRS.items():
+        uri = layout.teacher_model_uri(root, step)
+        if step == "reward" and gave_up:
+            steps[directory] = {"skipped": gave_up}
+        else:
+            steps[directory] = {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
+    return steps
+
+
 def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str], None] = print) -> dict[str, Any]:
     # The local runner warns that images and display names are ignored outside a cluster: expected here.
     warnings.filterwarnings("ignore", message=".*custom or non-Python base image.*")
@@ -239,9 +254,7 @@ def run_local(config: RunConfig, workdir: Path, run_id: str, say: Callable[[str]
     if not config.teacher.model_uri:
         result["teacher"]["rationales"] = json.loads(storage.read_text(
             storage.join(layout.teacher_model_uri(root, "sft"), layout.METRICS_FILE))).get("rationales")
-        result["teacher"]["steps"] = {
-            directory: {"model_uri": uri, "files": sorted(storage.read_manifest(uri).files)}
-            for step, directory in layout.TEACHER_STEP_DIRS.items() for uri in [layout.teacher_model_uri(root, step)]}
+        result["teacher"]["steps"] = teacher_steps(root)
         # A local copy (with its manifest) that a later run can reuse: --teacher-model-uri WORKDIR/teacher.
         result["teacher"]["local_copy"] = str(storage.fetch_dir(teacher_uri, workdir / "teacher"))
     if not outputs["gate_passed"]:

@@ -24,7 +24,7 @@ from relevance_distill.distributed import from_main, on_main
 from relevance_distill.evaluation.retention import (
     TEACHER_EVALUATION_FILE as EVALUATION_FILE,
 )
-from relevance_distill.layout import MODEL_DIR
+from relevance_distill.layout import METRICS_FILE, MODEL_DIR
 from relevance_distill.llm.loading import load_causal_lm, resolve_model_dir
 from relevance_distill.progress import report_result
 from relevance_distill.prompts import build_prompt, format_answer
@@ -108,14 +108,11 @@ def sft_step(config: SFTStageConfig, train_pairs: list[QueryServicePair], scheme
         return {"model_uri": _publish(local / "model", output_uri, "teacher_sft"), "metrics": _without_config(metrics)}
 
 
-SFT_METRICS_FILE = "metrics.json"
-
-
 def sft_gave_up(sft_model_uri: str | None) -> str | None:
     """Why the reward model and DPO are not trained after the SFT model at SFT_MODEL_URI: it gave up (its
     metrics.json ``give_up``, ``SFTStageConfig.give_up_checks``), so the run skips this teacher whatever DPO did to
     it. None for a model that trained its budget or one published without metrics (a model of yours)."""
-    uri = storage.join(sft_model_uri, SFT_METRICS_FILE) if sft_model_uri else ""
+    uri = storage.join(sft_model_uri, METRICS_FILE) if sft_model_uri else ""
     if not uri or not storage.exists(uri):
         return None
     give_up = json.loads(storage.read_text(uri)).get("give_up") or {}
@@ -186,8 +183,8 @@ def _publish_without_dpo(skipped: str, config: PreferenceConfig, sft_uri: str, t
     metrics: dict[str, Any] = {"skipped": skipped, "pairs": 0}
     with _workdir(workdir, "dpo") as local:
         shutil.copytree(resolve_model_dir(sft_uri), local / "model", dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(storage.MANIFEST_NAME, SFT_METRICS_FILE))
-        extra = {SFT_METRICS_FILE: metrics}
+                        ignore=shutil.ignore_patterns(storage.MANIFEST_NAME, METRICS_FILE))
+        extra = {METRICS_FILE: metrics}
         evaluation = None
         if test_pairs:
             after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, None, eval_pairs,
