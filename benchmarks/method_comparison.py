@@ -63,6 +63,8 @@ COMPARISON_SELECTION_DECODING = "argmax"
 # Every committed cell started the built-in data's added Chinese characters at the pretrained mean (it predates
 # StudentTrainConfig.added_token_init), so the comparison keeps that start for all its cells, whatever the default.
 COMPARISON_ADDED_TOKEN_INIT = "mean"
+# Every committed cell stepped AdamW with torch's multi-tensor kernel (it predates StudentTrainConfig.fused_adamw).
+COMPARISON_FUSED_ADAMW = False
 
 
 def readme_markers(block: str = README_BLOCK) -> tuple[str, str]:
@@ -161,8 +163,10 @@ def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """SETTINGS without what does not change training (the epoch budget when a step budget replaces it), and with
     ``group_by_length`` false where a result predates that field (it was trained on a plain shuffle), and
     ``selection_decoding`` argmax where it predates that one (its best checkpoint was chosen under argmax), and
-    ``added_token_init`` mean where it predates that one (added characters started at the pretrained mean)."""
-    settings = {"group_by_length": False, "selection_decoding": "argmax", "added_token_init": "mean", **settings}
+    ``added_token_init`` mean where it predates that one (added characters started at the pretrained mean), and
+    ``fused_adamw`` false where it predates that one (the multi-tensor AdamW kernel)."""
+    settings = {"group_by_length": False, "selection_decoding": "argmax", "added_token_init": "mean",
+                "fused_adamw": False, **settings}
     return {key: value for key, value in settings.items() if not (key == "epochs" and settings.get("max_steps"))}
 
 
@@ -440,6 +444,7 @@ def main() -> None:
     methods = training_order(parse_methods(args.methods))
     config = student_config_for(args.student_profile, **{"selection_decoding": COMPARISON_SELECTION_DECODING,
                                                            "added_token_init": COMPARISON_ADDED_TOKEN_INIT,
+                                                           "fused_adamw": COMPARISON_FUSED_ADAMW,
                                                            **json.loads(args.student_overrides)})
     splits = prepare_builtin(workdir / "data")
     scheme = get_label_scheme("local_services")

@@ -315,3 +315,26 @@ def test_bf16_autocast_is_off_where_onednn_may_not_use_bf16_instructions(monkeyp
     with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         flags = cpuinfo.read().split()
     assert native_bf16(torch.device("cpu")) is ("avx512_bf16" in flags or "amx_bf16" in flags)
+
+
+def test_the_fused_adamw_kernel_takes_the_multi_tensor_kernels_steps():
+    """fused_adamw changes the kernel, not the update: the same weights and gradients give the same parameters (to
+    float rounding) after several steps, weight decay on matrices only in both."""
+    import copy
+
+    from relevance_distill.student.train import _optimizer
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.LayerNorm(8), torch.nn.Linear(8, 3))
+    twin = copy.deepcopy(model)
+    config = student_config_for("full", weight_decay=0.1, learning_rate=1e-2)
+    fused, plain = _optimizer(model, config), _optimizer(twin, config.model_copy(update={"fused_adamw": False}))
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    for _ in range(5):
+        for first, second in zip(model.parameters(), twin.parameters()):
+            gradient = torch.randn_like(first)
+            first.grad, second.grad = gradient.clone(), gradient.clone()
+        fused.step()
+        plain.step()
+    for first, second in zip(model.parameters(), twin.parameters()):
+        assert torch.allclose(first, second, atol=1e-6), (first - second).abs().max()

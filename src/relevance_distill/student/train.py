@@ -209,8 +209,9 @@ def _optimizer(model: torch.nn.Module, config: StudentTrainConfig) -> torch.opti
     decay, no_decay = [], []
     for name, parameter in model.named_parameters():
         (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
+    kernel = {"fused": True} if config.fused_adamw else {"foreach": True}
     return torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+                              {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate, **kernel)
 
 
 def _linear_schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int) -> torch.optim.lr_scheduler.LambdaLR:
