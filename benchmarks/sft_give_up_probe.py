@@ -30,6 +30,30 @@ from relevance_distill.schemas import QueryServicePair, get_label_scheme
 from relevance_distill.teacher.profiles import teacher_config
 from relevance_distill.teacher.stages import cpt_step, sft_step
 
+RESULTS = Path(__file__).resolve().parent / "results"
+#: The result files docs/teacher.md's table is generated from: the built-in data and the README's two own-data files.
+RESULT_FILES = ("sft_give_up_probe.json", "sft_give_up_probe_crowdflower.json", "sft_give_up_probe_qbqtc.json")
+
+
+def markdown_table(documents: list[dict]) -> str:
+    """One row per probe: the data, the machine, the majority class, every check's dev macro-F1 with the number of
+    distinct labels answered, and where the demo profile's give-up would have stopped."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _machine import flags_phrase
+
+    demo_checks = teacher_config("demo").sft.give_up_checks
+    lines = ["| data | machine | majority class | dev macro-F1 at each check (labels answered) | demo profile stops at |",
+             "|---|---|---|---|---|"]
+    for document in documents:
+        setup, where = document["setup"], document["provenance"]
+        checks = ", ".join(f"{c['step']}: {c['dev_macro_f1']:.3f} ({c['distinct_labels']})" for c in document["checks"])
+        stop = document["would_stop_at_step"].get(f"give_up_checks={demo_checks}")
+        data = "built-in" if setup["data"] == "built-in" else f"{setup['format']} (`{setup['data']}`)"
+        stops = f"step {stop}" if stop else f"never (trained {setup['steps']} steps)"
+        lines.append(f"| {data} | {where['cpu']}, {flags_phrase(where['cpu_flags'])}, commit {where['commit'][:7]} | "
+                     f"{document['majority_macro_f1']:.3f} | {checks} | {stops} |")
+    return "\n".join(lines)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,7 +64,12 @@ def main() -> None:
     parser.add_argument("--format", default="jsonl", choices=sorted(DEFAULT_SCHEME_FOR_FORMAT),
                         help="Format of --labeled.")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--table", action="store_true", help="Print docs/teacher.md's table from the result files "
+                        "(RESULT_FILES) and exit.")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table([json.loads((RESULTS / name).read_text(encoding="utf-8")) for name in RESULT_FILES]))
+        return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _machine import provenance
 

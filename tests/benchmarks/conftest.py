@@ -102,3 +102,8 @@ def demo_student_budget(monkeypatch) -> ModuleType:
 @pytest.fixture
 def added_token_init(monkeypatch) -> ModuleType:
     return load_sibling_benchmark(monkeypatch, "added_token_init")  # the script imports its siblings own_data, _machine
+
+
+@pytest.fixture
+def give_up_probe(monkeypatch) -> ModuleType:
+    return load_sibling_benchmark(monkeypatch, "sft_give_up_probe")  # the script imports its sibling _machine

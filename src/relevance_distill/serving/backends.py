@@ -3,8 +3,8 @@
 * ``torch``: the safetensors model in PyTorch, fp32.
 * ``torch_bf16``: the same weights cast to bfloat16 at load (no extra file); fast where the CPU has bf16 matrix
   instructions (AMX, AVX512-BF16) and refused at load where it has not (torch would emulate bf16, several times
-  slower than fp32: 98 s against 12.8 s for 1,023 CrowdFlower test pairs on a 2-vCPU AVX2 EPYC). Published only
-  when it passed the export's accuracy gate, which therefore needs an exporting CPU with bf16, as openvino_bf16 does.
+  slower than fp32). Published only when it passed the export's accuracy gate, which therefore needs an exporting
+  CPU with bf16, as openvino_bf16 does.
 * ``onnx``: ``model.onnx`` as exported (fp32), in ONNX Runtime.
 * ``onnx_optimized``: ``model.opt.onnx``, the same graph after ONNX Runtime's transformer optimizer (fused
   attention, GELU, LayerNorm and bias additions), fp32.
