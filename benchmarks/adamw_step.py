@@ -61,7 +61,9 @@ def main() -> None:
             parameter.grad = gradient.clone()
         optimizer = _optimizer(model, config.model_copy(update={"fused_adamw": name == "fused"}))
         seconds[name] = timed_steps(optimizer, args.steps)
-    drift = max(float((a - b).abs().max()) for a, b in zip(models["fused"].parameters(), models["multi_tensor"].parameters()))
+    with torch.no_grad():
+        drift = max(float((a - b).abs().max())
+                    for a, b in zip(models["fused"].parameters(), models["multi_tensor"].parameters()))
 
     model = models["fused"]
     optimizer = _optimizer(model, config)
