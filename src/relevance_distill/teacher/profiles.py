@@ -64,7 +64,7 @@ _PROFILE_SETTINGS: dict[str, dict[str, Any]] = {
     "demo": {"profile": "demo",
              "cpt": {**_TINY, "max_steps": 100, "batch_size": 8, "max_length": 256, "learning_rate": 2e-3},
              "sft": {**_TINY, "max_steps": 1500, "batch_size": 8, "max_length": 512, "learning_rate": 3e-3,
-                     "save_steps": 250, "give_up_checks": 2, "give_up_check_every_steps": 250,
+                     "save_steps": 250, "give_up_checks": 2,
                      # The CPT model writes the chains where the data has none.
                      "rationales": {"max_pairs": 256, "samples": 2, "max_new_tokens": 128}},
              # Heads on the SFT model, which already reads chains and labels: a few hundred steps suffice where a

@@ -160,15 +160,21 @@ def preference_step(config: PreferenceConfig, sft_uri: str, reward_uri: str, tra
             before = teacher_evaluation(sft_uri, train_pairs, test_pairs, scheme, reward, eval_pairs, config.max_new_tokens)
             after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, reward, eval_pairs,
                                        config.max_new_tokens, dev_pairs=dev_pairs)
-            dev = after.pop("dev", None)
-            extra[EVALUATION_FILE] = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
-                                      "test_pairs": after["pairs"], "after_sft": before, "after_dpo": after,
-                                      "trained_on": trained_on(config.device), **({"dev": dev} if dev else {})}
+            extra[EVALUATION_FILE] = _evaluation_record(before, after, config.device)
             report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after DPO ({before['macro_f1']:.4f} after SFT, "
                           f"majority class {after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
         return {"model_uri": _publish(local / "model", output_uri, "teacher_preference", extra),
                 "pairs_uri": storage.join(output_uri, "pairs.jsonl"), "metrics": _without_config(metrics),
                 **({"evaluation": extra[EVALUATION_FILE]} if extra else {})}
+
+
+def _evaluation_record(before: dict[str, Any], after: dict[str, Any], device: str, **extra: Any) -> dict[str, Any]:
+    """The preference step's evaluation.json: the teacher's test figures after SFT (BEFORE) and after DPO (AFTER,
+    whose dev labels move to ``dev``), EXTRA, and the device it trained on."""
+    dev = after.pop("dev", None)
+    return {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"], "test_pairs": after["pairs"],
+            "after_sft": before, "after_dpo": after, **extra, "trained_on": trained_on(device),
+            **({"dev": dev} if dev else {})}
 
 
 def _publish_without_dpo(skipped: str, config: PreferenceConfig, sft_uri: str, train_pairs: list[QueryServicePair],
@@ -189,10 +195,7 @@ def _publish_without_dpo(skipped: str, config: PreferenceConfig, sft_uri: str, t
         if test_pairs:
             after = teacher_evaluation(local / "model", train_pairs, test_pairs, scheme, None, eval_pairs,
                                        config.max_new_tokens, dev_pairs=dev_pairs)
-            dev = after.pop("dev", None)
-            evaluation = {"macro_f1": after["macro_f1"], "majority_macro_f1": after["majority_macro_f1"],
-                          "test_pairs": after["pairs"], "after_sft": after, "after_dpo": after, "dpo_skipped": skipped,
-                          "trained_on": trained_on(config.device), **({"dev": dev} if dev else {})}
+            evaluation = _evaluation_record(after, after, config.device, dpo_skipped=skipped)
             extra[EVALUATION_FILE] = evaluation
             report_result(f"teacher macro-F1 {after['macro_f1']:.4f} after SFT, no DPO (majority class "
                           f"{after['majority_macro_f1']:.4f}, {after['pairs']} test pairs)")
