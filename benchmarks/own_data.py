@@ -1,9 +1,10 @@
 """The README's own-data commands, run as a user runs them, with what each published and how long it took.
 
     python benchmarks/own_data.py --json benchmarks/results/own_data.json [--only crowdflower,qbqtc]
+    python benchmarks/own_data.py --json benchmarks/results/own_data_examples.json --only crowdflower-kaggle
 
 Each dataset's command is ``relevance-distill run --labeled FILE --format FORMAT`` with no other flag (the README's),
-in its own work directory. The result file keeps one entry per dataset with its own provenance, so the datasets
+in its own work directory; an example's is ``relevance-distill run --config examples/NAME.yaml`` (docs/own-data.md). The result file keeps one entry per dataset with its own provenance, so the datasets
 can be measured one at a time (``--only``) and the file still holds both: rows in / kept / quarantined, the test
 set's fingerprint, every student's macro-F1 and QWK under argmax and ordinal decoding with its training budget,
 the teacher's figures and whether the run distilled from it, what was published, and the wall time of every
@@ -24,12 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 # The README's own-data commands: dataset -> (labelled file under ../shared/data, format).
 COMMANDS = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc": ("qbqtc/dev.json", "qbqtc")}
+# The documented example configs over the same files: name -> the dataset whose file it reads (its config names it).
+EXAMPLES = {"crowdflower-kaggle": "crowdflower"}
 
 
 def command_for(dataset: str, workdir: Path) -> list[str]:
+    if dataset in EXAMPLES:
+        return ["relevance-distill", "run", "--config", f"examples/{dataset}.yaml", "--workdir", str(workdir)]
     path, input_format = COMMANDS[dataset]
     return ["relevance-distill", "run", "--labeled", f"../shared/data/{path}", "--format", input_format,
             "--workdir", str(workdir)]
+
+
+def command_label(dataset: str) -> str:
+    """How a table names the command of DATASET (a README command's format flag, or an example's config)."""
+    return f"`--config examples/{dataset}.yaml`" if dataset in EXAMPLES else f"`--format {COMMANDS[dataset][1]}`"
 
 
 def entry_from_summary(summary: dict, wall_seconds: float) -> dict:
@@ -69,15 +79,16 @@ def published_figures(entry: dict) -> tuple[str, str, dict] | None:
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     """--json (a result file whose other datasets' entries are kept) and --only (which of COMMANDS to measure)."""
     parser.add_argument("--json", type=Path, required=True, help="Result file (entries of other datasets are kept).")
-    parser.add_argument("--only", default=",".join(COMMANDS), help=f"Comma-separated datasets of {sorted(COMMANDS)}.")
+    parser.add_argument("--only", default=",".join(COMMANDS),
+                        help=f"Comma-separated datasets of {sorted(COMMANDS)} or examples of {sorted(EXAMPLES)}.")
 
 
 def selected_datasets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[list[str], dict]:
     """The datasets --only names (an unknown one is a usage error) and the --json document to add them to."""
     datasets = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(datasets) - set(COMMANDS))
+    unknown = sorted(set(datasets) - set(COMMANDS) - set(EXAMPLES))
     if unknown:
-        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)}")
+        parser.error(f"unknown datasets {unknown}; allowed: {sorted(COMMANDS)} and the examples {sorted(EXAMPLES)}")
     document = json.loads(args.json.read_text(encoding="utf-8")) if args.json.is_file() else {"datasets": {}}
     return datasets, document
 
@@ -98,9 +109,10 @@ def load_splits(dataset: str, directory: Path) -> tuple[dict[str, list], object,
 
 
 def require_shared_file(dataset: str) -> None:
-    """Exit with the missing path when DATASET's labelled file is not under ../shared/data."""
-    if not (SHARED_DATA / COMMANDS[dataset][0]).is_file():
-        sys.exit(f"{SHARED_DATA / COMMANDS[dataset][0]} is missing: the shared datasets are needed")
+    """Exit with the missing path when DATASET's (or the example's) labelled file is not under ../shared/data."""
+    path = SHARED_DATA / COMMANDS[EXAMPLES.get(dataset, dataset)][0]
+    if not path.is_file():
+        sys.exit(f"{path} is missing: the shared datasets are needed")
 
 
 def with_interval(value: float, interval: list[float] | None) -> str:
@@ -126,7 +138,7 @@ def markdown_table(document: dict) -> str:
             student, macro_f1, qwk = "none: " + "; ".join(entry["gate"]["reasons"]), "–", "–"
         teacher = entry["teacher"]
         used = "distilled from" if teacher["distilled_from"] else "skipped"
-        lines.append(f"| {dataset} (`--format {COMMANDS[dataset][1]}`) | {rows['in']:,} / {rows['kept']:,} / "
+        lines.append(f"| {dataset} ({command_label(dataset)}) | {rows['in']:,} / {rows['kept']:,} / "
                      f"{rows['quarantined']:,} | {entry['test']['pairs']:,} | macro-F1 {teacher['test_macro_f1']:.3f} "
                      f"(majority class {teacher['majority_macro_f1']:.3f}): {used} | {student} | {macro_f1} | {qwk} | "
                      f"{entry['wall_seconds'] / 60:.1f} min | {entry['provenance']['machine']} |")

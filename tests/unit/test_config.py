@@ -96,7 +96,9 @@ def test_the_documented_crowdflower_config_loads():
 
     config = load_config(RunConfig, Path(__file__).resolve().parents[2] / "examples" / "crowdflower-kaggle.yaml")
     assert config.prepare.label_scheme == "crowdflower" and config.prepare.split_fractions["test"] == 0.2
-    assert config.student == {"max_steps": 450, "eval_every_steps": 75} and config.teacher_profile() == "smoke"
+    assert config.prepare.split_strategy == "random" and config.teacher_profile() == "smoke"
+    # Only the split and the teacher differ from the README's command: the student keeps the own-data budget.
+    assert not config.student
 
 
 def test_auto_decoding_is_ordinal_for_a_graded_scheme_and_argmax_for_two_labels():
