@@ -186,6 +186,42 @@ def read_cached_result(cached: Path, settings: dict[str, Any]) -> dict[str, Any]
     return result
 
 
+def cell_precision(result: dict[str, Any]) -> str:
+    """What a cached cell trained in (``student.train.training_precision``): recorded in its training summary, or for a
+    cell that predates that field, read from its settings' AMP and the CPU flags of its provenance ("unknown" without
+    them)."""
+    from relevance_distill.devices import NATIVE_BF16_FLAGS
+
+    training = result.get("training") or {}
+    if "precision" in training:
+        return training["precision"]
+    if not result.get("settings", {}).get("amp"):
+        return "fp32"
+    if training.get("device") == "cuda":
+        return "bf16_autocast"
+    flags = (result.get("provenance") or {}).get("cpu_flags")
+    if flags is None:
+        return "unknown"
+    return "bf16_autocast" if any(flag in flags for flag in NATIVE_BF16_FLAGS) else "fp32"
+
+
+def require_one_precision(cached: list[dict[str, Any]], config: Any, results_dir: Path) -> str:
+    """The precision this machine trains CONFIG in, refused (with the fix) when the comparison's cached cells trained
+    in another: bf16 autocast and fp32 round differently, so their cells are not one comparison."""
+    from relevance_distill.devices import choose_device
+    from relevance_distill.student.train import training_precision
+
+    here = training_precision(config.amp, choose_device(config.device, "student training"))
+    theirs = {cell_precision(result): (result.get("provenance") or {}).get("machine", "not recorded")
+              for result in cached}
+    others = {precision: machine for precision, machine in theirs.items() if precision != here}
+    if others:
+        raise SystemExit(f"the cells cached in {results_dir} trained in {sorted(others)} (on {sorted(others.values())}); "
+                         f"this machine trains in {here}: run the missing cells on a machine like theirs, or give "
+                         "this machine its own --cache (and --results, --workdir) and train every cell there")
+    return here
+
+
 def train_one(method: str, seed: int, config: Any, data: dict[str, Any], workdir: Path, results_dir: Path,
               done: dict[tuple[int, str], dict[str, Any]]) -> dict[str, Any]:
     """One seed × method: train (resuming a killed run), evaluate on the test split, cache the result."""
@@ -466,6 +502,12 @@ def main() -> None:
         _print(f"gold_augmented: {len(data['extra_gold'])} rule-labelled pairs the teacher's SFT saw beyond the gold pairs")
 
     results: dict[tuple[int, str], dict[str, Any]] = {}
+    missing = [(seed, method) for seed in seeds for method in methods
+               if not result_path(results_dir, seed, method).is_file()]
+    if missing and not args.only_report:
+        cached = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(results_dir.glob("seed-*/*.json"))]
+        precision = require_one_precision(cached, config, results_dir)
+        _print(f"{len(missing)} cells to train here, in {precision}")
     for seed in seeds:
         for method in methods:
             if args.only_report:
@@ -499,6 +541,7 @@ def main() -> None:
 
     output["provenance"] = provenance(test_set_fingerprint([p for p in test if p.label]))
     output["cells_provenance"] = sorted({(r.get("provenance") or {}).get("machine", "not recorded") for r in results.values()})
+    output["cells_precision"] = sorted({cell_precision(r) for r in results.values()})
     for method, entry in output["methods"].items():
         _print(f"{method}: macro-F1 {entry['macro_f1_mean']:.4f} {entry['macro_f1_ci']} over {len(entry['seeds'])} seeds")
     for name, entry in output["paired"].items():

@@ -201,6 +201,8 @@ def fit_cpu_threads(step: str, threads: int | None = None) -> int:
 
 
 # oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
+# /proc/cpuinfo flags of the instructions that run bf16 matmuls natively.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
@@ -214,4 +216,4 @@ def cpu_has_native_bf16() -> bool:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
     except OSError:
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return any(flag in flags for flag in NATIVE_BF16_FLAGS)

@@ -163,3 +163,24 @@ def test_named_differences_pair_a_one_seed_teacher_with_a_student_and_the_table_
     assert "Teacher counterfactual: dev macro-F1 88.0, test macro-F1 90.0." in table
     assert "| gold_augmented | 3 | 60.0 [55.0, 65.0] | 70.0 [60.0, 80.0] | 10 | 20 |" in table
     assert "| teacher − gold_augmented | +30.0 [25.0, 35.0] |" in table and "None" not in table
+
+
+def test_new_cells_must_train_in_the_precision_of_the_cached_ones(comparison, monkeypatch, tmp_path):
+    from relevance_distill.config import student_config_for
+
+    cache = ROOT / "benchmarks" / "results" / "distillation_comparison"
+    cells = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(cache.glob("seed-*/*.json"))]
+    if not cells:
+        pytest.skip("no distillation_comparison cells committed")
+    # Those cells predate the recorded precision: it is read from their AMP setting and CPU flags.
+    assert {comparison.cell_precision(cell) for cell in cells} == {"bf16_autocast"}
+    fp32_cell = {**cells[0], "training": {**cells[0]["training"], "precision": "fp32"}}
+    assert comparison.cell_precision(fp32_cell) == "fp32"
+    assert comparison.cell_precision({**cells[0], "settings": {**cells[0]["settings"], "amp": False}}) == "fp32"
+    # On a CPU whose bf16 oneDNN may not use, the same settings train in fp32: refused beside bf16 cells, with the fix.
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    config = student_config_for("full", amp=True, device="cpu")
+    with pytest.raises(SystemExit, match=r"trained in \['bf16_autocast'\].*this machine trains in fp32.*own --cache"):
+        comparison.require_one_precision(cells, config, cache)
+    assert comparison.require_one_precision([fp32_cell], config, cache) == "fp32"
+    assert comparison.require_one_precision([], config, tmp_path) == "fp32"

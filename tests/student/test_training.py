@@ -68,6 +68,10 @@ def test_training_changes_weights(builtin_splits, scheme, tmp_path):
     changed = [name for name in trained if not torch.allclose(trained[name], nearly_initial[name], atol=1e-6)]
     assert len(changed) > 0.8 * len(trained), f"only {len(changed)}/{len(trained)} tensors changed"
     assert result["steps"] == 3 and (tmp_path / "a" / "best" / "projection_head.safetensors").is_file()
+    # What it computed in is recorded: bf16 autocast only where this CPU runs bf16 natively.
+    from relevance_distill.student.train import native_bf16
+
+    assert result["precision"] == ("bf16_autocast" if config.amp and native_bf16(torch.device("cpu")) else "fp32")
 
 
 def test_training_stops_when_dev_stops_improving_and_says_why(builtin_splits, scheme, tmp_path):
@@ -315,6 +319,13 @@ def test_bf16_autocast_is_off_where_onednn_may_not_use_bf16_instructions(monkeyp
     with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
         flags = cpuinfo.read().split()
     assert native_bf16(torch.device("cpu")) is ("avx512_bf16" in flags or "amx_bf16" in flags)
+    from relevance_distill.student.train import training_precision
+
+    assert training_precision(False, torch.device("cpu")) == "fp32"
+    assert training_precision(True, torch.device("cpu")) == ("bf16_autocast" if native_bf16(torch.device("cpu"))
+                                                              else "fp32")
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert training_precision(True, torch.device("cpu")) == "fp32"
 
 
 def test_the_fused_adamw_kernel_takes_the_multi_tensor_kernels_steps():

@@ -123,6 +123,12 @@ def resolve_device(choice: str, threads: int | None = None) -> torch.device:
     return choose_device(choice, "student training", threads)
 
 
+def training_precision(amp: bool, device: torch.device) -> str:
+    """``bf16_autocast`` where AMP is asked for and bf16 runs natively on DEVICE (``native_bf16``), else ``fp32``:
+    what a training run on DEVICE computes in, recorded in its result."""
+    return "bf16_autocast" if amp and native_bf16(device) else "fp32"
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 matmuls run natively on DEVICE: CUDA, or a CPU where ``devices.cpu_has_native_bf16``. Elsewhere
     CPU autocast only emulates bf16 and is slower than fp32."""
@@ -281,7 +287,8 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
     scheduler = _linear_schedule(optimizer, int(config.warmup_ratio * total_steps), total_steps)
     weights = CRSDWeights(temperature=config.temperature,
                           exclude_same_label_negatives=config.exclude_same_label_negatives, **config.loss_weights())
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.amp and native_bf16(device))
+    precision = training_precision(config.amp, device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16_autocast")
 
     selection_decoding = concrete_decoding(config.selection_decoding, scheme.num_labels)
     selection_key = SELECTION_KEYS[selection_decoding]
@@ -396,6 +403,7 @@ def train_student(config: StudentTrainConfig, scheme: LabelScheme, train_pairs: 
         "seconds": round(time.monotonic() - started, 2),
         "train_seconds": round(history.get("train_seconds", 0.0), 2),
         "device": device.type,
+        "precision": precision,
         "threads": torch.get_num_threads(),
         "examples": counts,
         "batch_order_sha256": fingerprint,
