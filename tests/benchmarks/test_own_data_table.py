@@ -25,6 +25,19 @@ def test_the_readme_table_is_the_result_file(own_data):
     assert own_data.markdown_table(document) in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+def test_the_examples_table_in_the_docs_is_their_result_file(own_data):
+    document = json.loads((ROOT / "benchmarks" / "results" / "own_data_examples.json").read_text(encoding="utf-8"))
+    assert set(document["datasets"]) <= set(own_data.EXAMPLES)
+    for example, entry in document["datasets"].items():
+        # The command recorded is the documented example's config, as a user runs it.
+        assert entry["provenance"]["command"].startswith(f"relevance-distill run --config examples/{example}.yaml ")
+        assert entry["provenance"]["test_set_sha256"] == entry["test"]["fingerprint"]
+        assert (ROOT / "examples" / f"{example}.yaml").is_file()
+    table = own_data.markdown_table(document)
+    assert "(`--config examples/crowdflower-kaggle.yaml`)" in table
+    assert table in (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
+
+
 def test_a_summary_becomes_an_entry(own_data):
     summary = {
         "data": {"rows_in": 10, "kept": 9, "quarantined": 1, "quarantine_reasons": {"duplicate": 1},
