@@ -200,9 +200,9 @@ def fit_cpu_threads(step: str, threads: int | None = None) -> int:
     return threads
 
 
-# oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
 # /proc/cpuinfo flags of the instructions that run bf16 matmuls natively.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+# oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
 ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 
 
