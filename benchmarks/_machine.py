@@ -19,8 +19,10 @@ def machine() -> str:
     run says where it ran."""
     import os
 
+    from relevance_distill.devices import flags_have_native_bf16
+
     model, flags = cpu()
-    bf16 = "with" if flags & {"avx512_bf16", "amx_bf16"} else "without"
+    bf16 = "with" if flags_have_native_bf16(flags) else "without"
     limits = isa_limits()
     limited = f", limited to {'/'.join(sorted(set(v.upper() for v in limits.values())))} ({', '.join(limits)})" if limits else ""
     return f"{os.cpu_count()}-CPU {model} {bf16} bf16{limited}"

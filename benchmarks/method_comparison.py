@@ -190,7 +190,7 @@ def cell_precision(result: dict[str, Any]) -> str:
     """What a cached cell trained in (``student.train.training_precision``): recorded in its training summary, or for a
     cell that predates that field, read from its settings' AMP and the CPU flags of its provenance ("unknown" without
     them)."""
-    from relevance_distill.devices import NATIVE_BF16_FLAGS
+    from relevance_distill.devices import flags_have_native_bf16
 
     training = result.get("training") or {}
     if "precision" in training:
@@ -202,7 +202,7 @@ def cell_precision(result: dict[str, Any]) -> str:
     flags = (result.get("provenance") or {}).get("cpu_flags")
     if flags is None:
         return "unknown"
-    return "bf16_autocast" if any(flag in flags for flag in NATIVE_BF16_FLAGS) else "fp32"
+    return "bf16_autocast" if flags_have_native_bf16(flags) else "fp32"
 
 
 def require_one_precision(cached: list[dict[str, Any]], config: Any, results_dir: Path) -> str:

@@ -4,11 +4,12 @@
     python benchmarks/own_data.py --json benchmarks/results/own_data_examples.json --only crowdflower-kaggle
 
 Each dataset's command is ``relevance-distill run --labeled FILE --format FORMAT`` with no other flag (the README's),
-in its own work directory; an example's is ``relevance-distill run --config examples/NAME.yaml`` (docs/own-data.md). The result file keeps one entry per dataset with its own provenance, so the datasets
-can be measured one at a time (``--only``) and the file still holds both: rows in / kept / quarantined, the test
-set's fingerprint, every student's macro-F1 and QWK under argmax and ordinal decoding with its training budget,
-the teacher's figures and whether the run distilled from it, what was published, and the wall time of every
-task. Prints the README's table (a test compares it with the README).
+in its own work directory; an example's is ``relevance-distill run --config examples/NAME.yaml`` (docs/own-data.md).
+The result file keeps one entry per dataset with its own provenance, so the datasets can be measured one at a time
+(``--only``) and the file still holds both: rows in / kept / quarantined, the test set's fingerprint, every
+student's macro-F1 and QWK under argmax and ordinal decoding with its training budget, the teacher's figures and
+whether the run distilled from it, what was published, and the wall time of every task. Prints the README's table
+(a test compares it with the README).
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ COMMANDS = {"crowdflower": ("crowdflower/train.csv.zip", "crowdflower"), "qbqtc"
 EXAMPLES = {"crowdflower-kaggle": "crowdflower"}
 
 
+def example_config(example: str) -> str:
+    """The config file of one of EXAMPLES, relative to the repository root."""
+    return f"examples/{example}.yaml"
+
+
 def command_for(dataset: str, workdir: Path) -> list[str]:
     if dataset in EXAMPLES:
-        return ["relevance-distill", "run", "--config", f"examples/{dataset}.yaml", "--workdir", str(workdir)]
+        return ["relevance-distill", "run", "--config", example_config(dataset), "--workdir", str(workdir)]
     path, input_format = COMMANDS[dataset]
     return ["relevance-distill", "run", "--labeled", f"../shared/data/{path}", "--format", input_format,
             "--workdir", str(workdir)]
@@ -39,7 +45,7 @@ def command_for(dataset: str, workdir: Path) -> list[str]:
 
 def command_label(dataset: str) -> str:
     """How a table names the command of DATASET (a README command's format flag, or an example's config)."""
-    return f"`--config examples/{dataset}.yaml`" if dataset in EXAMPLES else f"`--format {COMMANDS[dataset][1]}`"
+    return f"`--config {example_config(dataset)}`" if dataset in EXAMPLES else f"`--format {COMMANDS[dataset][1]}`"
 
 
 def entry_from_summary(summary: dict, wall_seconds: float) -> dict:

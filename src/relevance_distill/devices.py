@@ -22,6 +22,7 @@ import ctypes
 import math
 import os
 import platform
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,13 @@ def fit_cpu_threads(step: str, threads: int | None = None) -> int:
 
 # /proc/cpuinfo flags of the instructions that run bf16 matmuls natively.
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def flags_have_native_bf16(flags: Iterable[str]) -> bool:
+    """Whether CPU FLAGS (/proc/cpuinfo's, or the ones a result recorded) include an instruction set for native bf16."""
+    return not set(NATIVE_BF16_FLAGS).isdisjoint(flags)
+
+
 # oneDNN instruction-set limits (the ONEDNN_MAX_CPU_ISA environment variable) below native bf16 arithmetic.
 ISAS_WITHOUT_BF16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI")
 
@@ -216,4 +224,4 @@ def cpu_has_native_bf16() -> bool:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8").split()
     except OSError:
         return False
-    return any(flag in flags for flag in NATIVE_BF16_FLAGS)
+    return flags_have_native_bf16(flags)
