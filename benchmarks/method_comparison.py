@@ -349,7 +349,10 @@ def assemble(results: list[dict[str, Any]], methods: list[str], gold: np.ndarray
         output["methods"][method] = {
             "seeds": [{"seed": r["seed"], "macro_f1": r["test"]["macro_f1"], "qwk": r["test"]["qwk"],
                        "steps": r["training"]["steps"], "best_step": r["training"]["best_step"],
+                       "best_dev_macro_f1": r["training"]["best_dev_macro_f1"],
                        "train_seconds": r["training"]["train_seconds"]} for r in runs],
+            # What a choice between methods may read: the checkpoint each seed kept, scored on dev.
+            "best_dev_macro_f1_mean": float(np.mean([r["training"]["best_dev_macro_f1"] for r in runs])),
             **stats["methods"][method]}
         output["curves"][method] = {str(r["seed"]): r["curve"] for r in runs}
     return output
@@ -369,20 +372,25 @@ def readme_table(result: dict[str, Any], block: str = README_BLOCK) -> str:
     dev = teacher.get("dev")
     teacher_figures = (f"dev macro-F1 {dev['macro_f1'] * 100:.1f}, " if dev else "") + f"test macro-F1 {teacher['macro_f1'] * 100:.1f}"
     paired_column = f" {reference} − method, macro-F1 [95 % CI] |" if reference else ""
+    # Comparisons reported before the dev figure was recorded keep their table as it was.
+    with_dev = all("best_dev_macro_f1_mean" in entry for entry in result["methods"].values())
+    dev_column = " best dev macro-F1, mean |" if with_dev else ""
     lines = [start,
              f"Teacher {teacher.get('profile') or teacher['model_uri']}: {teacher_figures}. "
              f"Students: {budget['student_init']}, {budget['max_steps']} steps of {budget['batch_size']} pairs, lr "
              f"{budget['learning_rate']}, max_length {budget['max_length']}/{budget['reasoning_max_length']}; "
              f"{budget['test_pairs']} test pairs ({budget['test_queries']} queries); 95 % bootstrap intervals over seeds "
              f"and test queries; figures in points (×100).", "",
-             f"| method | seeds | test macro-F1 [95 % CI] | test QWK [95 % CI] |{paired_column} steps | training s per seed |",
-             "|---|---|---|---|" + ("---|" if reference else "") + "---|---|"]
+             f"| method | seeds |{dev_column} test macro-F1 [95 % CI] | test QWK [95 % CI] |{paired_column} steps "
+             "| training s per seed |",
+             "|---|---|" + ("---|" if with_dev else "") + "---|---|" + ("---|" if reference else "") + "---|---|"]
     for method, entry in result["methods"].items():
         paired = result["paired"].get(f"{reference}_minus_{method}")
         difference = (f" {paired['mean'] * 100:+.1f} {_interval(paired['ci'])} |" if paired else " — |") if reference else ""
         steps = sorted({run["steps"] for run in entry["seeds"]})
         seconds = np.mean([run["train_seconds"] for run in entry["seeds"]])
-        lines.append(f"| {method} | {len(entry['seeds'])} | {entry['macro_f1_mean'] * 100:.1f} {_interval(entry['macro_f1_ci'])} "
+        dev = f" {entry['best_dev_macro_f1_mean'] * 100:.1f} |" if with_dev else ""
+        lines.append(f"| {method} | {len(entry['seeds'])} |{dev} {entry['macro_f1_mean'] * 100:.1f} {_interval(entry['macro_f1_ci'])} "
                      f"| {entry['qwk_mean'] * 100:.1f} {_interval(entry['qwk_ci'])} |{difference} "
                      f"{'/'.join(map(str, steps))} | {seconds:.0f} |")
     if not reference:
