@@ -12,7 +12,7 @@ The comparison that separates distillation from extra labelled data (docs/eviden
         --student-overrides '{"max_steps": 1200, "eval_every_steps": 100}' \
         --cache benchmarks/results/distillation_comparison --workdir runs/distillation-comparison \
         --differences crsd_no_verdict-gold_augmented,teacher-gold_augmented,vanilla-gold_augmented,gold_augmented-gold_only,crsd_no_verdict-vanilla,crsd_chain_view-crsd_no_verdict \
-        --json benchmarks/results/method_comparison.json
+        --json benchmarks/results/method_comparison.json --readme docs/evidence.md
 
 Data: the main job's built-in data and splits (``data.prepare.prepare_builtin``). Teacher: trained here with a
 teacher profile (CPT → SFT → reward → DPO, ``teacher/run.py``) or an existing model; it annotates the search-log
@@ -554,7 +554,7 @@ def main() -> None:
         _print(f"{method}: macro-F1 {entry['macro_f1_mean']:.4f} {entry['macro_f1_ci']} over {len(entry['seeds'])} seeds")
     for name, entry in output["paired"].items():
         _print(f"{name}: {entry['mean'] * 100:+.2f} points [{entry['ci'][0] * 100:+.2f}, {entry['ci'][1] * 100:+.2f}]")
-    if args.reference not in output["methods"]:
+    if not differences and args.reference not in output["methods"]:
         _print(f"no paired differences: --reference {args.reference} has no results among {list(output['methods'])}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
