@@ -375,15 +375,16 @@ def readme_table(result: dict[str, Any], block: str = README_BLOCK) -> str:
     # Comparisons reported before the dev figure was recorded keep their table as it was.
     with_dev = all("best_dev_macro_f1_mean" in entry for entry in result["methods"].values())
     dev_column = " best dev macro-F1, mean |" if with_dev else ""
+    header = (f"| method | seeds |{dev_column} test macro-F1 [95 % CI] | test QWK [95 % CI] |{paired_column} steps "
+              "| training s per seed |")
     lines = [start,
              f"Teacher {teacher.get('profile') or teacher['model_uri']}: {teacher_figures}. "
              f"Students: {budget['student_init']}, {budget['max_steps']} steps of {budget['batch_size']} pairs, lr "
              f"{budget['learning_rate']}, max_length {budget['max_length']}/{budget['reasoning_max_length']}; "
              f"{budget['test_pairs']} test pairs ({budget['test_queries']} queries); 95 % bootstrap intervals over seeds "
              f"and test queries; figures in points (×100).", "",
-             f"| method | seeds |{dev_column} test macro-F1 [95 % CI] | test QWK [95 % CI] |{paired_column} steps "
-             "| training s per seed |",
-             "|---|---|" + ("---|" if with_dev else "") + "---|---|" + ("---|" if reference else "") + "---|---|"]
+             # One separator cell per header column, whichever optional columns the header has.
+             header, "|" + "---|" * (header.count("|") - 1)]
     for method, entry in result["methods"].items():
         paired = result["paired"].get(f"{reference}_minus_{method}")
         difference = (f" {paired['mean'] * 100:+.1f} {_interval(paired['ci'])} |" if paired else " — |") if reference else ""
