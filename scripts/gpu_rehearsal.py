@@ -67,6 +67,7 @@ def main() -> None:
     from relevance_distill.annotate.shards import annotate_shard
     from relevance_distill.builtin_world.generate import generate_dataset
     from relevance_distill.config import (
+        PRIMARY_STUDENT_METHOD,
         DataGenerationConfig,
         EngineConfig,
         student_config_for,
@@ -130,7 +131,7 @@ def main() -> None:
     stages["annotation"]["annotated"] = annotated.get("annotated")
 
     student = student_config_for("smoke", device=args.device, max_steps=budget["student_steps"], eval_every_steps=budget["student_steps"],
-                                 method="crsd_no_verdict")
+                                 method=PRIMARY_STUDENT_METHOD)
     _timed("student (CRSD)", stages, train_student, student, scheme, splits["train"], splits["dev"], out / "student",
            units=student.max_steps * student.batch_size, unit="pairs")
     _timed("export", stages, export_student, out / "student" / "best", str(out / "published"), scheme, "relevance", "v1",

@@ -17,7 +17,7 @@ from components.promote_or_rollback.component import promote_or_rollback
 from components.train_student.component import train_student
 from relevance_distill import storage
 from relevance_distill.builtin_world.generate import generate_dataset
-from relevance_distill.config import DataGenerationConfig
+from relevance_distill.config import PRIMARY_STUDENT_METHOD, DataGenerationConfig
 
 
 def artifact(kind, path):
@@ -189,7 +189,7 @@ def test_a_teacher_at_the_majority_class_leads_to_the_gold_only_student_alone(pr
     at_majority = {"macro_f1": 0.18, "majority_macro_f1": 0.18, "test_pairs": 40, "trained_on": "cpu",
                    "dev": {"pairs": 40, "macro_f1": 0.183, "majority_macro_f1": 0.183, "qwk": 0.0, "parse_rate": 1.0}}
     storage.write_text("s3://components/majority-teacher/evaluation.json", json.dumps(at_majority))
-    methods = "crsd_no_verdict,gold_only,vanilla"
+    methods = f"{PRIMARY_STUDENT_METHOD},gold_only,vanilla"
     checked = check_teacher.python_func(teacher_model_uri="s3://components/majority-teacher", student_methods=methods)
     decision = json.loads(checked.decision)
     assert checked.distil is False and checked.student_methods == "gold_only"

@@ -130,7 +130,7 @@ def test_gate_rejects_regression_and_low_quality():
 
 
 def _evaluation_where_the_distilled_student_trails(directory: Path) -> Path:
-    """An evaluation directory as evaluate_methods writes it, for a run whose distilled student (crsd_no_verdict)
+    """An evaluation directory as evaluate_methods writes it, for a run whose distilled student (the primary method)
     labels 40 dev queries worse than the gold-only student (right on 2 pairs of 8 where gold-only is right on 6), while
     its test macro-F1 is higher: only dev may decide."""
     rows = {"gold_only": [], PRIMARY_STUDENT_METHOD: []}
