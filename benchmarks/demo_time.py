@@ -64,12 +64,12 @@ def markdown_table(document: dict, cpu_flags: set[str] | None = None) -> str:
     """The docs' table of the recorded runs (those on a CPU with exactly CPU_FLAGS when given)."""
     runs = [run for run in document["runs"] if cpu_flags is None or set(run["provenance"]["cpu_flags"]) == cpu_flags]
     lines = ["| run | commit | CPU | whole `make demo` | run (target ≤ 15 min) | "
-             + " | ".join(GROUPS) + " | test macro-F1 of the students | published |",
+             + " | ".join(GROUPS) + " | test macro-F1 of the students (argmax / ordinal decoding) | published |",
              "|---|---|---|---|---|" + "---|" * len(GROUPS) + "---|---|"]
     for run in runs:
         where = run["provenance"]
         groups = [sum(run["task_seconds"].get(task, 0.0) for task in tasks) for tasks in GROUPS.values()]
-        students = ", ".join(f"{name} {s['macro_f1']:.3f}" for name, s in run["students"].items())
+        students = ", ".join(f"{name} {s['macro_f1']:.3f} / {s['ordinal_macro_f1']:.3f}" for name, s in run["students"].items())
         lines.append(f"| {run['label']} | {where['commit'][:7]} | {where['cpu']} ({', '.join(where['cpu_flags'])}), "
                      f"{where['cpus']} vCPUs | {minutes(run['whole_seconds'])} | **{minutes(run['run_seconds'])}** | "
                      + " | ".join(minutes(seconds) for seconds in groups)
