@@ -528,8 +528,9 @@ def main() -> None:
             started = time.monotonic()
             results[(seed, method)] = train_one(method, seed, config, data, workdir, results_dir, results)
             r = results[(seed, method)]
-            _print(f"seed {seed} {method}: test macro-F1 {r['test']['macro_f1']:.4f}, QWK {r['test']['qwk']:.4f} "
-                   f"({r['training']['steps']} steps, {time.monotonic() - started:.0f} s)")
+            # Dev only: a comparison's choices are made on dev, so test figures appear in the report alone.
+            _print(f"seed {seed} {method}: best dev macro-F1 {r['training']['best_dev_macro_f1']:.4f} at step "
+                   f"{r['training']['best_step']} ({r['training']['steps']} steps, {time.monotonic() - started:.0f} s)")
 
     if not results:
         # `--seeds ""`: the teacher's figures and its annotations are cached; no student has been trained yet.

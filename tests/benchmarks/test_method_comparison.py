@@ -191,3 +191,18 @@ def test_new_cells_must_train_in_the_precision_of_the_cached_ones(comparison, mo
         comparison.require_one_precision(cells, config, cache)
     assert comparison.require_one_precision([fp32_cell], config, cache) == "fp32"
     assert comparison.require_one_precision([], config, tmp_path) == "fp32"
+
+
+def test_a_cell_prints_its_dev_figure_and_only_the_report_prints_test(comparison, tmp_path, monkeypatch, capsys):
+    """Choices are made on dev: as cells finish, the log shows each one's best dev figure, never its test figure."""
+    cache = ROOT / "benchmarks" / "results" / "distillation_comparison"
+    cell = json.loads((cache / "seed-0" / "vanilla.json").read_text(encoding="utf-8"))
+    monkeypatch.setattr("sys.argv", ["method_comparison.py", "--teacher-profile", "counterfactual", "--methods", "vanilla",
+                                     "--seeds", "0", "--student-overrides", '{"max_steps": 1200, "eval_every_steps": 100}',
+                                     "--cache", str(cache), "--workdir", str(tmp_path / "work"), "--resamples", "20",
+                                     "--json", str(tmp_path / "report.json")])
+    comparison.main()  # the cell is cached: nothing trains
+    out = capsys.readouterr().out
+    best = cell["training"]["best_dev_macro_f1"]
+    assert f"seed 0 vanilla: best dev macro-F1 {best:.4f} at step {cell['training']['best_step']}" in out
+    assert f"{cell['test']['macro_f1']:.4f}" not in out.split("seed 0 vanilla:")[1].splitlines()[0]
